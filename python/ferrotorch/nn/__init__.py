@@ -1,0 +1,7 @@
+"""``torch.nn``: modules, parameters, containers, layers, losses, ``functional``, ``init`` and ``utils``."""
+
+from ferrotorch.nn import functional as functional
+from ferrotorch.nn import init as init
+from ferrotorch.nn import utils as utils
+from ferrotorch.nn.modules import *
+from ferrotorch.nn.parameter import Parameter as Parameter
