@@ -11,8 +11,9 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-import ferrotorch as torch
 import numpy as np
+
+import ferrotorch as torch
 from ferrotorch.nn import _reduction
 from ferrotorch.nn._utils import _ntuple, _pair
 

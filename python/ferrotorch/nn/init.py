@@ -7,8 +7,9 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-import ferrotorch as torch
 import numpy as np
+
+import ferrotorch as torch
 
 Tensor = torch.Tensor
 

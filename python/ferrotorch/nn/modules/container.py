@@ -463,7 +463,7 @@ class ParameterDict(Module):
         child_lines = []
         for k, p in self.items():
             if isinstance(p, torch.Tensor):
-                child_lines.append("  (" + str(k) + "): " + _tensor_summary(p))
+                child_lines.append("  (" + str(k) + "): " + _tensor_summary(p, p.type()))
             else:
                 child_lines.append("  (" + str(k) + "): Object of type: " + type(p).__name__)
         return "\n".join(child_lines)
@@ -477,8 +477,8 @@ class ParameterDict(Module):
         return copy
 
 
-def _tensor_summary(p: torch.Tensor) -> str:
+def _tensor_summary(p: torch.Tensor, type_name: str | None = None) -> str:
     size_str = "x".join(str(size) for size in p.size())
     device_str = f" ({p.device})" if p.device.type == "cuda" else ""
     kind = "Parameter" if isinstance(p, Parameter) else "Tensor"
-    return f"{kind} containing: [{p.dtype} of size {size_str}{device_str}]"
+    return f"{kind} containing: [{type_name or p.dtype} of size {size_str}{device_str}]"

@@ -7,8 +7,9 @@ import itertools
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-import ferrotorch as torch
 import numpy as np
+
+import ferrotorch as torch
 
 __all__ = [
     "PackedSequence", "pack_padded_sequence", "pack_sequence", "pad_packed_sequence", "pad_sequence",
