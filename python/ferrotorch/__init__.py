@@ -1,0 +1,131 @@
+"""ferrotorch: PyTorch's Python API on a Rust core. ``import ferrotorch as torch``."""
+
+from __future__ import annotations
+
+import builtins as _builtins
+
+from . import _C
+from ._C import (
+    Generator,
+    Tensor,
+    arange,
+    as_tensor,
+    bernoulli,
+    can_cast,
+    cat,
+    device,
+    dtype,
+    empty,
+    eye,
+    from_numpy,
+    full,
+    get_default_dtype,
+    get_num_threads,
+    initial_seed,
+    is_grad_enabled,
+    is_inference_mode_enabled,
+    linspace,
+    manual_seed,
+    multinomial,
+    ones,
+    promote_types,
+    rand,
+    randint,
+    randn,
+    randperm,
+    result_type,
+    set_default_dtype,
+    set_num_threads,
+    stack,
+    tensor,
+    zeros,
+)
+from ._size import Size
+from . import _tensor  # noqa: F401  (adds the Python-side Tensor methods)
+from ._tensor import return_types
+from ._functions import FUNCTIONS as _FUNCTIONS
+from ._functions import (
+    allclose,
+    broadcast_shapes,
+    broadcast_tensors,
+    cdist,
+    column_stack,
+    concat,
+    concatenate,
+    diag,
+    dstack,
+    einsum,
+    empty_like,
+    equal,
+    full_like,
+    hstack,
+    is_floating_point,
+    is_nonzero,
+    is_tensor,
+    isclose,
+    logspace,
+    meshgrid,
+    normal,
+    numel,
+    ones_like,
+    rand_like,
+    randint_like,
+    randn_like,
+    trace,
+    vstack,
+    where,
+    zeros_like,
+)
+from ._grad_mode import enable_grad, inference_mode, no_grad, set_grad_enabled
+from ._legacy import LEGACY as _LEGACY
+
+globals().update({k: v for k, v in _FUNCTIONS.items() if k not in globals()})
+globals().update(_LEGACY)
+
+from . import autograd, backends, cuda  # noqa: E402
+from . import nn, optim, utils  # noqa: E402
+from .serialization import load, save  # noqa: E402
+
+__version__ = "0.1.0"
+
+# dtypes and PyTorch's aliases (assigned last: they shadow builtins in this namespace)
+bool = _C.bool
+uint8 = _C.uint8
+int8 = _C.int8
+int16 = short = _C.int16
+int32 = int = _C.int32
+int64 = long = _C.int64
+float16 = half = _C.float16
+bfloat16 = _C.bfloat16
+float32 = float = _C.float32
+float64 = double = _C.float64
+
+default_generator = _C._default_generator()
+strided = "torch.strided"
+contiguous_format = preserve_format = channels_last = None
+inf = _builtins.float("inf")
+nan = _builtins.float("nan")
+pi = 3.141592653589793
+e = 2.718281828459045
+
+
+def seed() -> _builtins.int:
+    """Seeds the default generator from the clock and returns the seed."""
+    return default_generator.seed()
+
+
+def set_printoptions(*args, **kwargs) -> None:
+    from ._tensor_str import set_printoptions as _set
+
+    _set(*args, **kwargs)
+
+
+def is_storage(obj) -> _builtins.bool:
+    return False
+
+
+def compile(model=None, **kwargs):
+    """``torch.compile`` is the identity here: the model already runs on compiled kernels."""
+    if model is None:
+        return lambda m: m
+    return model

@@ -1,0 +1,261 @@
+"""``torch.*`` functions that mirror Tensor methods (``torch.exp(x)`` is ``x.exp()``), with ``out=``."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+from . import _C
+from ._C import Tensor
+
+# Functions whose first argument is the tensor the method is called on.
+_METHODS = """
+abs absolute acos acosh add addcdiv addcmul addmm all amax amin aminmax any arccos arccosh arcsin arcsinh arctan
+arctan2 arctanh argmax argmin argsort argwhere asin asinh atan atan2 atanh bitwise_and bitwise_left_shift
+bitwise_not bitwise_or bitwise_right_shift bitwise_xor bmm ceil chunk clamp clamp_max clamp_min clip clone cos cosh
+count_nonzero cummax cumprod cumsum detach diagonal div divide dot eq erf exp exp2 expm1 fix flatten flip
+float_power floor floor_divide fmod frac gather ge ger greater greater_equal gt index_select isfinite isinf isnan
+isneginf isposinf kthvalue le lerp less less_equal log log10 log1p log2 logical_and logical_not logical_or
+logical_xor logsumexp lt masked_fill masked_select matmul max maximum mean median min minimum mm moveaxis movedim
+mul multinomial multiply mv nan_to_num narrow ne neg negative nonzero norm not_equal numel outer permute pow
+prod reciprocal relu remainder repeat_interleave reshape roll round rsqrt scatter scatter_add select sgn sigmoid
+sign signbit sin sinh softmax log_softmax sort split sqrt square squeeze std sub subtract sum swapaxes swapdims t
+take tan tanh tensor_split tile topk transpose tril triu true_divide trunc unbind unflatten unique unsqueeze var
+frexp index_put index_put_ var_mean std_mean
+""".split()
+
+
+def _forward(name: str) -> Callable:
+    def f(input: Any, *args: Any, out: Optional[Tensor] = None, **kwargs: Any) -> Any:
+        if not isinstance(input, Tensor):
+            input = _C.tensor(input)
+        r = getattr(input, name)(*args, **kwargs)
+        if out is not None:
+            if isinstance(out, (tuple, list)):
+                for o, v in zip(out, r):
+                    _C._write_out(v, o)
+                return out
+            return _C._write_out(r, out)
+        return r
+
+    f.__name__ = name
+    f.__qualname__ = name
+    return f
+
+
+FUNCTIONS = {n: _forward(n) for n in _METHODS if hasattr(Tensor, n)}
+
+
+def where(condition: Tensor, input: Any = None, other: Any = None, *, out: Optional[Tensor] = None) -> Any:
+    """``where(cond, x, y)`` picks x where cond else y; ``where(cond)`` is ``nonzero(as_tuple=True)``."""
+    if input is None and other is None:
+        return condition.nonzero(as_tuple=True)
+    r = _C._where(condition, input, other)
+    return _C._write_out(r, out) if out is not None else r
+
+
+def _like(factory: Callable) -> Callable:
+    def f(input: Tensor, *args: Any, dtype: Any = None, **kwargs: Any) -> Tensor:
+        kwargs.pop("memory_format", None)
+        kwargs.pop("layout", None)
+        return factory(*args, *input.shape, dtype=input.dtype if dtype is None else dtype, **kwargs) \
+            if factory is not _C.full else factory(input.shape, *args, dtype=input.dtype if dtype is None else dtype,
+                                                   **kwargs)
+
+    return f
+
+
+zeros_like = _like(_C.zeros)
+ones_like = _like(_C.ones)
+empty_like = _like(_C.empty)
+full_like = _like(_C.full)
+
+
+def rand_like(input: Tensor, *, dtype: Any = None, **kwargs: Any) -> Tensor:
+    return _C.rand(*input.shape, dtype=input.dtype if dtype is None else dtype, **kwargs)
+
+
+def randn_like(input: Tensor, *, dtype: Any = None, **kwargs: Any) -> Tensor:
+    return _C.randn(*input.shape, dtype=input.dtype if dtype is None else dtype, **kwargs)
+
+
+def randint_like(input: Tensor, low: int = 0, high: Optional[int] = None, *, dtype: Any = None) -> Tensor:
+    if high is None:
+        low, high = 0, low
+    return _C.randint(low, high, tuple(input.shape), dtype=input.dtype if dtype is None else dtype)
+
+
+def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Any = None, out: Any = None,
+           dtype: Any = None, **kwargs: Any) -> Tensor:
+    """``normal(mean, std, size)``, or element-wise means/stds given as tensors."""
+    if isinstance(mean, Tensor) or isinstance(std, Tensor):
+        m = mean if isinstance(mean, Tensor) else _C.tensor(float(mean))
+        s = std if isinstance(std, Tensor) else _C.tensor(float(std))
+        shape = (m * 0 + s * 0).shape
+        z = _C.randn(*shape, generator=generator, dtype=m.dtype if m.dtype.is_floating_point else s.dtype)
+        return z * s + m
+    t = _C.empty(*size, dtype=dtype) if dtype is not None else _C.empty(*size)
+    return t.normal_(mean, std, generator=generator)
+
+
+def logspace(start: float, end: float, steps: int, base: float = 10.0, **kwargs: Any) -> Tensor:
+    return base ** _C.linspace(start, end, steps, dtype=_C.float64).to(kwargs.get("dtype") or _C.get_default_dtype())
+
+
+def concat(tensors: Any, dim: int = 0, *, out: Optional[Tensor] = None) -> Tensor:
+    return _C.cat(tensors, dim, out=out)
+
+
+concatenate = concat
+
+
+def hstack(tensors: Any) -> Tensor:
+    ts = [t if t.dim() > 0 else t.reshape(1) for t in tensors]
+    return _C.cat(ts, 0 if ts[0].dim() == 1 else 1)
+
+
+def vstack(tensors: Any) -> Tensor:
+    return _C.cat([t.reshape(1, -1) if t.dim() < 2 else t for t in tensors], 0)
+
+
+def dstack(tensors: Any) -> Tensor:
+    return _C.cat([t.reshape(1, -1, 1) if t.dim() == 1 else (t.unsqueeze(-1) if t.dim() == 2 else t) for t in tensors], 2)
+
+
+def column_stack(tensors: Any) -> Tensor:
+    return _C.cat([t.reshape(-1, 1) if t.dim() < 2 else t for t in tensors], 1)
+
+
+def broadcast_tensors(*tensors: Tensor) -> tuple:
+    shape = broadcast_shapes(*(t.shape for t in tensors))
+    return tuple(t.expand(shape) for t in tensors)
+
+
+def broadcast_shapes(*shapes: Any) -> Any:
+    from ._size import Size
+
+    out: list = []
+    for s in shapes:
+        s = [s] if isinstance(s, int) else list(s)
+        n = max(len(out), len(s))
+        a = [1] * (n - len(out)) + out
+        b = [1] * (n - len(s)) + s
+        res = []
+        for i, (x, y) in enumerate(zip(a, b)):
+            if x != y and x != 1 and y != 1:
+                raise RuntimeError(f"Shape mismatch: objects cannot be broadcast to a single shape.  Mismatch is at dim {i}")
+            res.append(y if x == 1 else x)
+        out = res
+    return Size(out)
+
+
+def meshgrid(*tensors: Any, indexing: str = "ij") -> tuple:
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing == "xy" and len(tensors) >= 2:
+        tensors = (tensors[1], tensors[0], *tensors[2:])
+    n = len(tensors)
+    shape = [t.numel() for t in tensors]
+    out = [t.reshape([-1 if i == j else 1 for j in range(n)]).expand(shape) for i, t in enumerate(tensors)]
+    if indexing == "xy" and n >= 2:
+        out = [o.transpose(0, 1) for o in (out[1], out[0], *out[2:])]
+    return tuple(out)
+
+
+def cdist(x1: Tensor, x2: Tensor, p: float = 2.0) -> Tensor:
+    diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)
+    return diff.norm(p, dim=-1)
+
+
+def diag(input: Tensor, diagonal: int = 0) -> Tensor:
+    if input.dim() == 1:
+        n = input.numel() + abs(diagonal)
+        out = _C.zeros(n, n, dtype=input.dtype)
+        idx = _C.arange(input.numel())
+        rows, cols = (idx, idx + diagonal) if diagonal >= 0 else (idx - diagonal, idx)
+        return out.index_put((rows, cols), input)
+    return input.diagonal(diagonal)
+
+
+def trace(input: Tensor) -> Tensor:
+    return input.diagonal().sum()
+
+
+def einsum(equation: str, *operands: Any) -> Tensor:
+    """Einstein summation by broadcasting products and sums (matmul for two-operand contractions)."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    eq = equation.replace(" ", "")
+    if "->" in eq:
+        lhs, rhs = eq.split("->")
+    else:
+        lhs = eq
+        letters = [c for c in lhs.replace(",", "") if c.isalpha()]
+        rhs = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    terms = lhs.split(",")
+    if len(terms) != len(operands):
+        raise RuntimeError("einsum(): more operands were provided than specified in the equation")
+    letters = []
+    for t in terms:
+        for c in t:
+            if c not in letters:
+                letters.append(c)
+    sizes: dict = {}
+    views = []
+    for t, op in zip(terms, operands):
+        if len(t) != op.dim():
+            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({len(t)}) does not match the "
+                               f"number of dimensions ({op.dim()}) for operand")
+        x = op
+        # repeated subscripts in one term take the diagonal
+        seen: dict = {}
+        for i, c in enumerate(t):
+            sizes.setdefault(c, op.shape[i])
+            seen.setdefault(c, []).append(i)
+        perm = [t.index(c) for c in letters if c in t]
+        x = x.permute(*perm)
+        shape = [sizes[c] if c in t else 1 for c in letters]
+        views.append(x.reshape(shape))
+    prod = views[0]
+    for v in views[1:]:
+        prod = prod * v
+    red = [i for i, c in enumerate(letters) if c not in rhs]
+    if red:
+        prod = prod.sum(dim=tuple(red))
+    kept = [c for c in letters if c in rhs]
+    return prod.permute(*[kept.index(c) for c in rhs]) if kept else prod
+
+
+def is_tensor(obj: Any) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def is_floating_point(t: Tensor) -> bool:
+    return t.is_floating_point()
+
+
+def numel(t: Tensor) -> int:
+    return t.numel()
+
+
+def is_nonzero(t: Tensor) -> bool:
+    if t.numel() != 1:
+        raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+    return bool(t)
+
+
+def allclose(a: Tensor, b: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+    return bool(isclose(a, b, rtol, atol, equal_nan).all())
+
+
+def isclose(a: Tensor, b: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
+    b = b if isinstance(b, Tensor) else _C.tensor(b, dtype=a.dtype)
+    close = (a - b).abs() <= atol + rtol * b.abs()
+    close = close | (a == b)
+    if equal_nan:
+        close = close | (a.isnan() & b.isnan())
+    return close
+
+
+def equal(a: Tensor, b: Tensor) -> bool:
+    return a.shape == b.shape and bool((a == b).all())
+

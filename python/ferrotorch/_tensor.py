@@ -1,0 +1,767 @@
+"""Tensor methods written in Python: aliases, keyword-heavy signatures and named-tuple returns.
+The hot paths (arithmetic, indexing, matmul, views, reductions) are Rust methods of ``_C.Tensor``."""
+
+from __future__ import annotations
+
+import builtins
+import math
+import types
+from collections import namedtuple
+from typing import Any, Optional, Sequence
+
+from . import _C
+from ._C import Tensor
+
+_py_bool, _py_int, _py_float = builtins.bool, builtins.int, builtins.float
+
+
+def _named(name: str, fields: Sequence[str]) -> type:
+    base = namedtuple(name, fields)  # type: ignore[misc]
+
+    def __repr__(self: Any) -> str:
+        inner = ",\n".join(f"{f}={getattr(self, f)!r}" for f in fields)
+        return f"torch.return_types.{name}(\n{inner})"
+
+    return type(name, (base,), {"__repr__": __repr__, "__module__": "torch.return_types", "__slots__": ()})
+
+
+class return_types:
+    """``torch.return_types``: the named tuples returned by max/min/sort/topk/..."""
+
+    max = _named("max", ("values", "indices"))
+    min = _named("min", ("values", "indices"))
+    sort = _named("sort", ("values", "indices"))
+    topk = _named("topk", ("values", "indices"))
+    kthvalue = _named("kthvalue", ("values", "indices"))
+    median = _named("median", ("values", "indices"))
+    mode = _named("mode", ("values", "indices"))
+    aminmax = _named("aminmax", ("min", "max"))
+
+
+def _method(name: str):
+    def deco(fn):
+        if isinstance(fn, types.FunctionType):
+            fn.__name__ = name
+            fn.__qualname__ = f"Tensor.{name}"
+        setattr(Tensor, name, fn)
+        return fn
+
+    return deco
+
+
+# ---- autograd ----
+@_method("backward")
+def backward(self: Tensor, gradient: Optional[Tensor] = None, retain_graph: Optional[bool] = None,
+             create_graph: bool = False, inputs: Optional[Sequence[Tensor]] = None) -> None:
+    """Accumulates d(self)/d(leaf) into each leaf's ``.grad``."""
+    from .autograd import backward as _backward
+
+    _backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+
+
+# ---- element-wise unary ops by name (+ in-place forms) ----
+_UNARY = [
+    "sign", "exp2", "expm1", "log1p", "log2", "log10", "rsqrt", "square", "sin", "cos", "tan", "asin",
+    "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "floor", "ceil", "trunc", "frac",
+    "reciprocal", "erf", "logical_not", "bitwise_not", "isnan", "isinf", "isfinite", "isposinf", "isneginf",
+    "signbit",
+]
+_ALIASES = {"arcsin": "asin", "arccos": "acos", "arctan": "atan", "arcsinh": "asinh", "arccosh": "acosh",
+            "arctanh": "atanh", "negative": "neg", "absolute": "abs", "fix": "trunc"}
+
+
+def _make_unary(op: str):
+    def f(self: Tensor) -> Tensor:
+        return self._unary(op)
+
+    def f_(self: Tensor) -> Tensor:
+        return self._unary_(op)
+
+    return f, f_
+
+
+for _n in _UNARY + ["exp", "log", "relu", "sigmoid", "tanh", "sqrt", "neg", "abs"]:
+    _f, _f_ = _make_unary(_n)
+    if not hasattr(Tensor, _n):
+        _method(_n)(_f)
+    _method(_n + "_")(_f_)
+for _a, _n in _ALIASES.items():
+    _method(_a)(getattr(Tensor, _n))
+    _method(_a + "_")(getattr(Tensor, _n + "_"))
+
+
+@_method("round")
+def round(self: Tensor, decimals: int = 0) -> Tensor:
+    return self._unary("round") if decimals == 0 else self._unary("round_decimals", decimals)
+
+
+@_method("round_")
+def round_(self: Tensor, decimals: int = 0) -> Tensor:
+    return self._unary_("round") if decimals == 0 else self._unary_("round_decimals", decimals)
+
+
+@_method("nan_to_num")
+def nan_to_num(self: Tensor, nan: float = 0.0, posinf: Optional[float] = None, neginf: Optional[float] = None) -> Tensor:
+    big = _finfo_max(self)
+    return self._unary("nan_to_num", nan, big if posinf is None else posinf, -big if neginf is None else neginf)
+
+
+@_method("nan_to_num_")
+def nan_to_num_(self: Tensor, nan: float = 0.0, posinf: Optional[float] = None, neginf: Optional[float] = None) -> Tensor:
+    big = _finfo_max(self)
+    return self._unary_("nan_to_num", nan, big if posinf is None else posinf, -big if neginf is None else neginf)
+
+
+def _finfo_max(t: Tensor) -> float:
+    return {"float16": 65504.0, "bfloat16": 3.3895313892515355e38, "float32": 3.4028234663852886e38}.get(
+        t.dtype.__repr__()[6:], 1.7976931348623157e308)
+
+
+def _bound(v: Any, lo: bool, t: Tensor) -> float:
+    if v is None:
+        return -math.inf if lo else math.inf
+    return _py_float(v)
+
+
+@_method("clamp")
+def clamp(self: Tensor, min: Any = None, max: Any = None) -> Tensor:
+    """Clamps into [min, max]; either bound may be a tensor."""
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        out = self
+        if min is not None:
+            out = out.maximum(min if isinstance(min, Tensor) else _C.tensor(min, dtype=self.dtype))
+        if max is not None:
+            out = out.minimum(max if isinstance(max, Tensor) else _C.tensor(max, dtype=self.dtype))
+        return out
+    return self._unary("clamp", _bound(min, True, self), _bound(max, False, self))
+
+
+@_method("clamp_")
+def clamp_(self: Tensor, min: Any = None, max: Any = None) -> Tensor:
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        return self.copy_(self.clamp(min, max))
+    return self._unary_("clamp", _bound(min, True, self), _bound(max, False, self))
+
+
+Tensor.clip = clamp
+Tensor.clip_ = clamp_
+Tensor.clamp_min = lambda self, min: clamp(self, min=min)
+Tensor.clamp_max = lambda self, max: clamp(self, max=max)
+
+
+# ---- element-wise binary ops by name (+ in-place forms) ----
+_BINARY = ["floor_divide", "remainder", "fmod", "atan2", "maximum", "minimum", "eq", "ne", "lt", "le",
+           "gt", "ge", "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor",
+           "bitwise_left_shift", "bitwise_right_shift"]
+_BINARY_ALIASES = {"greater": "gt", "greater_equal": "ge", "less": "lt", "less_equal": "le", "not_equal": "ne",
+                   "arctan2": "atan2"}
+
+
+def _make_binary(op: str):
+    def f(self: Tensor, other: Any) -> Tensor:
+        return self._binary(other, op)
+
+    def f_(self: Tensor, other: Any) -> Tensor:
+        return self._binary_(other, op)
+
+    return f, f_
+
+
+for _n in _BINARY:
+    _f, _f_ = _make_binary(_n)
+    _method(_n)(_f)
+    _method(_n + "_")(_f_)
+for _a, _n in _BINARY_ALIASES.items():
+    _method(_a)(getattr(Tensor, _n))
+    _method(_a + "_")(getattr(Tensor, _n + "_"))
+
+
+@_method("div")
+def div(self: Tensor, other: Any, *, rounding_mode: Optional[str] = None) -> Tensor:
+    if rounding_mode is None:
+        return self._binary(other, "div")
+    if rounding_mode == "floor":
+        return self._binary(other, "floor_divide")
+    if rounding_mode == "trunc":
+        q = self._binary(other, "div")
+        return q.trunc() if not (q.dtype.is_floating_point and not self.dtype.is_floating_point) else q.trunc()
+    raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
+
+
+@_method("div_")
+def div_(self: Tensor, other: Any, *, rounding_mode: Optional[str] = None) -> Tensor:
+    if rounding_mode is None:
+        return self._binary_(other, "div")
+    return self.copy_(div(self, other, rounding_mode=rounding_mode))
+
+
+Tensor.divide = div
+Tensor.divide_ = div_
+Tensor.true_divide = lambda self, other: self._binary(other, "div")
+Tensor.true_divide_ = lambda self, other: self._binary_(other, "div")
+Tensor.multiply = Tensor.mul
+Tensor.multiply_ = Tensor.mul_
+Tensor.subtract = Tensor.sub
+Tensor.subtract_ = Tensor.sub_
+
+
+@_method("pow")
+def pow(self: Tensor, exponent: Any) -> Tensor:
+    return self ** exponent
+
+
+@_method("pow_")
+def pow_(self: Tensor, exponent: Any) -> Tensor:
+    if self.dtype.is_floating_point and isinstance(exponent, (_py_int, _py_float)) and not isinstance(exponent, _py_bool):
+        return self._unary_("pow_scalar", exponent)
+    return self._binary_(exponent, "pow")
+
+
+Tensor.float_power = lambda self, e: self.double() ** (e.double() if isinstance(e, Tensor) else e)
+
+
+@_method("lerp")
+def lerp(self: Tensor, end: Tensor, weight: Any) -> Tensor:
+    return self + (end - self) * weight
+
+
+@_method("lerp_")
+def lerp_(self: Tensor, end: Tensor, weight: Any) -> Tensor:
+    return self.add_((end - self) * weight)
+
+
+@_method("addcmul")
+def addcmul(self: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Any = 1) -> Tensor:
+    return self + tensor1 * tensor2 * value
+
+
+@_method("addcmul_")
+def addcmul_(self: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Any = 1) -> Tensor:
+    return self.add_(tensor1 * tensor2, alpha=value)
+
+
+@_method("addcdiv")
+def addcdiv(self: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Any = 1) -> Tensor:
+    return self + tensor1 / tensor2 * value
+
+
+@_method("addcdiv_")
+def addcdiv_(self: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Any = 1) -> Tensor:
+    return self.add_(tensor1 / tensor2, alpha=value)
+
+
+@_method("addmm")
+def addmm(self: Tensor, mat1: Tensor, mat2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+    prod = mat1.mm(mat2)
+    if alpha != 1:
+        prod = prod * alpha
+    return prod + (self if beta == 1 else self * beta)
+
+
+@_method("mv")
+def mv(self: Tensor, vec: Tensor) -> Tensor:
+    if self.dim() != 2 or vec.dim() != 1:
+        raise RuntimeError(f"vector + matrix @ vector expected, got {self.dim()}, {vec.dim()}")
+    return self.matmul(vec)
+
+
+@_method("outer")
+def outer(self: Tensor, vec2: Tensor) -> Tensor:
+    return self.unsqueeze(1) * vec2.unsqueeze(0)
+
+
+Tensor.ger = outer
+
+
+@_method("where")
+def where(self: Tensor, condition: Tensor, other: Any) -> Tensor:
+    return _C._where(condition, self, other)
+
+
+# ---- reductions with named-tuple results ----
+@_method("max")
+def max(self: Tensor, dim: Any = None, keepdim: bool = False):
+    """max() of all elements, max(dim) → (values, indices), or max(other) element-wise."""
+    if isinstance(dim, Tensor):
+        return self.maximum(dim)
+    if dim is None:
+        return self.amax()
+    return return_types.max(*self._max_min_dim(dim, keepdim, True))
+
+
+@_method("min")
+def min(self: Tensor, dim: Any = None, keepdim: bool = False):
+    if isinstance(dim, Tensor):
+        return self.minimum(dim)
+    if dim is None:
+        return self.amin()
+    return return_types.min(*self._max_min_dim(dim, keepdim, False))
+
+
+@_method("aminmax")
+def aminmax(self: Tensor, *, dim: Optional[int] = None, keepdim: bool = False):
+    return return_types.aminmax(self.amin(dim, keepdim), self.amax(dim, keepdim))
+
+
+def _correction(unbiased: Any, correction: Any) -> float:
+    if correction is not None:
+        return _py_float(correction)
+    if unbiased is None:
+        return 1.0
+    return 1.0 if unbiased else 0.0
+
+
+@_method("std")
+def std(self: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None) -> Tensor:
+    if isinstance(dim, _py_bool):
+        dim, unbiased = None, dim
+    return self._var_std(dim, _correction(unbiased, correction), keepdim, True)
+
+
+@_method("var")
+def var(self: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None) -> Tensor:
+    if isinstance(dim, _py_bool):
+        dim, unbiased = None, dim
+    return self._var_std(dim, _correction(unbiased, correction), keepdim, False)
+
+
+@_method("norm")
+def norm(self: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
+    x = self if dtype is None else self.to(dtype)
+    if p is None or p == "fro":
+        p = 2.0
+    elif p == "nuc":
+        raise NotImplementedError("nuclear norm is not supported")
+    return x._norm(_py_float(p), dim, keepdim)
+
+
+@_method("count_nonzero")
+def count_nonzero(self: Tensor, dim: Any = None) -> Tensor:
+    return (self != 0).sum(dim)
+
+
+@_method("sort")
+def sort(self: Tensor, dim: int = -1, descending: bool = False, stable: bool = False):
+    return return_types.sort(*self._sort(dim, descending, None))
+
+
+@_method("argsort")
+def argsort(self: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+    return self._sort(dim, descending, None)[1]
+
+
+@_method("topk")
+def topk(self: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
+    return return_types.topk(*self._sort(dim, largest, k))
+
+
+@_method("kthvalue")
+def kthvalue(self: Tensor, k: int, dim: int = -1, keepdim: bool = False):
+    v, i = self._sort(dim, False, k)
+    v, i = v.narrow(dim, k - 1, 1), i.narrow(dim, k - 1, 1)
+    if not keepdim:
+        v, i = v.squeeze(dim), i.squeeze(dim)
+    return return_types.kthvalue(v, i)
+
+
+@_method("median")
+def median(self: Tensor, dim: Any = None, keepdim: bool = False):
+    if dim is None:
+        flat = self.reshape(-1)
+        return flat._sort(0, False, None)[0][(flat.numel() - 1) // 2]
+    n = self.size(dim)
+    return kthvalue(self, (n + 1) // 2, dim, keepdim)
+
+
+@_method("unique")
+def unique(self: Tensor, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False,
+           dim: Optional[int] = None):
+    if dim is not None:
+        raise NotImplementedError("unique(dim=...) is not supported")
+    u, inv, counts = self._unique()
+    out = [u]
+    if return_inverse:
+        out.append(inv)
+    if return_counts:
+        out.append(counts)
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+@_method("nonzero")
+def nonzero(self: Tensor, *, as_tuple: bool = False):
+    nz = self._nonzero()
+    if as_tuple:
+        if self.dim() == 0:
+            return (nz.reshape(-1),)
+        return tuple(nz[:, i] for i in range(nz.shape[1]))
+    return nz
+
+
+@_method("argwhere")
+def argwhere(self: Tensor) -> Tensor:
+    return self._nonzero()
+
+
+# ---- shape helpers ----
+@_method("split")
+def split(self: Tensor, split_size_or_sections: Any, dim: int = 0):
+    if isinstance(split_size_or_sections, (list, tuple)):
+        return self._split_sizes(list(split_size_or_sections), dim)
+    return self._split_size(split_size_or_sections, dim)
+
+
+@_method("tensor_split")
+def tensor_split(self: Tensor, sections: Any, dim: int = 0):
+    n = self.size(dim)
+    if isinstance(sections, _py_int):
+        q, r = divmod(n, sections)
+        sizes = [q + 1] * r + [q] * (sections - r)
+    else:
+        bounds = [0, *sections, n]
+        sizes = [builtins.max(0, builtins.min(b, n) - builtins.min(a, n)) for a, b in zip(bounds, bounds[1:])]
+    return self._split_sizes(sizes, dim)
+
+
+@_method("view_as")
+def view_as(self: Tensor, other: Tensor) -> Tensor:
+    return self.view(other.shape)
+
+
+@_method("reshape_as")
+def reshape_as(self: Tensor, other: Tensor) -> Tensor:
+    return self.reshape(other.shape)
+
+
+@_method("expand_as")
+def expand_as(self: Tensor, other: Tensor) -> Tensor:
+    return self.expand(other.shape)
+
+
+@_method("unflatten")
+def unflatten(self: Tensor, dim: int, sizes: Sequence[int]) -> Tensor:
+    d = dim % self.dim() if self.dim() else 0
+    shape = list(self.shape)
+    return self.reshape(shape[:d] + list(sizes) + shape[d + 1:])
+
+
+@_method("swapaxes")
+def swapaxes(self: Tensor, axis0: int, axis1: int) -> Tensor:
+    return self.transpose(axis0, axis1)
+
+
+Tensor.swapdims = swapaxes
+Tensor.moveaxis = Tensor.movedim
+Tensor.ndimension = Tensor.dim
+Tensor.nelement = Tensor.numel
+Tensor.concat = lambda self, *a, **k: _C.cat(*a, **k)
+
+
+@_method("squeeze_")
+def squeeze_(self: Tensor, dim: Any = None) -> Tensor:
+    self.data = self.squeeze(dim)
+    return self
+
+
+@_method("unsqueeze_")
+def unsqueeze_(self: Tensor, dim: int) -> Tensor:
+    self.data = self.unsqueeze(dim)
+    return self
+
+
+@_method("t_")
+def t_(self: Tensor) -> Tensor:
+    self.data = self.t()
+    return self
+
+
+@_method("transpose_")
+def transpose_(self: Tensor, dim0: int, dim1: int) -> Tensor:
+    self.data = self.transpose(dim0, dim1)
+    return self
+
+
+@_method("resize_")
+def resize_(self: Tensor, *sizes: Any) -> Tensor:
+    shape = sizes[0] if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+    if math.prod(shape) == self.numel():
+        self.data = self.reshape(shape)
+    else:
+        self.data = _C.zeros(*shape, dtype=self.dtype)
+    return self
+
+
+# ---- scatter family ----
+@_method("scatter")
+def scatter(self: Tensor, dim: int, index: Tensor, src: Any = None, *, value: Any = None, reduce: Any = None) -> Tensor:
+    s = value if src is None else src
+    if reduce == "add":
+        return self._scatter(dim, index, s, True)
+    if reduce is not None:
+        raise NotImplementedError(f"scatter(reduce={reduce!r}) is not supported")
+    return self._scatter(dim, index, s, False)
+
+
+@_method("scatter_")
+def scatter_(self: Tensor, dim: int, index: Tensor, src: Any = None, *, value: Any = None, reduce: Any = None) -> Tensor:
+    s = value if src is None else src
+    return self._scatter_(dim, index, s, reduce == "add")
+
+
+@_method("scatter_add")
+def scatter_add(self: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    return self._scatter(dim, index, src, True)
+
+
+@_method("scatter_add_")
+def scatter_add_(self: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    return self._scatter_(dim, index, src, True)
+
+
+@_method("index_add_")
+def index_add_(self: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: Any = 1) -> Tensor:
+    idx: list = [None] * (dim % self.dim())
+    return self.index_put_(tuple(idx + [index]), source.movedim(dim, dim) * alpha, accumulate=True)
+
+
+@_method("index_fill_")
+def index_fill_(self: Tensor, dim: int, index: Tensor, value: Any) -> Tensor:
+    idx: list = [None] * (dim % self.dim())
+    v = value if isinstance(value, Tensor) else _C.tensor(value, dtype=self.dtype)
+    return self.index_put_(tuple(idx + [index]), v)
+
+
+# ---- dtype / device conversion ----
+def _parse_to(args: tuple, kwargs: dict):
+    dtype = kwargs.get("dtype")
+    device = kwargs.get("device")
+    for a in args:
+        if isinstance(a, Tensor):
+            dtype = a.dtype
+        elif isinstance(a, _C.dtype):
+            dtype = a
+        elif isinstance(a, (str, _C.device)):
+            device = a
+        elif isinstance(a, _py_int) and not isinstance(a, _py_bool):
+            device = a
+    return dtype, device
+
+
+def _check_device(device: Any) -> None:
+    if device is None:
+        return
+    d = _C.device(device)
+    if d.type != "cpu":
+        from . import cuda
+
+        cuda._lazy_init()
+
+
+@_method("to")
+def to(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+    """``to(dtype)``, ``to(device)``, ``to(other)``, ``to(device, dtype)``; returns self when nothing changes."""
+    dtype, device = _parse_to(args, kwargs)
+    _check_device(device)
+    if dtype is None or dtype == self.dtype:
+        return self.clone() if kwargs.get("copy") else self
+    return self._cast(dtype)
+
+
+@_method("type")
+def type(self: Tensor, dtype: Any = None, non_blocking: bool = False, **kwargs: Any):
+    if dtype is None:
+        return _type_name(self)
+    if isinstance(dtype, str):
+        from ._legacy import dtype_of_type_name
+
+        dtype = dtype_of_type_name(dtype)
+    return self.to(dtype)
+
+
+def _type_name(t: Tensor) -> str:
+    from ._legacy import type_name_of_dtype
+
+    return "torch." + type_name_of_dtype(t.dtype)
+
+
+@_method("type_as")
+def type_as(self: Tensor, other: Tensor) -> Tensor:
+    return self.to(other.dtype)
+
+
+@_method("cpu")
+def cpu(self: Tensor, memory_format: Any = None) -> Tensor:
+    return self
+
+
+@_method("cuda")
+def cuda(self: Tensor, device: Any = None, non_blocking: bool = False, **kwargs: Any) -> Tensor:
+    from . import cuda as _cuda
+
+    _cuda._lazy_init()
+    return self
+
+
+Tensor.short = lambda self, memory_format=None: self._cast(_C.int16)
+Tensor.char = lambda self, memory_format=None: self._cast(_C.int8)
+Tensor.byte = lambda self, memory_format=None: self._cast(_C.uint8)
+Tensor.is_signed = lambda self: self.dtype.is_signed
+Tensor.get_device = lambda self: -1
+Tensor.pin_memory = lambda self: self
+Tensor.is_pinned = lambda self: False
+Tensor.share_memory_ = lambda self: self
+Tensor.is_shared = lambda self: False
+Tensor.requires_grad_ = Tensor.requires_grad_
+Tensor.is_sparse = False
+Tensor.is_quantized = False
+Tensor.is_meta = False
+Tensor.layout = "torch.strided"
+
+
+# ---- factories off an existing tensor ----
+def _like_kwargs(self: Tensor, kwargs: dict) -> dict:
+    kwargs.setdefault("dtype", self.dtype)
+    return kwargs
+
+
+Tensor.new_zeros = lambda self, *size, **kw: _C.zeros(*size, **_like_kwargs(self, kw))
+Tensor.new_ones = lambda self, *size, **kw: _C.ones(*size, **_like_kwargs(self, kw))
+Tensor.new_empty = lambda self, *size, **kw: _C.empty(*size, **_like_kwargs(self, kw))
+Tensor.new_full = lambda self, size, fill_value, **kw: _C.full(size, fill_value, **_like_kwargs(self, kw))
+Tensor.new_tensor = lambda self, data, **kw: _C.tensor(data, **_like_kwargs(self, kw))
+
+
+# ---- random fills ----
+@_method("uniform_")
+def uniform_(self: Tensor, a: float = 0.0, b: float = 1.0, *, generator: Any = None) -> Tensor:
+    _C._sample_(self, "uniform", a, b, generator)
+    return self
+
+
+@_method("normal_")
+def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
+    _C._sample_(self, "normal", mean, std, generator)
+    return self
+
+
+@_method("bernoulli_")
+def bernoulli_(self: Tensor, p: Any = 0.5, *, generator: Any = None) -> Tensor:
+    if isinstance(p, Tensor):
+        return self.copy_(_C.bernoulli(p.expand_as(self).to(self.dtype if self.dtype.is_floating_point else p.dtype),
+                                       generator=generator))
+    _C._sample_(self, "bernoulli", p, 0.0, generator)
+    return self
+
+
+@_method("bernoulli")
+def bernoulli(self: Tensor, p: Any = None, *, generator: Any = None) -> Tensor:
+    if p is None:
+        return _C.bernoulli(self, generator=generator)
+    return _C.empty(*self.shape, dtype=self.dtype).bernoulli_(p, generator=generator)
+
+
+@_method("random_")
+def random_(self: Tensor, from_: int = 0, to: Optional[int] = None, *, generator: Any = None) -> Tensor:
+    if to is None:
+        to, from_ = (from_ if from_ else 2 ** 24), 0
+    _C._sample_(self, "random", from_, to, generator)
+    return self
+
+
+@_method("exponential_")
+def exponential_(self: Tensor, lambd: float = 1.0, *, generator: Any = None) -> Tensor:
+    _C._sample_(self, "exponential", lambd, 0.0, generator)
+    return self
+
+
+Tensor.multinomial = lambda self, num_samples, replacement=False, *, generator=None: _C.multinomial(
+    self, num_samples, replacement, generator=generator)
+
+
+# ---- activations as methods ----
+@_method("softmax")
+def softmax(self: Tensor, dim: int, dtype: Any = None) -> Tensor:
+    from .nn import functional as F
+
+    return F.softmax(self, dim, dtype=dtype)
+
+
+@_method("log_softmax")
+def log_softmax(self: Tensor, dim: int, dtype: Any = None) -> Tensor:
+    from .nn import functional as F
+
+    return F.log_softmax(self, dim, dtype=dtype)
+
+
+# ---- Python protocol extras ----
+@_method("__format__")
+def __format__(self: Tensor, spec: str) -> str:
+    if self.dim() == 0 and spec:
+        return self.item().__format__(spec)
+    return object.__format__(repr(self), spec) if spec else repr(self)
+
+
+Tensor.__str__ = lambda self: repr(self)
+
+
+@_method("__contains__")
+def __contains__(self: Tensor, element: Any) -> bool:
+    return _py_bool((self == element).any().item())
+
+
+@_method("__reversed__")
+def __reversed__(self: Tensor) -> Tensor:
+    return self.flip(0) if self.dim() else self
+
+
+@_method("__deepcopy__")
+def __deepcopy__(self: Tensor, memo: dict) -> Tensor:
+    if id(self) in memo:
+        return memo[id(self)]
+    with _no_grad():
+        new = self.clone()
+    if builtins.type(self) is not Tensor:
+        new = Tensor._make_subclass(builtins.type(self), new, self.requires_grad)
+        new.__dict__.update(__import__("copy").deepcopy(self.__dict__, memo))
+    else:
+        new.requires_grad_(self.requires_grad)
+    if self.grad is not None:
+        new.grad = self.grad.clone()
+    memo[id(self)] = new
+    return new
+
+
+def _rebuild_from_numpy(array: Any, dtype_name: str, requires_grad: bool, cls: Any = None) -> Tensor:
+    dtype = getattr(_C, dtype_name)
+    t = _C.tensor(array).to(dtype) if dtype_name != "bfloat16" else _C.tensor(array).to(dtype)
+    if cls is not None and cls is not Tensor:
+        return Tensor._make_subclass(cls, t, requires_grad)
+    return t.requires_grad_(requires_grad) if requires_grad else t
+
+
+@_method("__reduce_ex__")
+def __reduce_ex__(self: Tensor, protocol: int):
+    """Pickles by value (numpy array + dtype): used by copy/pickle and ``save(model)``."""
+    x = self.detach()
+    name = repr(self.dtype)[6:]
+    arr = (x.float() if name == "bfloat16" else x).numpy().copy()
+    cls = builtins.type(self)
+    state = dict(self.__dict__) if cls is not Tensor and self.__dict__ else None
+    return (_rebuild_from_numpy, (arr, name, self.requires_grad, cls), state)
+
+
+def _setstate(self: Tensor, state: Any) -> None:
+    if state:
+        self.__dict__.update(state)
+
+
+Tensor.__setstate__ = _setstate
+
+
+class _no_grad:
+    def __enter__(self) -> None:
+        self.prev = _C._set_grad_enabled(False)
+
+    def __exit__(self, *a: Any) -> None:
+        _C._set_grad_enabled(self.prev)

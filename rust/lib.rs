@@ -1,0 +1,11 @@
+//! ferrotorch: PyTorch's API on a Rust core. `tensor` holds the data types, `ops` the kernels
+//! and differentiable ops, `autograd` the tape and engine, `python` the PyO3 bindings.
+
+pub mod autograd;
+pub mod ops;
+pub mod tensor;
+
+#[cfg(feature = "python")]
+mod python;
+
+pub use tensor::{DType, Error, Result, Scalar, Tensor};

@@ -1,0 +1,470 @@
+//! Indexing ops: gather/scatter, index_select, advanced (integer/boolean) indexing and
+//! index_put, masks, nonzero, take, flip. Backward formulas sit with each op.
+
+use crate::autograd::{needs_grad, record1};
+use crate::tensor::{fmt_shape, wrap_dim, DType, Dims, Elem, Error, Layout, Result, Scalar, Tensor};
+use smallvec::SmallVec;
+
+/// Reads an index tensor as i64 values, checking its dtype.
+fn long_values(index: &Tensor, what: &str) -> Result<Vec<i64>> {
+    if index.dtype.is_float() || index.dtype == DType::Bool {
+        crate::bail!(Runtime, "{}(): Expected dtype int64 for index", what);
+    }
+    Ok(index.to_vec::<i64>())
+}
+
+fn wrap_index(i: i64, size: usize, dim: usize) -> Result<usize> {
+    let s = size as i64;
+    if i < -s || i >= s {
+        return Err(Error::Index(format!("index {} is out of bounds for dimension {} with size {}", i, dim, size)));
+    }
+    Ok(if i < 0 { (i + s) as usize } else { i as usize })
+}
+
+/// Multi-indices of a shape in row-major order, visited one by one.
+fn for_each_index(shape: &[usize], mut f: impl FnMut(&[usize]) -> Result<()>) -> Result<()> {
+    let n: usize = shape.iter().product();
+    let mut idx: Dims = SmallVec::from_elem(0, shape.len());
+    for _ in 0..n {
+        f(&idx)?;
+        for d in (0..shape.len()).rev() {
+            idx[d] += 1;
+            if idx[d] < shape[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+    Ok(())
+}
+
+fn offset_of(l: &Layout, idx: &[usize]) -> usize {
+    l.offset + idx.iter().zip(&l.strides).map(|(i, s)| i * s).sum::<usize>()
+}
+
+impl Tensor {
+    /// `gather(dim, index)`.
+    pub fn gather(&self, dim: i64, index: &Tensor) -> Result<Tensor> {
+        let d = wrap_dim(dim, self.ndim())?;
+        if index.ndim() != self.ndim().max(1) && self.ndim() > 0 {
+            crate::bail!(Runtime, "Index tensor must have the same number of dimensions as input tensor");
+        }
+        let iv = long_values(index, "gather")?;
+        let out = Tensor::empty(index.shape(), self.dtype)?;
+        crate::dispatch_all!(self.dtype, T => {
+            let src = self.data_ptr() as *const T;
+            let dst = out.data_ptr() as *mut T;
+            let mut k = 0;
+            for_each_index(index.shape(), |ix| {
+                for (a, &s) in ix.iter().enumerate() {
+                    if a != d && self.ndim() > 0 && s >= self.shape()[a] {
+                        crate::bail!(Runtime, "Size does not match at dimension {} expected index {} to be smaller than self {} apart from dimension {}", a, fmt_shape(index.shape()), fmt_shape(self.shape()), d);
+                    }
+                }
+                let size = if self.ndim() == 0 { 1 } else { self.shape()[d] };
+                let j = wrap_index(iv[k], size, d)?;
+                let mut off = self.layout.offset as isize - self.layout.offset as isize;
+                for (a, &s) in ix.iter().enumerate() {
+                    if self.ndim() > 0 {
+                        off += ((if a == d { j } else { s }) * self.strides()[a]) as isize;
+                    }
+                }
+                // SAFETY: every coordinate was bounds-checked against self's shape.
+                unsafe { *dst.add(k) = *src.offset(off) };
+                k += 1;
+                Ok(())
+            })?;
+        });
+        if needs_grad(&[self]) {
+            let (shape, ix) = (self.shape().to_vec(), index.clone());
+            return Ok(record1("GatherBackward0", &[self], out, move |g| {
+                Ok(vec![Some(Tensor::zeros(&shape, g.dtype)?.scatter_op(d, &ix, g, true)?)])
+            }));
+        }
+        Ok(out)
+    }
+
+    /// Out-of-place `scatter(dim, index, src)` / `scatter_add` (accumulate).
+    pub fn scatter_op(&self, d: usize, index: &Tensor, src: &Tensor, accumulate: bool) -> Result<Tensor> {
+        let out = self.detach().clone_contiguous()?;
+        scatter_into(&out, d, index, &src.cast_raw(self.dtype)?, accumulate)?;
+        if needs_grad(&[self, src]) {
+            let ix = index.clone();
+            let src_shape = src.shape().to_vec();
+            let name = if accumulate { "ScatterAddBackward0" } else { "ScatterBackward0" };
+            return Ok(record1(name, &[self, src], out, move |g| {
+                let gs = if accumulate {
+                    g.clone()
+                } else {
+                    g.scatter_op(d, &ix, &Tensor::zeros(&[], g.dtype)?.broadcast_to(ix.shape())?, false)?
+                };
+                let gsrc = g.gather(d as i64, &ix)?;
+                let gsrc = if gsrc.shape() == src_shape.as_slice() { gsrc } else { gsrc.sum_to(&src_shape)? };
+                Ok(vec![Some(gs), Some(gsrc)])
+            }));
+        }
+        Ok(out)
+    }
+
+    /// `index_select(dim, index)`.
+    pub fn index_select(&self, dim: i64, index: &Tensor) -> Result<Tensor> {
+        if index.ndim() > 1 {
+            crate::bail!(Index, "index_select(): Index is supposed to be a vector");
+        }
+        let d = wrap_dim(dim, self.ndim())?;
+        let mut idx: Vec<Option<Tensor>> = vec![None; d];
+        idx.push(Some(index.reshape(&[index.numel()])?));
+        self.index(&idx)
+    }
+
+    /// Advanced indexing `self[indices]`: one optional index tensor per leading dim (None = `:`).
+    pub fn index(&self, indices: &[Option<Tensor>]) -> Result<Tensor> {
+        let plan = AdvPlan::new(self, indices)?;
+        let out = Tensor::empty(&plan.out_shape_raw(), self.dtype)?;
+        crate::dispatch_all!(self.dtype, T => {
+            let src = self.storage.as_ptr() as *const T;
+            let dst = out.data_ptr() as *mut T;
+            let rest = plan.rest_offsets();
+            let mut k = 0;
+            for &b in &plan.offsets {
+                for &r in &rest {
+                    // SAFETY: offsets were bounds-checked in AdvPlan::new.
+                    unsafe { *dst.add(k) = *src.add(b + r) };
+                    k += 1;
+                }
+            }
+        });
+        let out = plan.arrange(out)?;
+        if needs_grad(&[self]) {
+            let shape = self.shape().to_vec();
+            let idx: Vec<Option<Tensor>> = indices.to_vec();
+            return Ok(record1("IndexBackward0", &[self], out, move |g| {
+                let z = Tensor::zeros(&shape, g.dtype)?;
+                Ok(vec![Some(z.index_put(&idx, g, true)?)])
+            }));
+        }
+        Ok(out)
+    }
+
+    /// Out-of-place `index_put(indices, values, accumulate)`.
+    pub fn index_put(&self, indices: &[Option<Tensor>], values: &Tensor, accumulate: bool) -> Result<Tensor> {
+        let out = self.detach().clone_contiguous()?;
+        index_put_raw(&out, indices, &values.cast_raw(self.dtype)?, accumulate)?;
+        if needs_grad(&[self, values]) {
+            let idx: Vec<Option<Tensor>> = indices.to_vec();
+            let vshape = values.shape().to_vec();
+            return Ok(record1("IndexPutBackward0", &[self, values], out, move |g| {
+                let gs = if accumulate {
+                    g.clone()
+                } else {
+                    g.index_put(&idx, &Tensor::zeros(&[], g.dtype)?, false)?
+                };
+                let gv = g.index(&idx)?.sum_to(&vshape)?;
+                Ok(vec![Some(gs), Some(gv)])
+            }));
+        }
+        Ok(out)
+    }
+
+    /// In-place `index_put_` (also `self[indices] = values`).
+    pub fn index_put_(&mut self, indices: &[Option<Tensor>], values: &Tensor, accumulate: bool) -> Result<()> {
+        if needs_grad(&[self, values]) {
+            self.check_inplace()?;
+            let r = self.saved_copy()?.index_put(indices, values, accumulate)?;
+            return self.assign_result(r);
+        }
+        index_put_raw(self, indices, &values.cast_raw(self.dtype)?, accumulate)?;
+        self.bump_version();
+        Ok(())
+    }
+
+    /// `masked_fill(mask, value)`.
+    pub fn masked_fill(&self, mask: &Tensor, value: &Tensor) -> Result<Tensor> {
+        if mask.dtype != DType::Bool {
+            crate::bail!(Runtime, "masked_fill_ only supports boolean masks, but got mask with dtype {}", mask.dtype.name().replace("int64", "long"));
+        }
+        if value.ndim() != 0 {
+            crate::bail!(Runtime, "masked_fill_ only supports a 0-dimensional value tensor, but got tensor with {} dimension(s).", value.ndim());
+        }
+        crate::tensor::broadcast_shapes(self.shape(), mask.shape())?;
+        let v = value.cast(self.dtype)?;
+        let r = Tensor::where_(mask, &v, self)?;
+        if r.shape() != self.shape() {
+            crate::bail!(Runtime, "output with shape {} doesn't match the broadcast shape {}", fmt_shape(self.shape()), fmt_shape(r.shape()));
+        }
+        Ok(r)
+    }
+
+    /// `masked_select(mask)` → 1-D.
+    pub fn masked_select(&self, mask: &Tensor) -> Result<Tensor> {
+        let shape = crate::tensor::broadcast_shapes(self.shape(), mask.shape())?;
+        let x = self.broadcast_to(&shape)?;
+        let m = mask.broadcast_to(&shape)?;
+        x.index(&[Some(m)])
+    }
+
+    /// `nonzero()` → [N, ndim] int64.
+    pub fn nonzero(&self) -> Result<Tensor> {
+        let vals = self.to_vec::<bool>();
+        let mut out: Vec<i64> = Vec::new();
+        let mut k = 0;
+        for_each_index(self.shape(), |ix| {
+            if vals[k] {
+                out.extend(ix.iter().map(|&i| i as i64));
+            }
+            k += 1;
+            Ok(())
+        })?;
+        let n = out.len() / self.ndim().max(1);
+        if self.ndim() == 0 {
+            return Tensor::from_vec(&vec![0i64; 0], &[usize::from(vals[0]), 0]);
+        }
+        Tensor::from_vec(&out, &[n, self.ndim()])
+    }
+
+    /// `take(index)`: indexes the flattened tensor.
+    pub fn take(&self, index: &Tensor) -> Result<Tensor> {
+        let flat = self.reshape(&[self.numel()])?;
+        let r = flat.index(&[Some(index.clone())])?;
+        Ok(r)
+    }
+
+    /// `flip(dims)`: a copy with the listed dims reversed.
+    pub fn flip(&self, dims: &[i64]) -> Result<Tensor> {
+        let mut fl = vec![false; self.ndim()];
+        for &d in dims {
+            fl[wrap_dim(d, self.ndim())?] = true;
+        }
+        let out = Tensor::empty(self.shape(), self.dtype)?;
+        crate::dispatch_all!(self.dtype, T => {
+            let src = self.storage.as_ptr() as *const T;
+            let dst = out.data_ptr() as *mut T;
+            let mut k = 0;
+            let shape = self.shape().to_vec();
+            for_each_index(&shape, |ix| {
+                let src_ix: Vec<usize> = ix.iter().enumerate().map(|(a, &i)| if fl[a] { shape[a] - 1 - i } else { i }).collect();
+                // SAFETY: src_ix is within shape.
+                unsafe { *dst.add(k) = *src.add(offset_of(&self.layout, &src_ix)) };
+                k += 1;
+                Ok(())
+            })?;
+        });
+        if needs_grad(&[self]) {
+            let d = dims.to_vec();
+            return Ok(record1("FlipBackward0", &[self], out, move |g| Ok(vec![Some(g.flip(&d)?)])));
+        }
+        Ok(out)
+    }
+}
+
+fn scatter_into(out: &Tensor, d: usize, index: &Tensor, src: &Tensor, accumulate: bool) -> Result<()> {
+    let iv = long_values(index, "scatter")?;
+    if index.ndim() != out.ndim() && out.ndim() > 0 {
+        crate::bail!(Runtime, "Index tensor must have the same number of dimensions as self tensor");
+    }
+    let src_b = if src.ndim() == 0 { src.broadcast_to(index.shape())? } else { src.clone() };
+    crate::dispatch_all!(out.dtype, T => {
+        let dst = out.data_ptr() as *mut T;
+        let sp = src_b.storage.as_ptr() as *const T;
+        let mut k = 0;
+        for_each_index(index.shape(), |ix| {
+            let size = if out.ndim() == 0 { 1 } else { out.shape()[d] };
+            let j = wrap_index(iv[k], size, d)?;
+            let mut off = 0usize;
+            for (a, &s) in ix.iter().enumerate() {
+                if out.ndim() == 0 {
+                    break;
+                }
+                let c = if a == d { j } else { s };
+                if c >= out.shape()[a] {
+                    crate::bail!(Runtime, "Expected index {} to be smaller than self {} apart from dimension {}", fmt_shape(index.shape()), fmt_shape(out.shape()), d);
+                }
+                off += c * out.strides()[a];
+            }
+            for (a, &s) in ix.iter().enumerate() {
+                if a < src_b.ndim() && s >= src_b.shape()[a] {
+                    crate::bail!(Runtime, "Expected index {} to be smaller than src {}", fmt_shape(index.shape()), fmt_shape(src_b.shape()));
+                }
+            }
+            // SAFETY: coordinates were checked against out's and src's shapes.
+            unsafe {
+                let v = *sp.add(offset_of(&src_b.layout, ix));
+                let p = dst.add(off);
+                *p = if accumulate { add_elem(*p, v) } else { v };
+            }
+            k += 1;
+            Ok(())
+        })?;
+    });
+    Ok(())
+}
+
+fn add_elem<T: Elem>(a: T, b: T) -> T {
+    if T::DTYPE.is_float() {
+        T::from_f64(a.to_f64() + b.to_f64())
+    } else if T::DTYPE == DType::Bool {
+        T::from_i64(((a.to_i64() + b.to_i64()) != 0) as i64)
+    } else {
+        T::from_i64(a.to_i64().wrapping_add(b.to_i64()))
+    }
+}
+
+fn index_put_raw(out: &Tensor, indices: &[Option<Tensor>], values: &Tensor, accumulate: bool) -> Result<()> {
+    let plan = AdvPlan::new(out, indices)?;
+    // values broadcast to the indexing result's shape, then laid out like the raw (unarranged) result
+    let res_shape = plan.result_shape();
+    let v = values.broadcast_to(&res_shape).map_err(|_| {
+        Error::Runtime(format!(
+            "shape mismatch: value tensor of shape {} cannot be broadcast to indexing result of shape {}",
+            fmt_shape(values.shape()),
+            fmt_shape(&res_shape)
+        ))
+    })?;
+    let v = plan.unarrange(&v)?.clone_contiguous()?;
+    crate::dispatch_all!(out.dtype, T => {
+        let dst = out.storage.as_ptr() as *mut T;
+        let vals = v.to_vec::<T>();
+        let rest = plan.rest_offsets();
+        let mut k = 0;
+        for &b in &plan.offsets {
+            for &r in &rest {
+                // SAFETY: offsets were bounds-checked in AdvPlan::new.
+                unsafe {
+                    let p = dst.add(b + r);
+                    *p = if accumulate { add_elem(*p, vals[k]) } else { vals[k] };
+                }
+                k += 1;
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Geometry of an advanced-indexing op: per index combination a storage offset, plus the
+/// layout of the dims that were not indexed.
+struct AdvPlan {
+    offsets: Vec<usize>,
+    index_shape: Dims,
+    rest: Layout,
+    /// Where the index dims go in the result (None: in front, when index tensors are not adjacent).
+    insert_at: Option<usize>,
+}
+
+impl AdvPlan {
+    fn new(x: &Tensor, indices: &[Option<Tensor>]) -> Result<AdvPlan> {
+        // booleans become one long index per mask dim
+        let mut idx: Vec<Option<Tensor>> = Vec::new();
+        for i in indices {
+            match i {
+                Some(t) if t.dtype == DType::Bool || t.dtype == DType::U8 => {
+                    let dim0 = idx.len();
+                    for k in 0..t.ndim() {
+                        if dim0 + k >= x.ndim() || t.shape()[k] != x.shape()[dim0 + k] {
+                            crate::bail!(
+                                Index,
+                                "The shape of the mask {} at index {} does not match the shape of the indexed tensor {} at index {}",
+                                fmt_shape(t.shape()), k, fmt_shape(x.shape()), dim0 + k
+                            );
+                        }
+                    }
+                    let nz = t.nonzero()?;
+                    for k in 0..t.ndim() {
+                        idx.push(Some(nz.select(1, k as i64)?));
+                    }
+                    if t.ndim() == 0 {
+                        crate::bail!(Index, "0-dim boolean index is not supported");
+                    }
+                }
+                Some(t) if t.dtype.is_float() => {
+                    crate::bail!(Index, "tensors used as indices must be long, int, byte or bool tensors");
+                }
+                other => idx.push(other.clone()),
+            }
+        }
+        if idx.len() > x.ndim() {
+            crate::bail!(Index, "too many indices for tensor of dimension {} (got {})", x.ndim(), idx.len());
+        }
+        let dims: Vec<usize> = (0..idx.len()).filter(|&i| idx[i].is_some()).collect();
+        let adjacent = dims.windows(2).all(|w| w[1] == w[0] + 1);
+        let mut ishape: Dims = SmallVec::new();
+        for d in &dims {
+            ishape = crate::tensor::broadcast_shapes(&ishape, idx[*d].as_ref().expect("index").shape())
+                .map_err(|_| Error::Index("shape mismatch: indexing tensors could not be broadcast together".into()))?;
+        }
+        let n: usize = ishape.iter().product();
+        let mut offsets = vec![0usize; n];
+        for &d in &dims {
+            let t = idx[d].as_ref().expect("index").broadcast_to(&ishape)?;
+            let vals = long_values(&t, "index")?;
+            for (o, &v) in offsets.iter_mut().zip(&vals) {
+                let i = wrap_index(v, x.shape()[d], d).map_err(|_| {
+                    Error::Index(format!("index {} is out of bounds for dimension {} with size {}", v, d, x.shape()[d]))
+                })?;
+                *o += i * x.strides()[d];
+            }
+        }
+        for o in offsets.iter_mut() {
+            *o += x.layout.offset;
+        }
+        let rest_dims: Vec<usize> = (0..x.ndim()).filter(|d| !dims.contains(d)).collect();
+        let rest = Layout {
+            shape: rest_dims.iter().map(|&d| x.shape()[d]).collect(),
+            strides: rest_dims.iter().map(|&d| x.strides()[d]).collect(),
+            offset: 0,
+        };
+        let insert_at = if adjacent && !dims.is_empty() { Some(dims[0]) } else { None };
+        Ok(AdvPlan { offsets, index_shape: ishape, rest, insert_at })
+    }
+
+    fn rest_offsets(&self) -> Vec<usize> {
+        let mut v = Vec::with_capacity(self.rest.numel());
+        super::view::for_each_offset(&self.rest, |o| v.push(o));
+        v
+    }
+
+    /// Shape of the raw gather: index dims first, then the rest.
+    fn out_shape_raw(&self) -> Vec<usize> {
+        let mut s = self.index_shape.to_vec();
+        s.extend_from_slice(&self.rest.shape);
+        s
+    }
+
+    /// Permutation taking the raw gather to PyTorch's result order.
+    fn perm(&self) -> Vec<i64> {
+        let (ni, nr) = (self.index_shape.len(), self.rest.ndim());
+        let mut p: Vec<i64> = Vec::new();
+        match self.insert_at {
+            Some(at) => {
+                p.extend((ni..ni + at).map(|i| i as i64));
+                p.extend((0..ni).map(|i| i as i64));
+                p.extend((ni + at..ni + nr).map(|i| i as i64));
+            }
+            None => p.extend((0..ni + nr).map(|i| i as i64)),
+        }
+        p
+    }
+
+    fn result_shape(&self) -> Vec<usize> {
+        let raw = self.out_shape_raw();
+        self.perm().iter().map(|&i| raw[i as usize]).collect()
+    }
+
+    fn arrange(&self, raw: Tensor) -> Result<Tensor> {
+        raw.permute(&self.perm())
+    }
+
+    fn unarrange(&self, t: &Tensor) -> Result<Tensor> {
+        let p = self.perm();
+        let mut inv = vec![0i64; p.len()];
+        for (i, &x) in p.iter().enumerate() {
+            inv[x as usize] = i as i64;
+        }
+        t.permute(&inv)
+    }
+}
+
+impl Tensor {
+    pub fn fill_scalar(shape: &[usize], v: Scalar, dtype: DType) -> Result<Tensor> {
+        Tensor::full(shape, v, dtype)
+    }
+}

@@ -1,0 +1,36 @@
+//! CPU kernels and the differentiable ops built on them.
+
+pub mod arith;
+pub mod elementwise;
+pub mod index;
+pub mod iter;
+pub mod join;
+pub mod matmul;
+pub mod random;
+pub mod reduce;
+pub mod sort;
+pub mod threads;
+pub mod view;
+
+use crate::tensor::{DType, Tensor};
+
+/// PyTorch's capitalised scalar type name (`Float`, `Long`, ...), used in error messages.
+pub fn dtype_title(d: DType) -> &'static str {
+    match d {
+        DType::Bool => "Bool",
+        DType::U8 => "Byte",
+        DType::I8 => "Char",
+        DType::I16 => "Short",
+        DType::I32 => "Int",
+        DType::I64 => "Long",
+        DType::F16 => "Half",
+        DType::BF16 => "BFloat16",
+        DType::F32 => "Float",
+        DType::F64 => "Double",
+    }
+}
+
+/// `torch.FloatTensor`-style type name.
+pub fn type_name(t: &Tensor) -> String {
+    format!("torch.{}Tensor ", dtype_title(t.dtype))
+}

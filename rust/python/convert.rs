@@ -1,0 +1,419 @@
+//! Python ↔ core conversions: dtype and device objects, shapes, dims, scalars, nested data.
+
+use super::tensor::PyTensor;
+use crate::ops::elementwise::Operand;
+use crate::tensor::{default_dtype, DType, Scalar, Tensor, ALL_DTYPES};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PyTuple};
+
+#[pyclass(name = "dtype", module = "ferrotorch", frozen, eq, hash, skip_from_py_object)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PyDType {
+    pub d: DType,
+}
+
+#[pymethods]
+impl PyDType {
+    fn __repr__(&self) -> String {
+        format!("torch.{}", self.d.name())
+    }
+    #[getter]
+    fn is_floating_point(&self) -> bool {
+        self.d.is_float()
+    }
+    #[getter]
+    fn is_complex(&self) -> bool {
+        false
+    }
+    #[getter]
+    fn is_signed(&self) -> bool {
+        !matches!(self.d, DType::Bool | DType::U8)
+    }
+    #[getter]
+    fn itemsize(&self) -> usize {
+        self.d.size()
+    }
+    /// Pickles as a reference to the module attribute, like torch's dtypes.
+    fn __reduce__(&self) -> (String,) {
+        (self.d.name().to_string(),)
+    }
+}
+
+#[pyclass(name = "device", module = "ferrotorch", frozen, eq, hash, skip_from_py_object)]
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct PyDevice {
+    pub kind: String,
+    pub index: Option<i64>,
+}
+
+#[pymethods]
+impl PyDevice {
+    #[new]
+    #[pyo3(signature = (r#type, index=None))]
+    fn new(r#type: &Bound<'_, PyAny>, index: Option<i64>) -> PyResult<Self> {
+        if let Ok(d) = r#type.cast::<PyDevice>() {
+            return Ok(d.get().clone());
+        }
+        if let Ok(i) = r#type.extract::<i64>() {
+            return Ok(PyDevice { kind: "cuda".into(), index: Some(i) });
+        }
+        let s: String = r#type.extract()?;
+        parse_device(&s, index)
+    }
+    #[getter]
+    fn r#type(&self) -> String {
+        self.kind.clone()
+    }
+    #[getter]
+    fn index(&self) -> Option<i64> {
+        self.index
+    }
+    fn __repr__(&self) -> String {
+        match self.index {
+            Some(i) => format!("device(type='{}', index={})", self.kind, i),
+            None => format!("device(type='{}')", self.kind),
+        }
+    }
+    fn __str__(&self) -> String {
+        match self.index {
+            Some(i) => format!("{}:{}", self.kind, i),
+            None => self.kind.clone(),
+        }
+    }
+    fn __reduce__(&self) -> PyResult<(Py<PyAny>, (String,))> {
+        Python::attach(|py| {
+            let cls = py.import("ferrotorch")?.getattr("device")?.unbind();
+            Ok((cls, (self.__str__(),)))
+        })
+    }
+}
+
+pub fn parse_device(s: &str, index: Option<i64>) -> PyResult<PyDevice> {
+    let (kind, idx) = match s.split_once(':') {
+        Some((k, i)) => (k, Some(i.parse::<i64>().map_err(|_| PyRuntimeError::new_err(format!("Invalid device string: '{}'", s)))?)),
+        None => (s, index),
+    };
+    match kind {
+        "cpu" | "cuda" | "meta" | "mps" => Ok(PyDevice { kind: kind.into(), index: idx }),
+        _ => Err(PyRuntimeError::new_err(format!(
+            "Expected one of cpu, cuda, ipu, xpu, mkldnn, opengl, opencl, ideep, hip, ve, fpga, maia, xla, lazy, vulkan, mps, meta, hpu, mtia, privateuseone device type at start of device string: {}",
+            s
+        ))),
+    }
+}
+
+/// A device argument (str, device, int) → the device; CUDA is refused on this build.
+pub fn device_arg(obj: &Bound<'_, PyAny>) -> PyResult<PyDevice> {
+    let d = PyDevice::new(obj, None)?;
+    Ok(d)
+}
+
+/// Checks a device requested for a new tensor: only the CPU holds tensors in this build.
+pub fn check_cpu(dev: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    if let Some(d) = dev {
+        if d.is_none() {
+            return Ok(());
+        }
+        let d = device_arg(d)?;
+        if d.kind != "cpu" {
+            return Err(PyRuntimeError::new_err(
+                "Found no NVIDIA driver on your system. Please check that you have an NVIDIA GPU and installed a driver from http://www.nvidia.com/Download/index.aspx",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A dtype argument: a ferrotorch dtype or the Python types float/int/bool.
+pub fn dtype_arg(obj: &Bound<'_, PyAny>) -> PyResult<DType> {
+    if let Ok(d) = obj.cast::<PyDType>() {
+        return Ok(d.get().d);
+    }
+    let py = obj.py();
+    if obj.is(&py.get_type::<PyFloat>()) {
+        return Ok(DType::F64);
+    }
+    if obj.is(&py.get_type::<PyBool>()) {
+        return Ok(DType::Bool);
+    }
+    if obj.is(&py.get_type::<PyInt>()) {
+        return Ok(DType::I64);
+    }
+    if let Ok(name) = obj.getattr("name").and_then(|n| n.extract::<String>()) {
+        // numpy dtypes and scalar types
+        if let Some(d) = numpy_name_dtype(&name) {
+            return Ok(d);
+        }
+    }
+    if let Ok(s) = obj.extract::<String>() {
+        let s = s.trim_start_matches("torch.");
+        if let Some(d) = DType::from_name(s) {
+            return Ok(d);
+        }
+    }
+    Err(PyTypeError::new_err(format!(
+        "dtype must be ferrotorch.dtype, not {}",
+        obj.get_type().name()?
+    )))
+}
+
+pub fn numpy_name_dtype(name: &str) -> Option<DType> {
+    Some(match name {
+        "float64" => DType::F64,
+        "float32" => DType::F32,
+        "float16" => DType::F16,
+        "int64" => DType::I64,
+        "int32" => DType::I32,
+        "int16" => DType::I16,
+        "int8" => DType::I8,
+        "uint8" => DType::U8,
+        "bool" => DType::Bool,
+        _ => return None,
+    })
+}
+
+pub fn dtype_obj(py: Python<'_>, d: DType) -> PyResult<Py<PyAny>> {
+    Ok(Py::new(py, PyDType { d })?.into_any())
+}
+
+/// Sizes from `f(2, 3)`, `f((2, 3))`, `f([2, 3])`, `f(torch.Size([2, 3]))`.
+pub fn shape_args(args: &Bound<'_, PyTuple>) -> PyResult<Vec<i64>> {
+    if args.len() == 1 {
+        let a = args.get_item(0)?;
+        if a.cast::<PyTuple>().is_ok() || a.cast::<PyList>().is_ok() {
+            return int_list(&a);
+        }
+    }
+    int_list(args.as_any())
+}
+
+/// A sequence of ints (or a single int) as Vec<i64>.
+pub fn int_list(obj: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
+    if let Ok(i) = index_int(obj) {
+        return Ok(vec![i]);
+    }
+    let mut v = Vec::new();
+    for item in obj.try_iter()? {
+        let item = item?;
+        v.push(index_int(&item).map_err(|_| {
+            PyTypeError::new_err(format!(
+                "expected a sequence of integers but got an element of type {}",
+                item.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+            ))
+        })?);
+    }
+    Ok(v)
+}
+
+/// An int through `__index__` (Python ints, numpy ints, one-element integer tensors).
+pub fn index_int(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
+    if obj.is_instance_of::<PyBool>() {
+        return Err(PyTypeError::new_err("expected an integer, got bool"));
+    }
+    if let Ok(i) = obj.cast::<PyInt>() {
+        return i.extract::<i64>();
+    }
+    if let Ok(t) = obj.cast::<PyTensor>() {
+        let t = &t.borrow().t;
+        if t.numel() == 1 && !t.dtype.is_float() && t.dtype != DType::Bool {
+            return Ok(super::guard(|| t.item())?.to_i64());
+        }
+        return Err(PyTypeError::new_err("only integer tensors of a single element can be converted to an index"));
+    }
+    let idx = obj.call_method0("__index__")?;
+    idx.extract::<i64>()
+}
+
+/// Dims argument: None, an int, or a sequence of ints.
+pub fn dims_arg(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<i64>>> {
+    match obj {
+        None => Ok(None),
+        Some(o) if o.is_none() => Ok(None),
+        Some(o) => Ok(Some(int_list(o)?)),
+    }
+}
+
+/// A Python number as a Scalar (None when `obj` is not a number).
+pub fn scalar_of(obj: &Bound<'_, PyAny>) -> Option<Scalar> {
+    if let Ok(b) = obj.cast::<PyBool>() {
+        return Some(Scalar::Bool(b.is_true()));
+    }
+    if let Ok(i) = obj.cast::<PyInt>() {
+        return i.extract::<i64>().ok().map(Scalar::Int);
+    }
+    if let Ok(f) = obj.cast::<PyFloat>() {
+        return Some(Scalar::Float(f.value()));
+    }
+    if obj.cast::<PyTensor>().is_ok() {
+        return None;
+    }
+    // numpy scalars
+    let tname = obj.get_type().name().ok()?.to_string();
+    if tname.starts_with("int") || tname.starts_with("uint") {
+        return obj.call_method0("__index__").ok()?.extract::<i64>().ok().map(Scalar::Int);
+    }
+    if tname.starts_with("float") {
+        return obj.call_method0("__float__").ok()?.extract::<f64>().ok().map(Scalar::Float);
+    }
+    if tname == "bool_" {
+        return obj.is_truthy().ok().map(Scalar::Bool);
+    }
+    None
+}
+
+/// A binary op's other operand, owned.
+pub enum Other {
+    T(Tensor),
+    S(Scalar),
+}
+
+impl Other {
+    pub fn operand(&self) -> Operand<'_> {
+        match self {
+            Other::T(t) => Operand::T(t),
+            Other::S(s) => Operand::S(*s),
+        }
+    }
+    /// As a tensor (scalars become 0-dim tensors of their natural dtype).
+    pub fn tensor(&self) -> crate::Result<Tensor> {
+        match self {
+            Other::T(t) => Ok(t.clone()),
+            Other::S(s) => Tensor::scalar_tensor(*s, s.dtype()),
+        }
+    }
+}
+
+pub fn other_of(obj: &Bound<'_, PyAny>) -> Option<Other> {
+    if let Ok(t) = obj.cast::<PyTensor>() {
+        return Some(Other::T(t.borrow().t.clone()));
+    }
+    scalar_of(obj).map(Other::S)
+}
+
+pub fn other_arg(obj: &Bound<'_, PyAny>) -> PyResult<Other> {
+    other_of(obj).ok_or_else(|| {
+        PyTypeError::new_err(format!(
+            "unsupported operand type: expected Tensor or Number, got {}",
+            obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+        ))
+    })
+}
+
+/// Nested Python data (lists/tuples of numbers or one-element tensors) flattened with its shape.
+pub struct Nested {
+    pub shape: Vec<usize>,
+    pub f: Vec<f64>,
+    pub i: Vec<i64>,
+    pub any_float: bool,
+    pub all_bool: bool,
+    /// dtype of the first tensor met inside the data, if any
+    pub tensor_dtype: Option<DType>,
+}
+
+pub fn parse_nested(obj: &Bound<'_, PyAny>) -> PyResult<Nested> {
+    let mut n = Nested { shape: Vec::new(), f: Vec::new(), i: Vec::new(), any_float: false, all_bool: true, tensor_dtype: None };
+    walk(obj, 0, &mut n)?;
+    Ok(n)
+}
+
+fn walk(obj: &Bound<'_, PyAny>, depth: usize, n: &mut Nested) -> PyResult<()> {
+    if let Some(s) = scalar_of(obj) {
+        if depth < n.shape.len() {
+            return Err(PyValueError::new_err(format!("expected sequence of length {} at dim {} (got a scalar)", n.shape[depth], depth)));
+        }
+        push_scalar(n, s);
+        return Ok(());
+    }
+    if let Ok(t) = obj.cast::<PyTensor>() {
+        let t = t.borrow().t.clone();
+        if t.numel() != 1 || depth < n.shape.len() {
+            if t.ndim() > 0 {
+                // a tensor inside a list: expand it as nested data
+                let list = super::tensor::tolist(obj.py(), &t)?;
+                return walk(list.bind(obj.py()), depth, n);
+            }
+        }
+        n.tensor_dtype.get_or_insert(t.dtype);
+        let s = super::guard(|| t.item())?;
+        push_scalar(n, s);
+        return Ok(());
+    }
+    let seq: Vec<Bound<'_, PyAny>> = if obj.cast::<PyList>().is_ok() || obj.cast::<PyTuple>().is_ok() {
+        obj.try_iter()?.collect::<PyResult<_>>()?
+    } else if obj.hasattr("__array_interface__")? || obj.hasattr("tolist")? {
+        let l = obj.call_method0("tolist")?;
+        return walk(&l, depth, n);
+    } else {
+        return Err(PyTypeError::new_err(format!(
+            "new(): invalid data type '{}'",
+            obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+        )));
+    };
+    if depth == n.shape.len() {
+        if !n.f.is_empty() {
+            return Err(PyValueError::new_err(format!("expected a scalar at dim {} (got a sequence)", depth)));
+        }
+        n.shape.push(seq.len());
+    } else if n.shape[depth] != seq.len() {
+        return Err(PyValueError::new_err(format!(
+            "expected sequence of length {} at dim {} (got {})",
+            n.shape[depth],
+            depth,
+            seq.len()
+        )));
+    }
+    for item in &seq {
+        walk(item, depth + 1, n)?;
+    }
+    Ok(())
+}
+
+fn push_scalar(n: &mut Nested, s: Scalar) {
+    match s {
+        Scalar::Bool(_) => {}
+        Scalar::Int(_) => n.all_bool = false,
+        Scalar::Float(_) => {
+            n.all_bool = false;
+            n.any_float = true;
+        }
+    }
+    n.f.push(s.to_f64());
+    n.i.push(s.to_i64());
+}
+
+impl Nested {
+    /// The dtype torch.tensor infers.
+    pub fn infer_dtype(&self) -> DType {
+        if let Some(d) = self.tensor_dtype {
+            if self.f.len() == 1 {
+                return d;
+            }
+        }
+        if self.any_float {
+            default_dtype()
+        } else if self.all_bool && !self.f.is_empty() {
+            DType::Bool
+        } else if self.f.is_empty() {
+            default_dtype()
+        } else {
+            DType::I64
+        }
+    }
+    pub fn to_tensor(&self, dtype: DType) -> crate::Result<Tensor> {
+        if self.any_float || dtype.is_float() {
+            Tensor::from_vec(&self.f, &self.shape)?.cast_raw(dtype)
+        } else {
+            Tensor::from_vec(&self.i, &self.shape)?.cast_raw(dtype)
+        }
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyDType>()?;
+    m.add_class::<PyDevice>()?;
+    for d in ALL_DTYPES {
+        m.add(d.name(), PyDType { d })?;
+    }
+    Ok(())
+}

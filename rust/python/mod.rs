@@ -1,0 +1,60 @@
+//! The PyO3 bindings: argument parsing and error mapping only; the work happens in `ops`.
+
+mod autograd;
+mod convert;
+mod creation;
+mod numpy;
+mod tensor;
+
+use crate::tensor::Error;
+use pyo3::exceptions::{PyIndexError, PyNotImplementedError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+
+/// Maps a core error to the exception PyTorch raises.
+pub fn to_py(e: Error) -> PyErr {
+    match e {
+        Error::Runtime(m) | Error::OutOfMemory(m) => PyRuntimeError::new_err(m),
+        Error::Index(m) => PyIndexError::new_err(m),
+        Error::Type(m) => PyTypeError::new_err(m),
+        Error::Value(m) => PyValueError::new_err(m),
+        Error::NotImplemented(m) => PyNotImplementedError::new_err(m),
+    }
+}
+
+/// Runs core code, turning errors into Python exceptions and any panic into a RuntimeError
+/// (never a PanicException).
+pub fn guard<R>(f: impl FnOnce() -> crate::Result<R>) -> PyResult<R> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r.map_err(to_py),
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown".into());
+            Err(PyRuntimeError::new_err(format!("internal error in ferrotorch: {}", msg)))
+        }
+    }
+}
+
+/// Like `guard`, releasing the GIL while the (large) work runs.
+pub fn guard_nogil<R: Send>(py: Python<'_>, big: bool, f: impl FnOnce() -> crate::Result<R> + Send) -> PyResult<R> {
+    if big {
+        py.detach(|| guard(f))
+    } else {
+        guard(f)
+    }
+}
+
+#[pymodule]
+#[allow(non_snake_case)]
+fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // Panics are turned into exceptions by `guard`; keep their messages off stderr.
+    std::panic::set_hook(Box::new(|_| {}));
+    tensor::register(m)?;
+    convert::register(m)?;
+    creation::register(m)?;
+    numpy::register(m)?;
+    autograd::register(m)?;
+    Ok(())
+}

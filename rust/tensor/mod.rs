@@ -1,0 +1,14 @@
+//! The tensor: shared storage + layout + dtype + autograd metadata.
+
+mod dtype;
+mod error;
+mod layout;
+mod storage;
+#[allow(clippy::module_inception)]
+mod tensor;
+
+pub use dtype::{default_dtype, set_default_dtype, promote_types, result_type, DType, Elem, FloatElem, Rank, ALL_DTYPES};
+pub use error::{Error, Result};
+pub use layout::{broadcast_shapes, contiguous_strides, fmt_shape, infer_shape, numel, wrap_dim, Dims, Layout};
+pub use storage::{empty_cache, Storage};
+pub use tensor::{Scalar, Tensor};

@@ -1,0 +1,152 @@
+use super::{DType, Elem, Error, Layout, Result, Storage};
+use crate::autograd::AutogradMeta;
+use std::sync::Arc;
+
+/// A Python number as an operand: ints stay exact, floats are f64.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Scalar {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+}
+
+impl Scalar {
+    pub fn dtype(self) -> DType {
+        match self {
+            Scalar::Bool(_) => DType::Bool,
+            Scalar::Int(_) => DType::I64,
+            Scalar::Float(_) => super::default_dtype(),
+        }
+    }
+    pub fn to_f64(self) -> f64 {
+        match self {
+            Scalar::Bool(b) => b as u8 as f64,
+            Scalar::Int(i) => i as f64,
+            Scalar::Float(f) => f,
+        }
+    }
+    pub fn to_i64(self) -> i64 {
+        match self {
+            Scalar::Bool(b) => b as i64,
+            Scalar::Int(i) => i,
+            Scalar::Float(f) => f as i64,
+        }
+    }
+    pub fn to_elem<T: Elem>(self) -> T {
+        match self {
+            Scalar::Bool(b) => T::from_i64(b as i64),
+            Scalar::Int(i) => T::from_i64(i),
+            Scalar::Float(f) => T::from_f64(f),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Tensor {
+    pub storage: Arc<Storage>,
+    pub layout: Layout,
+    pub dtype: DType,
+    /// None for tensors that neither require grad nor came out of a recorded op.
+    pub autograd: Option<Arc<AutogradMeta>>,
+}
+
+impl Tensor {
+    pub fn from_storage(storage: Arc<Storage>, layout: Layout, dtype: DType) -> Tensor {
+        Tensor { storage, layout, dtype, autograd: None }
+    }
+
+    /// Uninitialised contiguous tensor.
+    pub fn empty(shape: &[usize], dtype: DType) -> Result<Tensor> {
+        let layout = Layout::contiguous(shape);
+        let storage = Storage::uninit(layout.numel(), dtype)?;
+        Ok(Tensor::from_storage(Arc::new(storage), layout, dtype))
+    }
+
+    pub fn zeros(shape: &[usize], dtype: DType) -> Result<Tensor> {
+        let layout = Layout::contiguous(shape);
+        let storage = Storage::zeroed(layout.numel(), dtype)?;
+        Ok(Tensor::from_storage(Arc::new(storage), layout, dtype))
+    }
+
+    pub fn full(shape: &[usize], value: Scalar, dtype: DType) -> Result<Tensor> {
+        let t = Tensor::empty(shape, dtype)?;
+        t.fill_raw(value);
+        Ok(t)
+    }
+
+    pub fn from_vec<T: Elem>(data: &[T], shape: &[usize]) -> Result<Tensor> {
+        if data.len() != super::numel(shape) {
+            crate::bail!(Runtime, "from_vec: {} values for shape {}", data.len(), super::fmt_shape(shape));
+        }
+        Ok(Tensor::from_storage(Arc::new(Storage::from_vec(data)?), Layout::contiguous(shape), T::DTYPE))
+    }
+
+    pub fn scalar_tensor(value: Scalar, dtype: DType) -> Result<Tensor> {
+        Tensor::full(&[], value, dtype)
+    }
+
+    pub fn shape(&self) -> &[usize] {
+        &self.layout.shape
+    }
+    pub fn strides(&self) -> &[usize] {
+        &self.layout.strides
+    }
+    pub fn ndim(&self) -> usize {
+        self.layout.ndim()
+    }
+    pub fn numel(&self) -> usize {
+        self.layout.numel()
+    }
+    pub fn is_contiguous(&self) -> bool {
+        self.layout.is_contiguous()
+    }
+
+    /// Pointer to the first element of this view.
+    pub fn data_ptr(&self) -> *mut u8 {
+        // SAFETY: offset lies within the storage for any valid layout.
+        unsafe { self.storage.as_ptr().add(self.layout.offset * self.dtype.size()) }
+    }
+
+    /// The same data under a new layout, sharing storage (no autograd record).
+    pub fn with_layout(&self, layout: Layout) -> Tensor {
+        Tensor { storage: self.storage.clone(), layout, dtype: self.dtype, autograd: None }
+    }
+
+    /// Same storage and layout, cut from the graph.
+    pub fn detach(&self) -> Tensor {
+        self.with_layout(self.layout.clone())
+    }
+
+    /// Values in row-major order, cast to T.
+    pub fn to_vec<T: Elem>(&self) -> Vec<T> {
+        let mut out = Vec::with_capacity(self.numel());
+        crate::dispatch_all!(self.dtype, S => {
+            crate::ops::iter::for_each_elem::<S>(self, |v| out.push(v.cast::<T>()));
+        });
+        out
+    }
+
+    /// The single value of a one-element tensor.
+    pub fn item(&self) -> Result<Scalar> {
+        if self.numel() != 1 {
+            return Err(Error::Runtime(format!(
+                "a Tensor with {} elements cannot be converted to Scalar",
+                self.numel()
+            )));
+        }
+        let p = self.data_ptr();
+        // SAFETY: one element of self.dtype lives at p.
+        Ok(crate::dispatch_all!(self.dtype, T => {
+            let v = unsafe { *(p as *const T) };
+            match self.dtype {
+                DType::Bool => Scalar::Bool(v.to_i64() != 0),
+                d if d.is_float() => Scalar::Float(v.to_f64()),
+                _ => Scalar::Int(v.to_i64()),
+            }
+        }))
+    }
+
+    pub fn bump_version(&self) {
+        self.storage.bump_version();
+    }
+}
