@@ -3,11 +3,10 @@
 import itertools
 import math
 
-import numpy as np
-import pytest
-
 import ferrotorch as torch
 import ferrotorch.nn.functional as F
+import numpy as np
+import pytest
 from ferrotorch.autograd import gradcheck
 
 RNG = np.random.default_rng(0)
@@ -30,7 +29,7 @@ def close(a, b, tol=1e-6):
 
 def np_conv2d(x, w, b, stride, padding, dilation, groups):
     x = np.pad(x, ((0, 0), (0, 0), (padding[0], padding[0]), (padding[1], padding[1])))
-    n, c, h, wd = x.shape
+    n, _, h, wd = x.shape
     o, cg, kh, kw = w.shape
     ho = (h - dilation[0] * (kh - 1) - 1) // stride[0] + 1
     wo = (wd - dilation[1] * (kw - 1) - 1) // stride[1] + 1
@@ -51,7 +50,7 @@ def np_conv2d(x, w, b, stride, padding, dilation, groups):
 
 
 def np_conv_transpose2d(x, w, stride, padding, output_padding):
-    n, c, h, wd = x.shape
+    n, _, h, wd = x.shape
     _, o, kh, kw = w.shape
     full = np.zeros((n, o, (h - 1) * stride + kh + output_padding, (wd - 1) * stride + kw + output_padding))
     for i in range(h):
@@ -283,7 +282,7 @@ def test_unfold_fold():
     win = []
     xp = np.pad(x.numpy(), ((0, 0), (0, 0), (1, 1), (1, 1)))
     for i in range(0, xp.shape[2] - 1, 2):
-        for j in range(0, xp.shape[3] - 2):
+        for j in range(xp.shape[3] - 2):
             win.append(xp[:, :, i: i + 2, j: j + 3].reshape(2, -1))
     close(cols, np.stack(win, -1), 1e-12)
     # fold(unfold(x)) multiplies each pixel by the number of windows covering it

@@ -3,19 +3,18 @@
 import copy
 from collections import OrderedDict
 
+import ferrotorch as torch
+import ferrotorch.nn.functional as F
 import numpy as np
 import pytest
-
-import ferrotorch as torch
-import ferrotorch.nn as nn
-import ferrotorch.nn.functional as F
+from ferrotorch import nn
 
 
 class Net(nn.Module):
     """Seed 002's network."""
 
     def __init__(self) -> None:
-        super(Net, self).__init__()
+        super(Net, self).__init__()  # noqa: UP008 - the seeds' spelling
         self.conv1 = nn.Conv2d(1, 6, 3)
         self.fc1 = nn.Linear(1350, 10)
 
@@ -126,7 +125,7 @@ def test_parameters_dedup_recurse_and_names():
 def test_children_vs_modules_seed_001():
     class sim_net(nn.Module):
         def __init__(self):
-            super(sim_net, self).__init__()
+            super(sim_net, self).__init__()  # noqa: UP008 - the seeds' spelling
             self.l1 = nn.Sequential(nn.Linear(30, 40), nn.ReLU())
             self.l1[0].weight.data = torch.randn(40, 30)
             self.l2 = nn.Sequential(nn.Linear(40, 50), nn.ReLU())
@@ -307,7 +306,7 @@ def test_cuda_move_when_available():
 def test_forward_with_tuple_and_many_args_seeds_000_003():
     class Add(nn.Module):
         def __init__(self):
-            super(Add, self).__init__()
+            super(Add, self).__init__()  # noqa: UP008 - the seeds' spelling
 
         def forward(self, x1, x2):
             return torch.add(x1, x2)
@@ -560,7 +559,7 @@ def test_module_in_training_loop_seed_003_linear_regression():
 
     class LinearRegression(nn.Module):
         def __init__(self, inputSize, outputSize):
-            super(LinearRegression, self).__init__()
+            super(LinearRegression, self).__init__()  # noqa: UP008 - the seeds' spelling
             self.linear = torch.nn.Linear(inputSize, outputSize)
 
         def forward(self, x):
