@@ -47,8 +47,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, BinaryIO
 
-import ferrotorch
 import numpy as np
+
+import ferrotorch
 
 __all__ = [
     "add_safe_globals",
@@ -429,8 +430,8 @@ _DOS_DATE_1980_01_01 = (1 << 5) | 1
 
 
 class _ZipWriter:
-    """Zip writer for checkpoints: entries STORED, data 64-byte aligned with an ``FB`` local extra field
-    (as PyTorch pads), zip64 records where sizes or offsets need them."""
+    """Zip writer for checkpoints: entries STORED, data 64-byte aligned with an ``FB`` local extra field (as
+    PyTorch pads), zip64 records where sizes or offsets need them."""
 
     def __init__(self, out: BinaryIO, prefix: str) -> None:
         self.out = out
@@ -449,7 +450,6 @@ class _ZipWriter:
         view = memoryview(data).cast("B")
         size, offset = view.nbytes, self.pos
         crc = zlib.crc32(view)
-        self.crc_all = zlib.crc32(view, self.crc_all)
         zip64 = size >= _ZIP32_MAX
         extra = struct.pack("<HHQQ", 1, 16, size, size) if zip64 else b""
         pad = -(offset + 30 + len(fname) + len(extra) + 4) % _ALIGNMENT
@@ -459,6 +459,7 @@ class _ZipWriter:
                                 _DOS_DATE_1980_01_01, crc, size32, size32, len(fname), len(extra)))
         self._write(fname + extra)
         self._write(view)
+        self.crc_all = zlib.crc32(struct.pack("<I", crc), self.crc_all)
         self.entries.append((fname, flags, crc, size, offset))
 
     def finish(self) -> None:
@@ -756,12 +757,15 @@ class _StorageLoader:
         return base
 
     def _read(self, key: str, info: _DType, numel: int) -> Any:
-        data = self.archive.read(f"data/{key}", check_crc=not self.zero_copy)
+        # Like PyTorch's reader, storages skip the CRC check (it would double the load time); bounds are checked.
+        record = self.archive.read(f"data/{key}", check_crc=False)
         nbytes = numel * info.itemsize
-        if data.nbytes < nbytes:
-            raise RuntimeError(f"{self.archive.source.name} is corrupt: storage {key} holds {data.nbytes} bytes, "
+        if record.nbytes < nbytes:
+            raise RuntimeError(f"{self.archive.source.name} is corrupt: storage {key} holds {record.nbytes} bytes, "
                                f"{numel} {info.name} elements need {nbytes}")
-        data = data[:nbytes]
+        return self._tensor(record[:nbytes], info, numel)
+
+    def _tensor(self, data: memoryview, info: _DType, numel: int) -> Any:
         dtype = _ferro_dtype(info)
         if self.swap and info.itemsize > 1:
             swapped = np.frombuffer(data, dtype=f"u{info.itemsize}").byteswap()
@@ -910,6 +914,20 @@ class _Unpickler(pickle.Unpickler):
         return self.loader(pid)
 
 
+def _unpickle(archive: _Archive, loader: _StorageLoader, weights_only: bool, pickle_load_args: dict) -> Any:
+    with archive.read("data.pkl") as pkl:
+        file = io.BytesIO(pkl)
+    unpickler = _Unpickler(file, loader, weights_only, **pickle_load_args)
+    try:
+        return unpickler.load()
+    except pickle.UnpicklingError as e:
+        if weights_only and not str(e).startswith("Weights only load failed"):
+            raise pickle.UnpicklingError(f"Weights only load failed: {e}") from None
+        raise
+    except EOFError as e:
+        raise RuntimeError(f"{archive.source.name} is corrupt: data.pkl ends early") from e
+
+
 def load(f: FileLike, map_location: MapLocation = None, pickle_module: Any = None, *,
          weights_only: bool | None = None, mmap: bool | None = None, **pickle_load_args: Any) -> Any:
     """Load an object saved by ``ferrotorch.save`` or ``torch.save`` from a path or a binary file object.
@@ -929,17 +947,7 @@ def load(f: FileLike, map_location: MapLocation = None, pickle_module: Any = Non
     try:
         archive = _Archive(source)
         loader = _StorageLoader(archive, map_location, zero_copy=bool(mmap))
-        with archive.read("data.pkl") as pkl:
-            file = io.BytesIO(pkl)
-        unpickler = _Unpickler(file, loader, weights_only, **pickle_load_args)
-        try:
-            return unpickler.load()
-        except pickle.UnpicklingError as e:
-            if weights_only and not str(e).startswith("Weights only load failed"):
-                raise pickle.UnpicklingError(f"Weights only load failed: {e}") from None
-            raise
-        except EOFError as e:
-            raise RuntimeError(f"{source.name} is corrupt: data.pkl ends early") from e
+        return _unpickle(archive, loader, weights_only, pickle_load_args)
     finally:
         source.close()
 
