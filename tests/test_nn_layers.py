@@ -124,9 +124,14 @@ def test_embedding_padding_idx_seed_000():
     assert embedding.weight[0].tolist() == [0.0] * 4
     assert float(embedding.weight[1:].abs().sum()) > 0
     assert repr(embedding) == "Embedding(3, 4, padding_idx=0)"
-    text = str(embedding.weight)
-    assert text.startswith("Parameter containing:\ntensor([[ 0.0000,  0.0000,  0.0000,  0.0000],")
-    assert text.endswith("requires_grad=True)")
+    with torch.no_grad():
+        embedding.weight[1:] = torch.tensor([[1.6259, 1.2915, 3.1323, -1.1606], [-0.8106, 1.3287, 0.4649, -0.5580]])
+    assert str(embedding.weight) == (
+        "Parameter containing:\n"
+        "tensor([[ 0.0000,  0.0000,  0.0000,  0.0000],\n"
+        "        [ 1.6259,  1.2915,  3.1323, -1.1606],\n"
+        "        [-0.8106,  1.3287,  0.4649, -0.5580]], requires_grad=True)"
+    )
     out = embedding(torch.tensor([[0, 1], [2, 0]]))
     out.sum().backward()
     assert embedding.weight.grad[0].tolist() == [0.0] * 4

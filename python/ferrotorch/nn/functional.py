@@ -51,17 +51,18 @@ def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """``max(x, 0)``."""
-    return torch.relu_(input) if inplace else torch.relu(input)
+    return input.relu_() if inplace else torch.relu(input)
 
 
 def relu_(input: Tensor) -> Tensor:
-    return torch.relu_(input)
+    """In-place :func:`relu`."""
+    return input.relu_()
 
 
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
     """``x if x > threshold else value``."""
     out = input.masked_fill(input <= threshold, value)
-    return input.copy_(out) if inplace else out
+    return input.copy_(out, non_blocking=False) if inplace else out
 
 
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
@@ -79,13 +80,13 @@ def relu6(input: Tensor, inplace: bool = False) -> Tensor:
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """``x if x > 0 else negative_slope * x``."""
     out = torch.where(input > 0, input, input * negative_slope)
-    return input.copy_(out) if inplace else out
+    return input.copy_(out, non_blocking=False) if inplace else out
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """``x if x > 0 else alpha * (exp(x) - 1)``."""
     out = torch.where(input > 0, input, (torch.exp(input.clamp(max=0)) - 1) * alpha)
-    return input.copy_(out) if inplace else out
+    return input.copy_(out, non_blocking=False) if inplace else out
 
 
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
@@ -93,7 +94,7 @@ def selu(input: Tensor, inplace: bool = False) -> Tensor:
     alpha = 1.6732632423543772848170429916717
     scale = 1.0507009873554804934193349852946
     out = elu(input, alpha) * scale
-    return input.copy_(out) if inplace else out
+    return input.copy_(out, non_blocking=False) if inplace else out
 
 
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
@@ -101,7 +102,7 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError")
     out = torch.where(input > 0, input, (torch.exp(input.clamp(max=0) / alpha) - 1) * alpha)
-    return input.copy_(out) if inplace else out
+    return input.copy_(out, non_blocking=False) if inplace else out
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
@@ -117,13 +118,13 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """``x * sigmoid(x)``."""
     out = input * torch.sigmoid(input)
-    return input.copy_(out) if inplace else out
+    return input.copy_(out, non_blocking=False) if inplace else out
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
     """``x * tanh(softplus(x))``."""
     out = input * torch.tanh(softplus(input))
-    return input.copy_(out) if inplace else out
+    return input.copy_(out, non_blocking=False) if inplace else out
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
@@ -136,13 +137,13 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
     """``relu6(x + 3) / 6``."""
     out = (input + 3.0).clamp(0.0, 6.0) / 6.0
-    return input.copy_(out) if inplace else out
+    return input.copy_(out, non_blocking=False) if inplace else out
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     """``x * relu6(x + 3) / 6``."""
     out = input * (input + 3.0).clamp(0.0, 6.0) / 6.0
-    return input.copy_(out) if inplace else out
+    return input.copy_(out, non_blocking=False) if inplace else out
 
 
 def sigmoid(input: Tensor) -> Tensor:
@@ -217,7 +218,7 @@ def rrelu(
     else:
         slope = (lower + upper) / 2
     out = torch.where(input >= 0, input, input * slope)
-    return input.copy_(out) if inplace else out
+    return input.copy_(out, non_blocking=False) if inplace else out
 
 
 def _get_softmax_dim(name: str, ndim: int, stacklevel: int) -> int:
@@ -331,7 +332,7 @@ def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace
     a = ((1 - p) * (1 + p * alpha_p**2)) ** -0.5
     b = -a * alpha_p * p
     out = (input * keep + (1 - keep) * alpha_p) * a + b
-    return input.copy_(out) if inplace else out
+    return input.copy_(out, non_blocking=False) if inplace else out
 
 
 # ============================================================================ padding & shapes
@@ -973,8 +974,8 @@ def instance_norm(
     out = batch_norm(reshaped, rm, rv, None, None, use_input_stats, momentum, eps).reshape(input.shape)
     if running_mean is not None and use_input_stats:
         with torch.no_grad():
-            running_mean.copy_(rm.reshape(n, c).mean(0))
-            running_var.copy_(rv.reshape(n, c).mean(0))
+            running_mean.copy_(rm.reshape(n, c).mean(0), non_blocking=False)
+            running_var.copy_(rv.reshape(n, c).mean(0), non_blocking=False)
     shape = _channel_shape(input)
     if weight is not None:
         out = out * weight.reshape(shape)

@@ -122,7 +122,7 @@ def eye_(tensor: Tensor) -> Tensor:
     if tensor.dim() != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
     with torch.no_grad():
-        tensor.copy_(torch.eye(*tensor.shape, dtype=tensor.dtype, device=tensor.device))
+        tensor.copy_(torch.eye(*tensor.shape, dtype=tensor.dtype, device=tensor.device), non_blocking=False)
     return tensor
 
 
@@ -203,7 +203,8 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Any = None) -> Ten
     if rows < cols:
         q = q.T
     with torch.no_grad():
-        tensor.copy_(torch.from_numpy(np.ascontiguousarray(q * gain)).reshape(tensor.shape).to(tensor.dtype))
+        q_t = torch.from_numpy(np.ascontiguousarray(q * gain)).reshape(tensor.shape).to(tensor.dtype)
+        tensor.copy_(q_t, non_blocking=False)
     return tensor
 
 

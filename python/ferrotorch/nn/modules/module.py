@@ -524,11 +524,13 @@ class Module:
                 continue
             with torch.no_grad():
                 param_applied = fn(param)
-            param.data = param_applied
+            if param_applied is not param:
+                param.data = param_applied
             if param.grad is not None:
                 with torch.no_grad():
                     grad_applied = fn(param.grad)
-                param.grad.data = grad_applied
+                if grad_applied is not param.grad:
+                    param.grad.data = grad_applied
         for key, buf in self._buffers.items():
             if buf is not None:
                 self._buffers[key] = fn(buf)
@@ -668,7 +670,7 @@ class Module:
                                 input_param.requires_grad_(param.requires_grad)
                         setattr(self, name, input_param)
                     else:
-                        param.copy_(input_param)
+                        param.copy_(input_param, non_blocking=False)
             except Exception as ex:  # noqa: BLE001 - reported through error_msgs like PyTorch
                 error_msgs.append(
                     f'While copying the parameter named "{key}", whose dimensions in the model are '
