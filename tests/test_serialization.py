@@ -164,6 +164,16 @@ def test_whole_pytorch_module_refused_by_default() -> None:
         ferrotorch.load(FIXTURES / "whole_module.pt")
 
 
+@pytest.mark.skipif(not has_parameter(), reason="ferrotorch.nn.Parameter(t) not working yet")
+def test_whole_pytorch_module_loads_as_ferrotorch_module() -> None:
+    exp = expected("whole_module")
+    linear = ferrotorch.load(FIXTURES / "whole_module.pt", weights_only=False)
+    assert isinstance(linear, ferrotorch.nn.Linear)
+    assert_matches(describe(linear.state_dict()), exp["state_dict"])
+    out = linear(ferrotorch.tensor(exp["input"])).tolist()
+    np.testing.assert_allclose(out, exp["output"], rtol=1e-6, atol=1e-7)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # files written here
 # ---------------------------------------------------------------------------------------------------------
