@@ -48,7 +48,10 @@ pub fn run(req: Request) -> Result<Vec<Option<Tensor>>> {
             let e: Edge = t.gradient_edge().ok_or_else(|| {
                 Error::Runtime("One of the differentiated Tensors does not require grad".into())
             })?;
-            targets.entry((key(&e.node), e.input_nr)).or_default().push(i);
+            targets
+                .entry((key(&e.node), e.input_nr))
+                .or_default()
+                .push(i);
             target_nodes.insert(key(&e.node), e.node.clone());
         }
     }
@@ -74,7 +77,8 @@ pub fn run(req: Request) -> Result<Vec<Option<Tensor>>> {
     let needed: HashMap<Key, bool> = if req.inputs.is_some() {
         let mut needed: HashMap<Key, bool> = HashMap::new();
         // Post-order over the DAG without recursion.
-        let mut visit: Vec<(Arc<Node>, bool)> = root_edges.iter().map(|e| (e.node.clone(), false)).collect();
+        let mut visit: Vec<(Arc<Node>, bool)> =
+            root_edges.iter().map(|e| (e.node.clone(), false)).collect();
         while let Some((n, expanded)) = visit.pop() {
             let k = key(&n);
             if needed.contains_key(&k) && !expanded {
@@ -82,7 +86,11 @@ pub fn run(req: Request) -> Result<Vec<Option<Tensor>>> {
             }
             if expanded {
                 let is_target = target_nodes.contains_key(&k);
-                let child = n.next_edges.iter().flatten().any(|e| *needed.get(&key(&e.node)).unwrap_or(&false));
+                let child = n
+                    .next_edges
+                    .iter()
+                    .flatten()
+                    .any(|e| *needed.get(&key(&e.node)).unwrap_or(&false));
                 needed.insert(k, is_target || child);
             } else {
                 needed.insert(k, false);
@@ -116,7 +124,9 @@ pub fn run(req: Request) -> Result<Vec<Option<Tensor>>> {
     }
     let mut ready: Vec<Arc<Node>> = Vec::new();
     for e in &root_edges {
-        if deps.get(&key(&e.node)).copied().unwrap_or(0) == 0 && !ready.iter().any(|n| Arc::ptr_eq(n, &e.node)) {
+        if deps.get(&key(&e.node)).copied().unwrap_or(0) == 0
+            && !ready.iter().any(|n| Arc::ptr_eq(n, &e.node))
+        {
             ready.push(e.node.clone());
         }
     }
@@ -126,11 +136,17 @@ pub fn run(req: Request) -> Result<Vec<Option<Tensor>>> {
 
     while let Some(node) = ready.pop() {
         let k = key(&node);
-        let mut grads = buffers.remove(&k).unwrap_or_else(|| vec![None; node.num_outputs]);
+        let mut grads = buffers
+            .remove(&k)
+            .unwrap_or_else(|| vec![None; node.num_outputs]);
         grads.resize(node.num_outputs.max(grads.len()), None);
 
         // Tensor hooks and retain_grad on this node's outputs.
-        let hooks: Vec<_> = node.pre_hooks.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let hooks: Vec<_> = node
+            .pre_hooks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         for (nr, hook) in hooks {
             if let Some(g) = &grads[nr] {
                 if let Some(new) = hook(g)? {
@@ -176,7 +192,11 @@ pub fn run(req: Request) -> Result<Vec<Option<Tensor>>> {
             node.call(&grads, req.retain_graph)?
         };
         drop(grads);
-        for (e, g) in node.next_edges.iter().zip(outs.into_iter().chain(std::iter::repeat(None))) {
+        for (e, g) in node
+            .next_edges
+            .iter()
+            .zip(outs.into_iter().chain(std::iter::repeat(None)))
+        {
             let Some(e) = e else { continue };
             let ek = key(&e.node);
             if !is_needed(&ek) {
@@ -195,8 +215,14 @@ pub fn run(req: Request) -> Result<Vec<Option<Tensor>>> {
     Ok(results)
 }
 
-fn accumulate_into(buffers: &mut HashMap<Key, Vec<Option<Tensor>>>, e: &Edge, g: Tensor) -> Result<()> {
-    let buf = buffers.entry(key(&e.node)).or_insert_with(|| vec![None; e.node.num_outputs.max(1)]);
+fn accumulate_into(
+    buffers: &mut HashMap<Key, Vec<Option<Tensor>>>,
+    e: &Edge,
+    g: Tensor,
+) -> Result<()> {
+    let buf = buffers
+        .entry(key(&e.node))
+        .or_insert_with(|| vec![None; e.node.num_outputs.max(1)]);
     if buf.len() <= e.input_nr {
         buf.resize(e.input_nr + 1, None);
     }

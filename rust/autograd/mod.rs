@@ -40,7 +40,12 @@ pub struct Node {
 static SEQ: AtomicU64 = AtomicU64::new(0);
 
 impl Node {
-    pub fn new(name: impl Into<Cow<'static, str>>, next_edges: Vec<Option<Edge>>, num_outputs: usize, f: BackwardFn) -> Node {
+    pub fn new(
+        name: impl Into<Cow<'static, str>>,
+        next_edges: Vec<Option<Edge>>,
+        num_outputs: usize,
+        f: BackwardFn,
+    ) -> Node {
         Node {
             name: name.into(),
             next_edges,
@@ -54,7 +59,10 @@ impl Node {
 
     /// Runs the formula; frees it (and the tensors it saved) unless `retain`.
     pub fn call(&self, grads: &[Option<Tensor>], retain: bool) -> Result<Vec<Option<Tensor>>> {
-        let mut slot = self.backward.lock().map_err(|_| Error::Runtime("autograd node poisoned".into()))?;
+        let mut slot = self
+            .backward
+            .lock()
+            .map_err(|_| Error::Runtime("autograd node poisoned".into()))?;
         let freed = || {
             Error::Runtime(
                 "Trying to backward through the graph a second time (or directly access saved tensors after they have \
@@ -97,7 +105,10 @@ impl AutogradMeta {
         AutogradMeta {
             grad_fn: None,
             output_nr: 0,
-            state: Mutex::new(GradState { requires_grad, ..Default::default() }),
+            state: Mutex::new(GradState {
+                requires_grad,
+                ..Default::default()
+            }),
         }
     }
     pub fn lock(&self) -> std::sync::MutexGuard<'_, GradState> {
@@ -132,11 +143,17 @@ pub struct Saved {
 
 impl Saved {
     pub fn new(t: &Tensor) -> Saved {
-        Saved { tensor: t.clone(), version: t.storage.version() }
+        Saved {
+            tensor: t.clone(),
+            version: t.storage.version(),
+        }
     }
     /// Saves an op's own output without its grad_fn (that would be a reference cycle).
     pub fn output(t: &Tensor) -> Saved {
-        Saved { tensor: t.detach(), version: t.storage.version() }
+        Saved {
+            tensor: t.detach(),
+            version: t.storage.version(),
+        }
     }
     pub fn get(&self) -> Result<&Tensor> {
         if self.tensor.storage.version() != self.version {
@@ -180,7 +197,10 @@ impl Tensor {
             );
         }
         if requires_grad && !self.dtype.is_float() {
-            crate::bail!(Runtime, "only Tensors of floating point and complex dtype can require gradients");
+            crate::bail!(
+                Runtime,
+                "only Tensors of floating point and complex dtype can require gradients"
+            );
         }
         match &self.autograd {
             Some(m) => m.lock().requires_grad = requires_grad,
@@ -192,7 +212,9 @@ impl Tensor {
 
     /// The leaf's metadata, created on first use (grad, hooks on tensors that do not require grad yet).
     pub fn meta(&mut self) -> Arc<AutogradMeta> {
-        self.autograd.get_or_insert_with(|| Arc::new(AutogradMeta::leaf(false))).clone()
+        self.autograd
+            .get_or_insert_with(|| Arc::new(AutogradMeta::leaf(false)))
+            .clone()
     }
 
     pub fn grad(&self) -> Option<Tensor> {
@@ -221,10 +243,16 @@ impl Tensor {
     pub fn gradient_edge(&self) -> Option<Edge> {
         let m = self.autograd.as_ref()?;
         if let Some(f) = &m.grad_fn {
-            return Some(Edge { node: f.clone(), input_nr: m.output_nr });
+            return Some(Edge {
+                node: f.clone(),
+                input_nr: m.output_nr,
+            });
         }
         if m.lock().requires_grad {
-            return Some(Edge { node: grad_accumulator(m), input_nr: 0 });
+            return Some(Edge {
+                node: grad_accumulator(m),
+                input_nr: 0,
+            });
         }
         None
     }
@@ -232,11 +260,18 @@ impl Tensor {
     /// `register_hook`: on a leaf the hook runs before accumulation, otherwise on its grad_fn.
     pub fn register_hook(&mut self, hook: Hook) -> Result<()> {
         if !self.requires_grad() {
-            crate::bail!(Runtime, "cannot register a hook on a tensor that doesn't require gradient");
+            crate::bail!(
+                Runtime,
+                "cannot register a hook on a tensor that doesn't require gradient"
+            );
         }
         let m = self.meta();
         match &m.grad_fn {
-            Some(f) => f.pre_hooks.lock().unwrap_or_else(|e| e.into_inner()).push((m.output_nr, hook)),
+            Some(f) => f
+                .pre_hooks
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((m.output_nr, hook)),
             None => m.lock().hooks.push(hook),
         }
         Ok(())
@@ -245,7 +280,10 @@ impl Tensor {
     /// `retain_grad`: keep `.grad` on a non-leaf tensor too.
     pub fn retain_grad(&mut self) -> Result<()> {
         if !self.requires_grad() {
-            crate::bail!(Runtime, "can't retain_grad on Tensor that has requires_grad=False");
+            crate::bail!(
+                Runtime,
+                "can't retain_grad on Tensor that has requires_grad=False"
+            );
         }
         let m = self.meta();
         let Some(f) = &m.grad_fn else { return Ok(()) };
@@ -265,7 +303,10 @@ impl Tensor {
             }
             Ok(None)
         });
-        f.pre_hooks.lock().unwrap_or_else(|e| e.into_inner()).push((m.output_nr, hook));
+        f.pre_hooks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((m.output_nr, hook));
         Ok(())
     }
 }
@@ -285,7 +326,12 @@ pub fn record(
     record_boxed(name.into(), inputs, outputs, Box::new(backward))
 }
 
-pub fn record_boxed(name: Cow<'static, str>, inputs: &[&Tensor], mut outputs: Vec<Tensor>, backward: BackwardFn) -> Vec<Tensor> {
+pub fn record_boxed(
+    name: Cow<'static, str>,
+    inputs: &[&Tensor],
+    mut outputs: Vec<Tensor>,
+    backward: BackwardFn,
+) -> Vec<Tensor> {
     let edges = inputs.iter().map(|t| t.gradient_edge()).collect();
     let node = Arc::new(Node::new(name, edges, outputs.len(), backward));
     for (i, out) in outputs.iter_mut().enumerate() {
@@ -293,7 +339,10 @@ pub fn record_boxed(name: Cow<'static, str>, inputs: &[&Tensor], mut outputs: Ve
             out.autograd = Some(Arc::new(AutogradMeta {
                 grad_fn: Some(node.clone()),
                 output_nr: i,
-                state: Mutex::new(GradState { requires_grad: true, ..Default::default() }),
+                state: Mutex::new(GradState {
+                    requires_grad: true,
+                    ..Default::default()
+                }),
             }));
         }
     }

@@ -5,8 +5,8 @@ use super::arith::{erf, float_rem, round_half_even, IntElem};
 use super::iter::{map1, map2, map3};
 use crate::autograd::{needs_grad, record1, Saved};
 use crate::tensor::{
-    broadcast_shapes, default_dtype, fmt_shape, result_type, DType, Elem, FloatElem, Rank, Result, Scalar,
-    Tensor,
+    broadcast_shapes, default_dtype, fmt_shape, result_type, DType, Elem, FloatElem, Rank, Result,
+    Scalar, Tensor,
 };
 use num_traits::{Float, Zero};
 
@@ -20,7 +20,14 @@ pub enum Operand<'a> {
 impl Operand<'_> {
     fn dtype_rank(&self) -> (DType, Rank) {
         match self {
-            Operand::T(t) => (t.dtype, if t.ndim() == 0 { Rank::ZeroDim } else { Rank::Dim }),
+            Operand::T(t) => (
+                t.dtype,
+                if t.ndim() == 0 {
+                    Rank::ZeroDim
+                } else {
+                    Rank::Dim
+                },
+            ),
             Operand::S(s) => (s.dtype(), Rank::Scalar),
         }
     }
@@ -63,7 +70,10 @@ pub enum BinaryOp {
 
 impl BinaryOp {
     fn is_comparison(self) -> bool {
-        matches!(self, BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge)
+        matches!(
+            self,
+            BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge
+        )
     }
     fn is_logical(self) -> bool {
         matches!(self, BinaryOp::And | BinaryOp::Or | BinaryOp::Xor)
@@ -92,7 +102,11 @@ pub fn can_cast(from: DType, to: DType) -> bool {
 
 /// The dtype a binary op computes in (its inputs are cast to it).
 fn compute_dtype(op: BinaryOp, a: &Tensor, b: &Operand) -> Result<DType> {
-    let a_rank = if a.ndim() == 0 { Rank::ZeroDim } else { Rank::Dim };
+    let a_rank = if a.ndim() == 0 {
+        Rank::ZeroDim
+    } else {
+        Rank::Dim
+    };
     let common = result_type(&[(a.dtype, a_rank), b.dtype_rank()]);
     Ok(match op {
         BinaryOp::Div | BinaryOp::Atan2 if !common.is_float() => default_dtype(),
@@ -126,7 +140,9 @@ impl Tensor {
         let out = self.cast_raw(dtype)?;
         if needs_grad(&[self]) && dtype.is_float() {
             let src = self.dtype;
-            return Ok(record1("ToCopyBackward0", &[self], out, move |g| Ok(vec![Some(g.cast(src)?)])));
+            return Ok(record1("ToCopyBackward0", &[self], out, move |g| {
+                Ok(vec![Some(g.cast(src)?)])
+            }));
         }
         Ok(out)
     }
@@ -142,7 +158,9 @@ impl Tensor {
     pub fn clone_op(&self) -> Result<Tensor> {
         let out = self.clone_contiguous()?;
         if needs_grad(&[self]) {
-            return Ok(record1("CloneBackward0", &[self], out, |g| Ok(vec![Some(g.clone())])));
+            return Ok(record1("CloneBackward0", &[self], out, |g| {
+                Ok(vec![Some(g.clone())])
+            }));
         }
         Ok(out)
     }
@@ -167,7 +185,10 @@ impl Tensor {
     /// Copies `src` (broadcast, cast) into this view's memory, no autograd.
     pub fn copy_raw(&self, src: &Tensor) -> Result<()> {
         let src_b = src.with_layout(src.layout.broadcast_to(self.shape())?);
-        if self.numel() > 0 && std::ptr::eq(self.storage.as_ref(), src.storage.as_ref()) && self.layout != src_b.layout {
+        if self.numel() > 0
+            && std::ptr::eq(self.storage.as_ref(), src.storage.as_ref())
+            && self.layout != src_b.layout
+        {
             // overlapping views: go through a temporary
             let tmp = src_b.clone_contiguous()?;
             return self.copy_raw(&tmp);
@@ -181,7 +202,11 @@ impl Tensor {
         let dt = compute_dtype(op, self, &b)?;
         let bt = b.to_tensor(dt)?;
         let shape = broadcast_shapes(self.shape(), bt.shape())?;
-        let out_dtype = if op.is_comparison() || op.is_logical() { DType::Bool } else { dt };
+        let out_dtype = if op.is_comparison() || op.is_logical() {
+            DType::Bool
+        } else {
+            dt
+        };
         let out = Tensor::empty(&shape, out_dtype)?;
         let a_c = self.cast_raw(dt)?;
         let b_c = bt.cast_raw(dt)?;
@@ -197,7 +222,11 @@ impl Tensor {
     /// The in-place form `self (op)= b`: writes through every view of self's storage.
     pub fn binary_(&mut self, b: Operand, op: BinaryOp) -> Result<()> {
         let dt = compute_dtype(op, self, &b)?;
-        let res_dtype = if op.is_comparison() || op.is_logical() { DType::Bool } else { dt };
+        let res_dtype = if op.is_comparison() || op.is_logical() {
+            DType::Bool
+        } else {
+            dt
+        };
         if !can_cast(res_dtype, self.dtype) {
             crate::bail!(
                 Runtime,
@@ -238,7 +267,10 @@ impl Tensor {
     /// Errors PyTorch raises for in-place ops on leaves that require grad.
     pub fn check_inplace(&self) -> Result<()> {
         if crate::autograd::is_grad_enabled() && self.is_leaf() && self.requires_grad() {
-            crate::bail!(Runtime, "a leaf Variable that requires grad is being used in an in-place operation.");
+            crate::bail!(
+                Runtime,
+                "a leaf Variable that requires grad is being used in an in-place operation."
+            );
         }
         Ok(())
     }
@@ -337,9 +369,22 @@ impl Tensor {
     /// `torch.where(cond, self, other)`.
     pub fn where_(cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         if cond.dtype != DType::Bool {
-            crate::bail!(Runtime, "where expected condition to be a boolean tensor, but got a tensor with dtype {}", crate::ops::dtype_title(cond.dtype));
+            crate::bail!(
+                Runtime,
+                "where expected condition to be a boolean tensor, but got a tensor with dtype {}",
+                crate::ops::dtype_title(cond.dtype)
+            );
         }
-        let ranks = |t: &Tensor| (t.dtype, if t.ndim() == 0 { Rank::ZeroDim } else { Rank::Dim });
+        let ranks = |t: &Tensor| {
+            (
+                t.dtype,
+                if t.ndim() == 0 {
+                    Rank::ZeroDim
+                } else {
+                    Rank::Dim
+                },
+            )
+        };
         let dt = result_type(&[ranks(a), ranks(b)]);
         let shape = broadcast_shapes(&broadcast_shapes(cond.shape(), a.shape())?, b.shape())?;
         let out = Tensor::empty(&shape, dt)?;
@@ -374,9 +419,21 @@ fn binary_kernel(op: BinaryOp, dt: DType, out: &Tensor, a: &Tensor, b: &Tensor) 
                 Le => return Ok(map2::<$T, $T, bool>(out, a, b, |x, y| x <= y)),
                 Gt => return Ok(map2::<$T, $T, bool>(out, a, b, |x, y| x > y)),
                 Ge => return Ok(map2::<$T, $T, bool>(out, a, b, |x, y| x >= y)),
-                And => return Ok(map2::<$T, $T, bool>(out, a, b, |x, y| x != <$T>::default() && y != <$T>::default())),
-                Or => return Ok(map2::<$T, $T, bool>(out, a, b, |x, y| x != <$T>::default() || y != <$T>::default())),
-                Xor => return Ok(map2::<$T, $T, bool>(out, a, b, |x, y| (x != <$T>::default()) != (y != <$T>::default()))),
+                And => {
+                    return Ok(map2::<$T, $T, bool>(out, a, b, |x, y| {
+                        x != <$T>::default() && y != <$T>::default()
+                    }))
+                }
+                Or => {
+                    return Ok(map2::<$T, $T, bool>(out, a, b, |x, y| {
+                        x != <$T>::default() || y != <$T>::default()
+                    }))
+                }
+                Xor => {
+                    return Ok(map2::<$T, $T, bool>(out, a, b, |x, y| {
+                        (x != <$T>::default()) != (y != <$T>::default())
+                    }))
+                }
                 _ => {}
             }
         };
@@ -392,7 +449,9 @@ fn binary_kernel(op: BinaryOp, dt: DType, out: &Tensor, a: &Tensor, b: &Tensor) 
 
 fn float_binary<T: FloatElem>(op: BinaryOp, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()> {
     use BinaryOp::*;
-    let f = |g: fn(T::C, T::C) -> T::C| map2::<T, T, T>(out, a, b, move |x, y| T::from_c(g(x.to_c(), y.to_c())));
+    let f = |g: fn(T::C, T::C) -> T::C| {
+        map2::<T, T, T>(out, a, b, move |x, y| T::from_c(g(x.to_c(), y.to_c())))
+    };
     match op {
         Add => f(|x, y| x + y),
         Sub => f(|x, y| x - y),
@@ -402,10 +461,27 @@ fn float_binary<T: FloatElem>(op: BinaryOp, out: &Tensor, a: &Tensor, b: &Tensor
         Rem => f(float_rem),
         Fmod => f(|x, y| x % y),
         Pow => f(|x, y| x.powf(y)),
-        Maximum => f(|x, y| if x.is_nan() || y.is_nan() { T::C::nan() } else { x.max(y) }),
-        Minimum => f(|x, y| if x.is_nan() || y.is_nan() { T::C::nan() } else { x.min(y) }),
+        Maximum => f(|x, y| {
+            if x.is_nan() || y.is_nan() {
+                T::C::nan()
+            } else {
+                x.max(y)
+            }
+        }),
+        Minimum => f(|x, y| {
+            if x.is_nan() || y.is_nan() {
+                T::C::nan()
+            } else {
+                x.min(y)
+            }
+        }),
         Atan2 => f(|x, y| x.atan2(y)),
-        _ => crate::bail!(Runtime, "\"{:?}\" not implemented for '{}'", op, crate::ops::dtype_title(T::DTYPE)),
+        _ => crate::bail!(
+            Runtime,
+            "\"{:?}\" not implemented for '{}'",
+            op,
+            crate::ops::dtype_title(T::DTYPE)
+        ),
     }
     Ok(())
 }
@@ -422,7 +498,10 @@ fn int_binary<T: IntElem>(op: BinaryOp, out: &Tensor, a: &Tensor, b: &Tensor) ->
         Fmod => f(T::fmod),
         Pow => {
             if T::DTYPE != DType::U8 && b.to_vec::<i64>().iter().any(|&e| e < 0) {
-                crate::bail!(Runtime, "Integers to negative integer powers are not allowed.");
+                crate::bail!(
+                    Runtime,
+                    "Integers to negative integer powers are not allowed."
+                );
             }
             f(T::ipow)
         }
@@ -433,7 +512,12 @@ fn int_binary<T: IntElem>(op: BinaryOp, out: &Tensor, a: &Tensor, b: &Tensor) ->
         BitXor => f(T::bitxor),
         Shl => f(T::shl),
         Shr => f(T::shr),
-        _ => crate::bail!(Runtime, "\"{:?}\" not implemented for '{}'", op, crate::ops::dtype_title(T::DTYPE)),
+        _ => crate::bail!(
+            Runtime,
+            "\"{:?}\" not implemented for '{}'",
+            op,
+            crate::ops::dtype_title(T::DTYPE)
+        ),
     }
     Ok(())
 }
@@ -457,24 +541,43 @@ fn binary_backward(op: BinaryOp, a: &Tensor, b: &Tensor, out: Tensor) -> Tensor 
     let (da, db) = (a.dtype, b.dtype);
     let (ra, rb) = (a.requires_grad(), b.requires_grad());
     // Gradients go back in each input's own shape and dtype.
-    let fit = move |g: Tensor, shape: &[usize], dt: DType, wanted: bool| -> Result<Option<Tensor>> {
-        if !wanted || !dt.is_float() {
-            return Ok(None);
-        }
-        Ok(Some(g.sum_to(shape)?.cast(dt)?))
-    };
+    let fit =
+        move |g: Tensor, shape: &[usize], dt: DType, wanted: bool| -> Result<Option<Tensor>> {
+            if !wanted || !dt.is_float() {
+                return Ok(None);
+            }
+            Ok(Some(g.sum_to(shape)?.cast(dt)?))
+        };
     match op {
         Add => record1(op.name(), &[a, b], out, move |g| {
-            Ok(vec![fit(g.clone(), &sa, da, ra)?, fit(g.clone(), &sb, db, rb)?])
+            Ok(vec![
+                fit(g.clone(), &sa, da, ra)?,
+                fit(g.clone(), &sb, db, rb)?,
+            ])
         }),
         Sub => record1(op.name(), &[a, b], out, move |g| {
-            Ok(vec![fit(g.clone(), &sa, da, ra)?, if rb { fit(g.neg()?, &sb, db, rb)? } else { None }])
+            Ok(vec![
+                fit(g.clone(), &sa, da, ra)?,
+                if rb {
+                    fit(g.neg()?, &sb, db, rb)?
+                } else {
+                    None
+                },
+            ])
         }),
         Mul => {
             let (xa, xb) = (Saved::new(a), Saved::new(b));
             record1(op.name(), &[a, b], out, move |g| {
-                let ga = if ra { fit(g.mul(xb.get()?)?, &sa, da, ra)? } else { None };
-                let gb = if rb { fit(g.mul(xa.get()?)?, &sb, db, rb)? } else { None };
+                let ga = if ra {
+                    fit(g.mul(xb.get()?)?, &sa, da, ra)?
+                } else {
+                    None
+                };
+                let gb = if rb {
+                    fit(g.mul(xa.get()?)?, &sb, db, rb)?
+                } else {
+                    None
+                };
                 Ok(vec![ga, gb])
             })
         }
@@ -482,8 +585,16 @@ fn binary_backward(op: BinaryOp, a: &Tensor, b: &Tensor, out: Tensor) -> Tensor 
             let (xa, xb) = (Saved::new(a), Saved::new(b));
             record1(op.name(), &[a, b], out, move |g| {
                 let bv = xb.get()?;
-                let ga = if ra { fit(g.div(bv)?, &sa, da, ra)? } else { None };
-                let gb = if rb { fit(g.mul(xa.get()?)?.div(&bv.mul(bv)?)?.neg()?, &sb, db, rb)? } else { None };
+                let ga = if ra {
+                    fit(g.div(bv)?, &sa, da, ra)?
+                } else {
+                    None
+                };
+                let gb = if rb {
+                    fit(g.mul(xa.get()?)?.div(&bv.mul(bv)?)?.neg()?, &sb, db, rb)?
+                } else {
+                    None
+                };
                 Ok(vec![ga, gb])
             })
         }
@@ -494,7 +605,11 @@ fn binary_backward(op: BinaryOp, a: &Tensor, b: &Tensor, out: Tensor) -> Tensor 
                 let ga = if ra {
                     // d/da a^b = b * a^(b-1), defined as 0 where b == 0
                     let d = bv.mul(&av.binary(Operand::T(&bv.add_scalar(-1.0)?), Pow)?)?;
-                    let d = Tensor::where_(&bv.cmp_scalar(Eq, 0.0)?, &Tensor::zeros(&[], d.dtype)?, &d)?;
+                    let d = Tensor::where_(
+                        &bv.cmp_scalar(Eq, 0.0)?,
+                        &Tensor::zeros(&[], d.dtype)?,
+                        &d,
+                    )?;
                     fit(g.mul(&d)?, &sa, da, ra)?
                 } else {
                     None
@@ -502,7 +617,9 @@ fn binary_backward(op: BinaryOp, a: &Tensor, b: &Tensor, out: Tensor) -> Tensor 
                 let gb = if rb {
                     // d/db a^b = a^b * ln a, defined as 0 where a == 0 and b >= 0
                     let d = xo.get()?.mul(&av.unary(UnaryOp::Log)?)?;
-                    let mask = av.cmp_scalar(Eq, 0.0)?.binary(Operand::T(&bv.cmp_scalar(Ge, 0.0)?), And)?;
+                    let mask = av
+                        .cmp_scalar(Eq, 0.0)?
+                        .binary(Operand::T(&bv.cmp_scalar(Ge, 0.0)?), And)?;
                     let d = Tensor::where_(&mask, &Tensor::zeros(&[], d.dtype)?, &d)?;
                     fit(g.mul(&d)?, &sb, db, rb)?
                 } else {
@@ -516,11 +633,21 @@ fn binary_backward(op: BinaryOp, a: &Tensor, b: &Tensor, out: Tensor) -> Tensor 
             record1(op.name(), &[a, b], out, move |g| {
                 let (av, bv) = (xa.get()?, xb.get()?);
                 // ties split the gradient evenly, as PyTorch does
-                let wins = av.binary(Operand::T(bv), if op == Maximum { Gt } else { Lt })?.to_float()?;
+                let wins = av
+                    .binary(Operand::T(bv), if op == Maximum { Gt } else { Lt })?
+                    .to_float()?;
                 let ties = av.binary(Operand::T(bv), Eq)?.to_float()?.mul_scalar(0.5)?;
                 let wa = wins.add(&ties)?.cast(g.dtype)?;
-                let ga = if ra { fit(g.mul(&wa)?, &sa, da, ra)? } else { None };
-                let gb = if rb { fit(g.mul(&wa.neg()?.add_scalar(1.0)?)?, &sb, db, rb)? } else { None };
+                let ga = if ra {
+                    fit(g.mul(&wa)?, &sa, da, ra)?
+                } else {
+                    None
+                };
+                let gb = if rb {
+                    fit(g.mul(&wa.neg()?.add_scalar(1.0)?)?, &sb, db, rb)?
+                } else {
+                    None
+                };
                 Ok(vec![ga, gb])
             })
         }
@@ -529,17 +656,33 @@ fn binary_backward(op: BinaryOp, a: &Tensor, b: &Tensor, out: Tensor) -> Tensor 
             record1(op.name(), &[a, b], out, move |g| {
                 let (av, bv) = (xa.get()?, xb.get()?);
                 let den = av.mul(av)?.add(&bv.mul(bv)?)?;
-                let ga = if ra { fit(g.mul(bv)?.div(&den)?, &sa, da, ra)? } else { None };
-                let gb = if rb { fit(g.mul(av)?.div(&den)?.neg()?, &sb, db, rb)? } else { None };
+                let ga = if ra {
+                    fit(g.mul(bv)?.div(&den)?, &sa, da, ra)?
+                } else {
+                    None
+                };
+                let gb = if rb {
+                    fit(g.mul(av)?.div(&den)?.neg()?, &sb, db, rb)?
+                } else {
+                    None
+                };
                 Ok(vec![ga, gb])
             })
         }
         Rem | Fmod => {
             let (xa, xb) = (Saved::new(a), Saved::new(b));
             record1(op.name(), &[a, b], out, move |g| {
-                let q = xa.get()?.div(xb.get()?)?.unary(if op == Rem { UnaryOp::Floor } else { UnaryOp::Trunc })?;
+                let q = xa.get()?.div(xb.get()?)?.unary(if op == Rem {
+                    UnaryOp::Floor
+                } else {
+                    UnaryOp::Trunc
+                })?;
                 let ga = fit(g.clone(), &sa, da, ra)?;
-                let gb = if rb { fit(g.mul(&q)?.neg()?, &sb, db, rb)? } else { None };
+                let gb = if rb {
+                    fit(g.mul(&q)?.neg()?, &sb, db, rb)?
+                } else {
+                    None
+                };
                 Ok(vec![ga, gb])
             })
         }
@@ -620,11 +763,28 @@ pub enum UnaryOp {
 impl UnaryOp {
     fn keeps_int(self) -> bool {
         use UnaryOp::*;
-        matches!(self, Neg | Abs | Sign | Floor | Ceil | Round | Trunc | Relu | Square | Clamp(..) | BitNot | Frac | Threshold(..))
+        matches!(
+            self,
+            Neg | Abs
+                | Sign
+                | Floor
+                | Ceil
+                | Round
+                | Trunc
+                | Relu
+                | Square
+                | Clamp(..)
+                | BitNot
+                | Frac
+                | Threshold(..)
+        )
     }
     fn to_bool(self) -> bool {
         use UnaryOp::*;
-        matches!(self, LogicalNot | IsNan | IsInf | IsFinite | IsPosInf | IsNegInf | SignBit)
+        matches!(
+            self,
+            LogicalNot | IsNan | IsInf | IsFinite | IsPosInf | IsNegInf | SignBit
+        )
     }
     fn name(self) -> &'static str {
         use UnaryOp::*;
@@ -844,7 +1004,8 @@ fn float_deriv<F: Float>(op: UnaryOp, x: F) -> F {
             let k: F = c(0.797_884_560_802_865_4);
             let inner = k * (x + c::<F>(0.044715) * x * x * x);
             let t = inner.tanh();
-            c::<F>(0.5) * (one + t) + c::<F>(0.5) * x * (one - t * t) * k * (one + c::<F>(3.0 * 0.044715) * x * x)
+            c::<F>(0.5) * (one + t)
+                + c::<F>(0.5) * x * (one - t * t) * k * (one + c::<F>(3.0 * 0.044715) * x * x)
         }
         Silu => {
             let s = sigmoid(x);
@@ -1021,9 +1182,17 @@ impl Tensor {
             return Ok(out);
         }
         if op == BitNot {
-            crate::bail!(Runtime, "\"bitwise_not_cpu\" not implemented for '{}'", crate::ops::dtype_title(self.dtype));
+            crate::bail!(
+                Runtime,
+                "\"bitwise_not_cpu\" not implemented for '{}'",
+                crate::ops::dtype_title(self.dtype)
+            );
         }
-        let x = if self.dtype.is_float() { self.clone() } else { self.cast(default_dtype())? };
+        let x = if self.dtype.is_float() {
+            self.clone()
+        } else {
+            self.cast(default_dtype())?
+        };
         let out = Tensor::empty(x.shape(), x.dtype)?;
         float_unary_kernel(op, &out, &x);
         if needs_grad(&[&x]) {
@@ -1122,13 +1291,32 @@ fn unary_backward(op: UnaryOp, x: &Tensor, out: Tensor) -> Tensor {
             let o = so.get()?;
             g.mul(&o.mul(o)?.add_scalar(1.0)?)
         }),
-        Asin => Box::new(move |g| g.mul(&sx.get()?.unary(Square)?.neg()?.add_scalar(1.0)?.unary(Rsqrt)?)),
-        Acos => Box::new(move |g| g.mul(&sx.get()?.unary(Square)?.neg()?.add_scalar(1.0)?.unary(Rsqrt)?)?.neg()),
+        Asin => Box::new(move |g| {
+            g.mul(
+                &sx.get()?
+                    .unary(Square)?
+                    .neg()?
+                    .add_scalar(1.0)?
+                    .unary(Rsqrt)?,
+            )
+        }),
+        Acos => Box::new(move |g| {
+            g.mul(
+                &sx.get()?
+                    .unary(Square)?
+                    .neg()?
+                    .add_scalar(1.0)?
+                    .unary(Rsqrt)?,
+            )?
+            .neg()
+        }),
         Atan => Box::new(move |g| g.div(&sx.get()?.unary(Square)?.add_scalar(1.0)?)),
         Sinh => Box::new(move |g| g.mul(&sx.get()?.unary(Cosh)?)),
         Cosh => Box::new(move |g| g.mul(&sx.get()?.unary(Sinh)?)),
         Asinh => Box::new(move |g| g.mul(&sx.get()?.unary(Square)?.add_scalar(1.0)?.unary(Rsqrt)?)),
-        Acosh => Box::new(move |g| g.mul(&sx.get()?.unary(Square)?.add_scalar(-1.0)?.unary(Rsqrt)?)),
+        Acosh => {
+            Box::new(move |g| g.mul(&sx.get()?.unary(Square)?.add_scalar(-1.0)?.unary(Rsqrt)?))
+        }
         Atanh => Box::new(move |g| g.div(&sx.get()?.unary(Square)?.neg()?.add_scalar(1.0)?)),
         Tanh => Box::new(move |g| {
             let o = so.get()?;

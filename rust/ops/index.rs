@@ -2,7 +2,9 @@
 //! index_put, masks, nonzero, take, flip. Backward formulas sit with each op.
 
 use crate::autograd::{needs_grad, record1};
-use crate::tensor::{fmt_shape, wrap_dim, DType, Dims, Elem, Error, Layout, Result, Scalar, Tensor};
+use crate::tensor::{
+    fmt_shape, wrap_dim, DType, Dims, Elem, Error, Layout, Result, Scalar, Tensor,
+};
 use smallvec::SmallVec;
 
 /// Reads an index tensor as i64 values, checking its dtype.
@@ -16,7 +18,10 @@ fn long_values(index: &Tensor, what: &str) -> Result<Vec<i64>> {
 fn wrap_index(i: i64, size: usize, dim: usize) -> Result<usize> {
     let s = size as i64;
     if i < -s || i >= s {
-        return Err(Error::Index(format!("index {} is out of bounds for dimension {} with size {}", i, dim, size)));
+        return Err(Error::Index(format!(
+            "index {} is out of bounds for dimension {} with size {}",
+            i, dim, size
+        )));
     }
     Ok(if i < 0 { (i + s) as usize } else { i as usize })
 }
@@ -39,7 +44,12 @@ fn for_each_index(shape: &[usize], mut f: impl FnMut(&[usize]) -> Result<()>) ->
 }
 
 fn offset_of(l: &Layout, idx: &[usize]) -> usize {
-    l.offset + idx.iter().zip(&l.strides).map(|(i, s)| i * s).sum::<usize>()
+    l.offset
+        + idx
+            .iter()
+            .zip(&l.strides)
+            .map(|(i, s)| i * s)
+            .sum::<usize>()
 }
 
 impl Tensor {
@@ -47,7 +57,10 @@ impl Tensor {
     pub fn gather(&self, dim: i64, index: &Tensor) -> Result<Tensor> {
         let d = wrap_dim(dim, self.ndim())?;
         if index.ndim() != self.ndim().max(1) && self.ndim() > 0 {
-            crate::bail!(Runtime, "Index tensor must have the same number of dimensions as input tensor");
+            crate::bail!(
+                Runtime,
+                "Index tensor must have the same number of dimensions as input tensor"
+            );
         }
         let iv = long_values(index, "gather")?;
         let out = Tensor::empty(index.shape(), self.dtype)?;
@@ -78,28 +91,49 @@ impl Tensor {
         if needs_grad(&[self]) {
             let (shape, ix) = (self.shape().to_vec(), index.clone());
             return Ok(record1("GatherBackward0", &[self], out, move |g| {
-                Ok(vec![Some(Tensor::zeros(&shape, g.dtype)?.scatter_op(d, &ix, g, true)?)])
+                Ok(vec![Some(
+                    Tensor::zeros(&shape, g.dtype)?.scatter_op(d, &ix, g, true)?,
+                )])
             }));
         }
         Ok(out)
     }
 
     /// Out-of-place `scatter(dim, index, src)` / `scatter_add` (accumulate).
-    pub fn scatter_op(&self, d: usize, index: &Tensor, src: &Tensor, accumulate: bool) -> Result<Tensor> {
+    pub fn scatter_op(
+        &self,
+        d: usize,
+        index: &Tensor,
+        src: &Tensor,
+        accumulate: bool,
+    ) -> Result<Tensor> {
         let out = self.detach().clone_contiguous()?;
         scatter_into(&out, d, index, &src.cast_raw(self.dtype)?, accumulate)?;
         if needs_grad(&[self, src]) {
             let ix = index.clone();
             let src_shape = src.shape().to_vec();
-            let name = if accumulate { "ScatterAddBackward0" } else { "ScatterBackward0" };
+            let name = if accumulate {
+                "ScatterAddBackward0"
+            } else {
+                "ScatterBackward0"
+            };
             return Ok(record1(name, &[self, src], out, move |g| {
                 let gs = if accumulate {
                     g.clone()
                 } else {
-                    g.scatter_op(d, &ix, &Tensor::zeros(&[], g.dtype)?.broadcast_to(ix.shape())?, false)?
+                    g.scatter_op(
+                        d,
+                        &ix,
+                        &Tensor::zeros(&[], g.dtype)?.broadcast_to(ix.shape())?,
+                        false,
+                    )?
                 };
                 let gsrc = g.gather(d as i64, &ix)?;
-                let gsrc = if gsrc.shape() == src_shape.as_slice() { gsrc } else { gsrc.sum_to(&src_shape)? };
+                let gsrc = if gsrc.shape() == src_shape.as_slice() {
+                    gsrc
+                } else {
+                    gsrc.sum_to(&src_shape)?
+                };
                 Ok(vec![Some(gs), Some(gsrc)])
             }));
         }
@@ -147,27 +181,42 @@ impl Tensor {
     }
 
     /// Out-of-place `index_put(indices, values, accumulate)`.
-    pub fn index_put(&self, indices: &[Option<Tensor>], values: &Tensor, accumulate: bool) -> Result<Tensor> {
+    pub fn index_put(
+        &self,
+        indices: &[Option<Tensor>],
+        values: &Tensor,
+        accumulate: bool,
+    ) -> Result<Tensor> {
         let out = self.detach().clone_contiguous()?;
         index_put_raw(&out, indices, &values.cast_raw(self.dtype)?, accumulate)?;
         if needs_grad(&[self, values]) {
             let idx: Vec<Option<Tensor>> = indices.to_vec();
             let vshape = values.shape().to_vec();
-            return Ok(record1("IndexPutBackward0", &[self, values], out, move |g| {
-                let gs = if accumulate {
-                    g.clone()
-                } else {
-                    g.index_put(&idx, &Tensor::zeros(&[], g.dtype)?, false)?
-                };
-                let gv = g.index(&idx)?.sum_to(&vshape)?;
-                Ok(vec![Some(gs), Some(gv)])
-            }));
+            return Ok(record1(
+                "IndexPutBackward0",
+                &[self, values],
+                out,
+                move |g| {
+                    let gs = if accumulate {
+                        g.clone()
+                    } else {
+                        g.index_put(&idx, &Tensor::zeros(&[], g.dtype)?, false)?
+                    };
+                    let gv = g.index(&idx)?.sum_to(&vshape)?;
+                    Ok(vec![Some(gs), Some(gv)])
+                },
+            ));
         }
         Ok(out)
     }
 
     /// In-place `index_put_` (also `self[indices] = values`).
-    pub fn index_put_(&mut self, indices: &[Option<Tensor>], values: &Tensor, accumulate: bool) -> Result<()> {
+    pub fn index_put_(
+        &mut self,
+        indices: &[Option<Tensor>],
+        values: &Tensor,
+        accumulate: bool,
+    ) -> Result<()> {
         if needs_grad(&[self, values]) {
             self.check_inplace()?;
             let r = self.saved_copy()?.index_put(indices, values, accumulate)?;
@@ -181,7 +230,11 @@ impl Tensor {
     /// `masked_fill(mask, value)`.
     pub fn masked_fill(&self, mask: &Tensor, value: &Tensor) -> Result<Tensor> {
         if mask.dtype != DType::Bool {
-            crate::bail!(Runtime, "masked_fill_ only supports boolean masks, but got mask with dtype {}", mask.dtype.name().replace("int64", "long"));
+            crate::bail!(
+                Runtime,
+                "masked_fill_ only supports boolean masks, but got mask with dtype {}",
+                mask.dtype.name().replace("int64", "long")
+            );
         }
         if value.ndim() != 0 {
             crate::bail!(Runtime, "masked_fill_ only supports a 0-dimensional value tensor, but got tensor with {} dimension(s).", value.ndim());
@@ -190,7 +243,12 @@ impl Tensor {
         let v = value.cast(self.dtype)?;
         let r = Tensor::where_(mask, &v, self)?;
         if r.shape() != self.shape() {
-            crate::bail!(Runtime, "output with shape {} doesn't match the broadcast shape {}", fmt_shape(self.shape()), fmt_shape(r.shape()));
+            crate::bail!(
+                Runtime,
+                "output with shape {} doesn't match the broadcast shape {}",
+                fmt_shape(self.shape()),
+                fmt_shape(r.shape())
+            );
         }
         Ok(r)
     }
@@ -251,18 +309,33 @@ impl Tensor {
         });
         if needs_grad(&[self]) {
             let d = dims.to_vec();
-            return Ok(record1("FlipBackward0", &[self], out, move |g| Ok(vec![Some(g.flip(&d)?)])));
+            return Ok(record1("FlipBackward0", &[self], out, move |g| {
+                Ok(vec![Some(g.flip(&d)?)])
+            }));
         }
         Ok(out)
     }
 }
 
-fn scatter_into(out: &Tensor, d: usize, index: &Tensor, src: &Tensor, accumulate: bool) -> Result<()> {
+fn scatter_into(
+    out: &Tensor,
+    d: usize,
+    index: &Tensor,
+    src: &Tensor,
+    accumulate: bool,
+) -> Result<()> {
     let iv = long_values(index, "scatter")?;
     if index.ndim() != out.ndim() && out.ndim() > 0 {
-        crate::bail!(Runtime, "Index tensor must have the same number of dimensions as self tensor");
+        crate::bail!(
+            Runtime,
+            "Index tensor must have the same number of dimensions as self tensor"
+        );
     }
-    let src_b = if src.ndim() == 0 { src.broadcast_to(index.shape())? } else { src.clone() };
+    let src_b = if src.ndim() == 0 {
+        src.broadcast_to(index.shape())?
+    } else {
+        src.clone()
+    };
     crate::dispatch_all!(out.dtype, T => {
         let dst = out.data_ptr() as *mut T;
         let sp = src_b.storage.as_ptr() as *const T;
@@ -309,7 +382,12 @@ fn add_elem<T: Elem>(a: T, b: T) -> T {
     }
 }
 
-fn index_put_raw(out: &Tensor, indices: &[Option<Tensor>], values: &Tensor, accumulate: bool) -> Result<()> {
+fn index_put_raw(
+    out: &Tensor,
+    indices: &[Option<Tensor>],
+    values: &Tensor,
+    accumulate: bool,
+) -> Result<()> {
     let plan = AdvPlan::new(out, indices)?;
     // values broadcast to the indexing result's shape, then laid out like the raw (unarranged) result
     let res_shape = plan.result_shape();
@@ -376,20 +454,34 @@ impl AdvPlan {
                     }
                 }
                 Some(t) if t.dtype.is_float() => {
-                    crate::bail!(Index, "tensors used as indices must be long, int, byte or bool tensors");
+                    crate::bail!(
+                        Index,
+                        "tensors used as indices must be long, int, byte or bool tensors"
+                    );
                 }
                 other => idx.push(other.clone()),
             }
         }
         if idx.len() > x.ndim() {
-            crate::bail!(Index, "too many indices for tensor of dimension {} (got {})", x.ndim(), idx.len());
+            crate::bail!(
+                Index,
+                "too many indices for tensor of dimension {} (got {})",
+                x.ndim(),
+                idx.len()
+            );
         }
         let dims: Vec<usize> = (0..idx.len()).filter(|&i| idx[i].is_some()).collect();
         let adjacent = dims.windows(2).all(|w| w[1] == w[0] + 1);
         let mut ishape: Dims = SmallVec::new();
         for d in &dims {
-            ishape = crate::tensor::broadcast_shapes(&ishape, idx[*d].as_ref().expect("index").shape())
-                .map_err(|_| Error::Index("shape mismatch: indexing tensors could not be broadcast together".into()))?;
+            ishape =
+                crate::tensor::broadcast_shapes(&ishape, idx[*d].as_ref().expect("index").shape())
+                    .map_err(|_| {
+                        Error::Index(
+                            "shape mismatch: indexing tensors could not be broadcast together"
+                                .into(),
+                        )
+                    })?;
         }
         let n: usize = ishape.iter().product();
         let mut offsets = vec![0usize; n];
@@ -398,7 +490,12 @@ impl AdvPlan {
             let vals = long_values(&t, "index")?;
             for (o, &v) in offsets.iter_mut().zip(&vals) {
                 let i = wrap_index(v, x.shape()[d], d).map_err(|_| {
-                    Error::Index(format!("index {} is out of bounds for dimension {} with size {}", v, d, x.shape()[d]))
+                    Error::Index(format!(
+                        "index {} is out of bounds for dimension {} with size {}",
+                        v,
+                        d,
+                        x.shape()[d]
+                    ))
                 })?;
                 *o += i * x.strides()[d];
             }
@@ -412,8 +509,17 @@ impl AdvPlan {
             strides: rest_dims.iter().map(|&d| x.strides()[d]).collect(),
             offset: 0,
         };
-        let insert_at = if adjacent && !dims.is_empty() { Some(dims[0]) } else { None };
-        Ok(AdvPlan { offsets, index_shape: ishape, rest, insert_at })
+        let insert_at = if adjacent && !dims.is_empty() {
+            Some(dims[0])
+        } else {
+            None
+        };
+        Ok(AdvPlan {
+            offsets,
+            index_shape: ishape,
+            rest,
+            insert_at,
+        })
     }
 
     fn rest_offsets(&self) -> Vec<usize> {

@@ -25,7 +25,8 @@ fn coalesce<const N: usize>(shape: &[usize], strides: [&[usize]; N]) -> (Dims, [
             continue;
         }
         if let Some(&last) = out_shape.last() {
-            let mergeable = (0..N).all(|k| *out_strides[k].last().unwrap() == strides[k][d] * shape[d]);
+            let mergeable =
+                (0..N).all(|k| *out_strides[k].last().unwrap() == strides[k][d] * shape[d]);
             if mergeable {
                 *out_shape.last_mut().unwrap() = last * shape[d];
                 for k in 0..N {
@@ -98,7 +99,11 @@ pub fn zip<const N: usize>(
     }
     let (cshape, cstrides) = coalesce(shape, std::array::from_fn(|k| &layouts[k].strides[..]));
     let base = Ptrs(base);
-    let threads = if total < PAR_THRESHOLD { 1 } else { crate::ops::threads::get_num_threads() };
+    let threads = if total < PAR_THRESHOLD {
+        1
+    } else {
+        crate::ops::threads::get_num_threads()
+    };
     if threads <= 1 {
         // SAFETY: layouts describe valid memory behind base.
         unsafe { runs(&cshape, &cstrides, base.0, sizes, 0, total, &f) };
@@ -146,22 +151,33 @@ pub fn for_each_elem<T: Elem>(t: &Tensor, mut f: impl FnMut(T)) {
 /// out[i] = f(a[i]) over a shared shape; `out` may alias `a` exactly.
 pub fn map1<A: Elem, O: Elem>(out: &Tensor, a: &Tensor, f: impl Fn(A) -> O + Sync) {
     let sizes = [O::DTYPE.size(), A::DTYPE.size()];
-    zip(out.shape(), [&out.layout, &a.layout], [out.data_ptr(), a.data_ptr()], sizes, |p, len, s| unsafe {
-        let (po, pa) = (p[0] as *mut O, p[1] as *const A);
-        if s[0] == sizes[0] as isize && s[1] == sizes[1] as isize {
-            for i in 0..len {
-                *po.add(i) = f(*pa.add(i));
+    zip(
+        out.shape(),
+        [&out.layout, &a.layout],
+        [out.data_ptr(), a.data_ptr()],
+        sizes,
+        |p, len, s| unsafe {
+            let (po, pa) = (p[0] as *mut O, p[1] as *const A);
+            if s[0] == sizes[0] as isize && s[1] == sizes[1] as isize {
+                for i in 0..len {
+                    *po.add(i) = f(*pa.add(i));
+                }
+            } else {
+                for i in 0..len as isize {
+                    *po.byte_offset(i * s[0]) = f(*pa.byte_offset(i * s[1]));
+                }
             }
-        } else {
-            for i in 0..len as isize {
-                *po.byte_offset(i * s[0]) = f(*pa.byte_offset(i * s[1]));
-            }
-        }
-    });
+        },
+    );
 }
 
 /// out[i] = f(a[i], b[i]) over a shared (broadcast) shape; `out` may alias an input exactly.
-pub fn map2<A: Elem, B: Elem, O: Elem>(out: &Tensor, a: &Tensor, b: &Tensor, f: impl Fn(A, B) -> O + Sync) {
+pub fn map2<A: Elem, B: Elem, O: Elem>(
+    out: &Tensor,
+    a: &Tensor,
+    b: &Tensor,
+    f: impl Fn(A, B) -> O + Sync,
+) {
     let sizes = [O::DTYPE.size(), A::DTYPE.size(), B::DTYPE.size()];
     let layouts = [&out.layout, &a.layout, &b.layout];
     let ptrs = [out.data_ptr(), a.data_ptr(), b.data_ptr()];
@@ -193,14 +209,27 @@ pub fn map3<A: Elem, B: Elem, C: Elem, O: Elem>(
     c: &Tensor,
     f: impl Fn(A, B, C) -> O + Sync,
 ) {
-    let sizes = [O::DTYPE.size(), A::DTYPE.size(), B::DTYPE.size(), C::DTYPE.size()];
+    let sizes = [
+        O::DTYPE.size(),
+        A::DTYPE.size(),
+        B::DTYPE.size(),
+        C::DTYPE.size(),
+    ];
     let layouts = [&out.layout, &a.layout, &b.layout, &c.layout];
     let ptrs = [out.data_ptr(), a.data_ptr(), b.data_ptr(), c.data_ptr()];
     zip(out.shape(), layouts, ptrs, sizes, |p, len, s| unsafe {
-        let (po, pa, pb, pc) = (p[0] as *mut O, p[1] as *const A, p[2] as *const B, p[3] as *const C);
+        let (po, pa, pb, pc) = (
+            p[0] as *mut O,
+            p[1] as *const A,
+            p[2] as *const B,
+            p[3] as *const C,
+        );
         for i in 0..len as isize {
-            *po.byte_offset(i * s[0]) =
-                f(*pa.byte_offset(i * s[1]), *pb.byte_offset(i * s[2]), *pc.byte_offset(i * s[3]));
+            *po.byte_offset(i * s[0]) = f(
+                *pa.byte_offset(i * s[1]),
+                *pb.byte_offset(i * s[2]),
+                *pc.byte_offset(i * s[3]),
+            );
         }
     });
 }

@@ -9,14 +9,25 @@ impl Tensor {
         if tensors.is_empty() {
             crate::bail!(Runtime, "torch.cat(): expected a non-empty list of Tensors");
         }
-        let parts: Vec<&Tensor> = tensors.iter().filter(|t| !(t.ndim() == 1 && t.numel() == 0)).collect();
-        let dtype = result_type(&tensors.iter().map(|t| (t.dtype, Rank::Dim)).collect::<Vec<_>>());
+        let parts: Vec<&Tensor> = tensors
+            .iter()
+            .filter(|t| !(t.ndim() == 1 && t.numel() == 0))
+            .collect();
+        let dtype = result_type(
+            &tensors
+                .iter()
+                .map(|t| (t.dtype, Rank::Dim))
+                .collect::<Vec<_>>(),
+        );
         if parts.is_empty() {
             return Tensor::empty(&[0], dtype);
         }
         let first = parts[0];
         if first.ndim() == 0 {
-            crate::bail!(Runtime, "zero-dimensional tensor (at position 0) cannot be concatenated");
+            crate::bail!(
+                Runtime,
+                "zero-dimensional tensor (at position 0) cannot be concatenated"
+            );
         }
         let d = wrap_dim(dim, first.ndim())?;
         let mut total = 0;
@@ -56,11 +67,17 @@ impl Tensor {
         if dtype.is_float() && needs_grad(&refs) {
             let n_in = owned.len();
             let out = crate::autograd::record("CatBackward0", &refs, vec![out], move |g| {
-                let Some(g) = &g[0] else { return Ok(vec![None; n_in]) };
+                let Some(g) = &g[0] else {
+                    return Ok(vec![None; n_in]);
+                };
                 let mut at = 0;
                 let mut res = Vec::new();
                 for &(n, dt) in &sizes {
-                    res.push(if dt.is_float() { Some(g.slice(d, at, at + n, 1)?.cast(dt)?) } else { None });
+                    res.push(if dt.is_float() {
+                        Some(g.slice(d, at, at + n, 1)?.cast(dt)?)
+                    } else {
+                        None
+                    });
                     at += n;
                 }
                 Ok(res)
@@ -118,7 +135,11 @@ impl Tensor {
         let d = wrap_dim(dim, self.ndim())?;
         let n = self.shape()[d];
         if size == 0 && n > 0 {
-            crate::bail!(Runtime, "split_size can only be 0 if dimension size is 0, but got dimension size of {}", n);
+            crate::bail!(
+                Runtime,
+                "split_size can only be 0 if dimension size is 0, but got dimension size of {}",
+                n
+            );
         }
         let mut sizes = Vec::new();
         let mut left = n;
@@ -135,7 +156,10 @@ impl Tensor {
     /// `chunk(chunks, dim)`.
     pub fn chunk(&self, chunks: usize, dim: i64) -> Result<Vec<Tensor>> {
         if chunks == 0 {
-            crate::bail!(Runtime, "chunk expects `chunks` to be greater than 0, got: 0");
+            crate::bail!(
+                Runtime,
+                "chunk expects `chunks` to be greater than 0, got: 0"
+            );
         }
         let d = wrap_dim(dim, self.ndim())?;
         let size = self.shape()[d].div_ceil(chunks).max(1);
@@ -144,7 +168,9 @@ impl Tensor {
 
     pub fn unbind(&self, dim: i64) -> Result<Vec<Tensor>> {
         let d = wrap_dim(dim, self.ndim())?;
-        (0..self.shape()[d]).map(|i| self.select(d as i64, i as i64)).collect()
+        (0..self.shape()[d])
+            .map(|i| self.select(d as i64, i as i64))
+            .collect()
     }
 
     /// `repeat(sizes)`: tiles the tensor (a copy).
@@ -168,7 +194,10 @@ impl Tensor {
             expd.extend([reps[i] as i64, d as i64]);
             fin.push(reps[i] * d);
         }
-        x.reshape(&inter)?.expand(&expd)?.contiguous()?.reshape(&fin)
+        x.reshape(&inter)?
+            .expand(&expd)?
+            .contiguous()?
+            .reshape(&fin)
     }
 
     /// `roll(shifts, dims)`; with no dims the flattened tensor rolls.
@@ -178,7 +207,12 @@ impl Tensor {
             return flat.roll(shifts, &[0])?.reshape(self.shape());
         }
         if shifts.len() != dims.len() {
-            crate::bail!(Runtime, "shifts and dimensions must align. shifts: {}, dims:{}", shifts.len(), dims.len());
+            crate::bail!(
+                Runtime,
+                "shifts and dimensions must align. shifts: {}, dims:{}",
+                shifts.len(),
+                dims.len()
+            );
         }
         let mut x = self.clone();
         for (&s, &dm) in shifts.iter().zip(dims) {
@@ -201,7 +235,11 @@ impl Tensor {
     /// `tril(k)` / `triu(k)` on the last two dims.
     pub fn tri(&self, k: i64, upper: bool) -> Result<Tensor> {
         if self.ndim() < 2 {
-            crate::bail!(Runtime, "{}: input tensor must have at least 2 dimensions", if upper { "triu" } else { "tril" });
+            crate::bail!(
+                Runtime,
+                "{}: input tensor must have at least 2 dimensions",
+                if upper { "triu" } else { "tril" }
+            );
         }
         let (r, c) = (self.shape()[self.ndim() - 2], self.shape()[self.ndim() - 1]);
         let mut m = vec![false; r * c];
@@ -215,9 +253,16 @@ impl Tensor {
         let z = Tensor::zeros(&[], self.dtype)?;
         let out = Tensor::where_(&mask, &self.detach(), &z)?;
         if needs_grad(&[self]) {
-            return Ok(record1(if upper { "TriuBackward0" } else { "TrilBackward0" }, &[self], out, move |g| {
-                Ok(vec![Some(g.tri(k, upper)?)])
-            }));
+            return Ok(record1(
+                if upper {
+                    "TriuBackward0"
+                } else {
+                    "TrilBackward0"
+                },
+                &[self],
+                out,
+                move |g| Ok(vec![Some(g.tri(k, upper)?)]),
+            ));
         }
         Ok(out)
     }

@@ -23,24 +23,48 @@ fn bmm_kernel(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let threads = super::threads::get_num_threads();
     let work = n * m * k;
     let par_batch = nb >= threads && work < 64 * 64 * 64 && threads > 1;
-    let par = if !par_batch && work >= 48 * 48 * 48 && threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };
+    let par = if !par_batch && work >= 48 * 48 * 48 && threads > 1 {
+        Parallelism::Rayon(threads)
+    } else {
+        Parallelism::None
+    };
     let (sa, sb) = (a.strides().to_vec(), b.strides().to_vec());
-    let (pa, pb, po) = (a.data_ptr() as usize, b.data_ptr() as usize, out.data_ptr() as usize);
+    let (pa, pb, po) = (
+        a.data_ptr() as usize,
+        b.data_ptr() as usize,
+        out.data_ptr() as usize,
+    );
 
     macro_rules! run_gemm {
         ($T:ty, $zero:expr, $one:expr) => {{
             let sz = std::mem::size_of::<$T>();
             let one_batch = |i: usize, par: Parallelism| unsafe {
                 gemm::<$T>(
-                    n, m, k,
-                    (po + i * n * m * sz) as *mut $T, 1, m as isize, false,
-                    (pa + i * sa[0] * sz) as *const $T, sa[2] as isize, sa[1] as isize,
-                    (pb + i * sb[0] * sz) as *const $T, sb[2] as isize, sb[1] as isize,
-                    $zero, $one, false, false, false, par,
+                    n,
+                    m,
+                    k,
+                    (po + i * n * m * sz) as *mut $T,
+                    1,
+                    m as isize,
+                    false,
+                    (pa + i * sa[0] * sz) as *const $T,
+                    sa[2] as isize,
+                    sa[1] as isize,
+                    (pb + i * sb[0] * sz) as *const $T,
+                    sb[2] as isize,
+                    sb[1] as isize,
+                    $zero,
+                    $one,
+                    false,
+                    false,
+                    false,
+                    par,
                 )
             };
             if par_batch {
-                (0..nb).into_par_iter().for_each(|i| one_batch(i, Parallelism::None));
+                (0..nb)
+                    .into_par_iter()
+                    .for_each(|i| one_batch(i, Parallelism::None));
             } else {
                 (0..nb).for_each(|i| one_batch(i, par));
             }
@@ -62,7 +86,8 @@ fn bmm_kernel(a: &Tensor, b: &Tensor) -> Result<Tensor> {
                     for p in 0..k {
                         let x = av[(bi * n + i) * k + p];
                         for j in 0..m {
-                            o[(bi * n + i) * m + j] = o[(bi * n + i) * m + j].wrapping_add(x.wrapping_mul(bv[(bi * k + p) * m + j]));
+                            o[(bi * n + i) * m + j] = o[(bi * n + i) * m + j]
+                                .wrapping_add(x.wrapping_mul(bv[(bi * k + p) * m + j]));
                         }
                     }
                 }
@@ -78,8 +103,16 @@ fn check_same_dtype(op: &str, a: &Tensor, b: &Tensor) -> Result<()> {
         crate::bail!(
             Runtime,
             "expected m1 and m2 to have the same dtype, but got: {} != {}",
-            a.dtype.name().replace("float32", "float").replace("float64", "double").replace("int64", "long"),
-            b.dtype.name().replace("float32", "float").replace("float64", "double").replace("int64", "long")
+            a.dtype
+                .name()
+                .replace("float32", "float")
+                .replace("float64", "double")
+                .replace("int64", "long"),
+            b.dtype
+                .name()
+                .replace("float32", "float")
+                .replace("float64", "double")
+                .replace("int64", "long")
         );
     }
     let _ = op;
@@ -106,13 +139,24 @@ impl Tensor {
         let a3 = self.with_layout(self.layout.clone()).unsqueeze_raw();
         let b3 = b.with_layout(b.layout.clone()).unsqueeze_raw();
         let out = bmm_kernel(&a3, &b3)?;
-        let out = out.with_layout(crate::tensor::Layout::contiguous(&[self.shape()[0], b.shape()[1]]));
+        let out = out.with_layout(crate::tensor::Layout::contiguous(&[
+            self.shape()[0],
+            b.shape()[1],
+        ]));
         if needs_grad(&[self, b]) {
             let (sa, sb) = (Saved::new(self), Saved::new(b));
             let (ra, rb) = (self.requires_grad(), b.requires_grad());
             return Ok(record1("MmBackward0", &[self, b], out, move |g| {
-                let ga = if ra { Some(g.mm(&sb.get()?.t()?)?) } else { None };
-                let gb = if rb { Some(sa.get()?.t()?.mm(g)?) } else { None };
+                let ga = if ra {
+                    Some(g.mm(&sb.get()?.t()?)?)
+                } else {
+                    None
+                };
+                let gb = if rb {
+                    Some(sa.get()?.t()?.mm(g)?)
+                } else {
+                    None
+                };
                 Ok(vec![ga, gb])
             }));
         }
@@ -147,8 +191,16 @@ impl Tensor {
             let (sa, sb) = (Saved::new(self), Saved::new(b));
             let (ra, rb) = (self.requires_grad(), b.requires_grad());
             return Ok(record1("BmmBackward0", &[self, b], out, move |g| {
-                let ga = if ra { Some(g.bmm(&sb.get()?.transpose(1, 2)?)?) } else { None };
-                let gb = if rb { Some(sa.get()?.transpose(1, 2)?.bmm(g)?) } else { None };
+                let ga = if ra {
+                    Some(g.bmm(&sb.get()?.transpose(1, 2)?)?)
+                } else {
+                    None
+                };
+                let gb = if rb {
+                    Some(sa.get()?.transpose(1, 2)?.bmm(g)?)
+                } else {
+                    None
+                };
                 Ok(vec![ga, gb])
             }));
         }
@@ -169,8 +221,12 @@ impl Tensor {
         let mismatch = || {
             crate::tensor::Error::Runtime(format!(
                 "mat1 and mat2 shapes cannot be multiplied ({} and {})",
-                fmt_shape(self.shape()).replace(", ", "x").trim_matches(|c| c == '[' || c == ']'),
-                fmt_shape(b.shape()).replace(", ", "x").trim_matches(|c| c == '[' || c == ']')
+                fmt_shape(self.shape())
+                    .replace(", ", "x")
+                    .trim_matches(|c| c == '[' || c == ']'),
+                fmt_shape(b.shape())
+                    .replace(", ", "x")
+                    .trim_matches(|c| c == '[' || c == ']')
             ))
         };
         match (da, db) {
@@ -186,7 +242,14 @@ impl Tensor {
             }
             (2, 1) => {
                 if self.shape()[1] != b.shape()[0] {
-                    crate::bail!(Runtime, "size mismatch, got input ({}), mat ({}x{}), vec ({})", self.shape()[0], self.shape()[0], self.shape()[1], b.shape()[0]);
+                    crate::bail!(
+                        Runtime,
+                        "size mismatch, got input ({}), mat ({}x{}), vec ({})",
+                        self.shape()[0],
+                        self.shape()[0],
+                        self.shape()[1],
+                        b.shape()[0]
+                    );
                 }
                 self.mm(&b.unsqueeze(1)?)?.squeeze(Some(&[-1]))
             }
@@ -214,14 +277,21 @@ impl Tensor {
                 r.reshape(&shape)
             }
             _ => {
-                let a3 = if da == 1 { self.unsqueeze(0)? } else { self.clone() };
+                let a3 = if da == 1 {
+                    self.unsqueeze(0)?
+                } else {
+                    self.clone()
+                };
                 let b3 = if db == 1 { b.unsqueeze(1)? } else { b.clone() };
                 let (n, k) = (a3.shape()[a3.ndim() - 2], a3.shape()[a3.ndim() - 1]);
                 let (k2, m) = (b3.shape()[b3.ndim() - 2], b3.shape()[b3.ndim() - 1]);
                 if k != k2 {
                     return Err(mismatch());
                 }
-                let batch = crate::tensor::broadcast_shapes(&a3.shape()[..a3.ndim() - 2], &b3.shape()[..b3.ndim() - 2])?;
+                let batch = crate::tensor::broadcast_shapes(
+                    &a3.shape()[..a3.ndim() - 2],
+                    &b3.shape()[..b3.ndim() - 2],
+                )?;
                 let nb: usize = batch.iter().product();
                 let mut sa: Vec<usize> = batch.to_vec();
                 sa.extend([n, k]);
@@ -245,7 +315,12 @@ impl Tensor {
     /// `dot` of 1-D tensors.
     pub fn dot(&self, b: &Tensor) -> Result<Tensor> {
         if self.ndim() != 1 || b.ndim() != 1 {
-            crate::bail!(Runtime, "1D tensors expected, but got {}D and {}D tensors", self.ndim(), b.ndim());
+            crate::bail!(
+                Runtime,
+                "1D tensors expected, but got {}D and {}D tensors",
+                self.ndim(),
+                b.ndim()
+            );
         }
         if self.shape()[0] != b.shape()[0] {
             crate::bail!(
@@ -287,9 +362,18 @@ mod tests {
     fn mm_matches_naive() {
         let a = Tensor::from_vec(&[1f32, 2., 3., 4., 5., 6.], &[2, 3]).unwrap();
         let b = Tensor::from_vec(&[7f32, 8., 9., 10., 11., 12.], &[3, 2]).unwrap();
-        assert_eq!(a.mm(&b).unwrap().to_vec::<f32>(), vec![58., 64., 139., 154.]);
+        assert_eq!(
+            a.mm(&b).unwrap().to_vec::<f32>(),
+            vec![58., 64., 139., 154.]
+        );
         // transposed operand (strided)
-        let bt = Tensor::from_vec(&[7f32, 9., 11., 8., 10., 12.], &[2, 3]).unwrap().t().unwrap();
-        assert_eq!(a.mm(&bt).unwrap().to_vec::<f32>(), vec![58., 64., 139., 154.]);
+        let bt = Tensor::from_vec(&[7f32, 9., 11., 8., 10., 12.], &[2, 3])
+            .unwrap()
+            .t()
+            .unwrap();
+        assert_eq!(
+            a.mm(&bt).unwrap().to_vec::<f32>(),
+            vec![58., 64., 139., 154.]
+        );
     }
 }

@@ -1,11 +1,13 @@
 //! CPU kernels and the differentiable ops built on them.
 
 pub mod arith;
+pub mod conv;
 pub mod elementwise;
 pub mod index;
 pub mod iter;
 pub mod join;
 pub mod matmul;
+pub mod nn;
 pub mod random;
 pub mod reduce;
 pub mod sort;

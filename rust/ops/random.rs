@@ -21,7 +21,15 @@ fn splitmix(x: &mut u64) -> u64 {
 impl Rng {
     pub fn new(seed: u64) -> Rng {
         let mut x = seed;
-        Rng { s: [splitmix(&mut x), splitmix(&mut x), splitmix(&mut x), splitmix(&mut x)], seed }
+        Rng {
+            s: [
+                splitmix(&mut x),
+                splitmix(&mut x),
+                splitmix(&mut x),
+                splitmix(&mut x),
+            ],
+            seed,
+        }
     }
     pub fn initial_seed(&self) -> u64 {
         self.seed
@@ -78,7 +86,9 @@ pub fn default_generator() -> &'static Generator {
 }
 
 pub fn manual_seed(seed: u64) {
-    *default_generator().lock().unwrap_or_else(|e| e.into_inner()) = Rng::new(seed);
+    *default_generator()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner()) = Rng::new(seed);
 }
 
 fn with_rng<R>(g: Option<&Generator>, f: impl FnOnce(&mut Rng) -> R) -> R {
@@ -88,7 +98,11 @@ fn with_rng<R>(g: Option<&Generator>, f: impl FnOnce(&mut Rng) -> R) -> R {
 }
 
 /// Fills `t` (any layout) in place with samples from `sample`.
-fn fill_with(t: &Tensor, g: Option<&Generator>, mut sample: impl FnMut(&mut Rng) -> f64) -> Result<()> {
+fn fill_with(
+    t: &Tensor,
+    g: Option<&Generator>,
+    mut sample: impl FnMut(&mut Rng) -> f64,
+) -> Result<()> {
     let n = t.numel();
     let vals: Vec<f64> = with_rng(g, |r| (0..n).map(|_| sample(r)).collect());
     let src = Tensor::from_vec(&vals, t.shape())?;
@@ -107,17 +121,30 @@ impl Tensor {
     /// Integers in [low, high).
     pub fn random_int_(&self, low: i64, high: i64, g: Option<&Generator>) -> Result<()> {
         if high <= low {
-            crate::bail!(Runtime, "random_ expects 'from' to be less than 'to', but got from={} >= to={}", low, high);
+            crate::bail!(
+                Runtime,
+                "random_ expects 'from' to be less than 'to', but got from={} >= to={}",
+                low,
+                high
+            );
         }
         let n = self.numel();
-        let vals: Vec<i64> = with_rng(g, |r| (0..n).map(|_| low + r.below((high - low) as u64) as i64).collect());
+        let vals: Vec<i64> = with_rng(g, |r| {
+            (0..n)
+                .map(|_| low + r.below((high - low) as u64) as i64)
+                .collect()
+        });
         self.copy_raw(&Tensor::from_vec(&vals, self.shape())?)?;
         self.bump_version();
         Ok(())
     }
     pub fn bernoulli_scalar_(&self, p: f64, g: Option<&Generator>) -> Result<()> {
         if !(0.0..=1.0).contains(&p) {
-            crate::bail!(Runtime, "bernoulli_ expects p to be in [0, 1], but got p={}", p);
+            crate::bail!(
+                Runtime,
+                "bernoulli_ expects p to be in [0, 1], but got p={}",
+                p
+            );
         }
         fill_with(self, g, |r| (r.uniform() < p) as u8 as f64)
     }
@@ -129,9 +156,14 @@ impl Tensor {
     pub fn bernoulli(&self, g: Option<&Generator>) -> Result<Tensor> {
         let p = self.to_vec::<f64>();
         if p.iter().any(|&x| !(0.0..=1.0).contains(&x)) {
-            crate::bail!(Runtime, "Expected p_in >= 0 && p_in <= 1 to be true, but got false.");
+            crate::bail!(
+                Runtime,
+                "Expected p_in >= 0 && p_in <= 1 to be true, but got false."
+            );
         }
-        let vals: Vec<f64> = with_rng(g, |r| p.iter().map(|&q| (r.uniform() < q) as u8 as f64).collect());
+        let vals: Vec<f64> = with_rng(g, |r| {
+            p.iter().map(|&q| (r.uniform() < q) as u8 as f64).collect()
+        });
         Tensor::from_vec(&vals, self.shape())?.cast_raw(self.dtype)
     }
 
@@ -147,18 +179,29 @@ impl Tensor {
     }
 
     /// `multinomial(num_samples, replacement)` over the last dim of a 1-D or 2-D tensor of weights.
-    pub fn multinomial(&self, num_samples: usize, replacement: bool, g: Option<&Generator>) -> Result<Tensor> {
+    pub fn multinomial(
+        &self,
+        num_samples: usize,
+        replacement: bool,
+        g: Option<&Generator>,
+    ) -> Result<Tensor> {
         if self.ndim() == 0 || self.ndim() > 2 {
             crate::bail!(Runtime, "prob_dist must be 1 or 2 dim");
         }
         let rows = if self.ndim() == 2 { self.shape()[0] } else { 1 };
         let cats = self.shape()[self.ndim() - 1];
         if !replacement && num_samples > cats {
-            crate::bail!(Runtime, "cannot sample n_sample > prob_dist.size(-1) samples without replacement");
+            crate::bail!(
+                Runtime,
+                "cannot sample n_sample > prob_dist.size(-1) samples without replacement"
+            );
         }
         let w = self.to_vec::<f64>();
         if w.iter().any(|&x| x < 0.0 || !x.is_finite()) {
-            crate::bail!(Runtime, "probability tensor contains either `inf`, `nan` or element < 0");
+            crate::bail!(
+                Runtime,
+                "probability tensor contains either `inf`, `nan` or element < 0"
+            );
         }
         let mut out = Vec::with_capacity(rows * num_samples);
         with_rng(g, |r| -> Result<()> {
@@ -167,7 +210,10 @@ impl Tensor {
                 for _ in 0..num_samples {
                     let total: f64 = ws.iter().sum();
                     if total <= 0.0 {
-                        crate::bail!(Runtime, "invalid multinomial distribution (sum of probabilities <= 0)");
+                        crate::bail!(
+                            Runtime,
+                            "invalid multinomial distribution (sum of probabilities <= 0)"
+                        );
                     }
                     let mut u = r.uniform() * total;
                     let mut pick = cats - 1;
@@ -189,7 +235,11 @@ impl Tensor {
             }
             Ok(())
         })?;
-        let shape: Vec<usize> = if self.ndim() == 2 { vec![rows, num_samples] } else { vec![num_samples] };
+        let shape: Vec<usize> = if self.ndim() == 2 {
+            vec![rows, num_samples]
+        } else {
+            vec![num_samples]
+        };
         Tensor::from_vec(&out, &shape)
     }
 }

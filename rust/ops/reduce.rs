@@ -17,7 +17,11 @@ pub fn resolve_dims(dims: Option<&[i64]>, ndim: usize) -> Result<Vec<usize>> {
             for &d in ds {
                 let w = wrap_dim(d, ndim)?;
                 if v.contains(&w) {
-                    crate::bail!(Runtime, "dim {} appears multiple times in the list of dims", w);
+                    crate::bail!(
+                        Runtime,
+                        "dim {} appears multiple times in the list of dims",
+                        w
+                    );
                 }
                 v.push(w);
             }
@@ -63,7 +67,10 @@ fn plan(x: &Tensor, dims: &[usize]) -> Plan {
     };
     let mut kept = pick(false);
     kept.offset = l.offset;
-    Plan { kept, red: pick(true) }
+    Plan {
+        kept,
+        red: pick(true),
+    }
 }
 
 /// Storage offsets of every element of `l` (row-major).
@@ -107,7 +114,11 @@ fn fold<T: Elem, A: Copy + Send + Sync>(
             None
         }
     };
-    let red_offs = if single.is_none() { offsets(&p.red) } else { Vec::new() };
+    let red_offs = if single.is_none() {
+        offsets(&p.red)
+    } else {
+        Vec::new()
+    };
     let slice = |o: usize, from: usize, to: usize| -> A {
         let ptr = base as *const T;
         let mut acc = init;
@@ -199,7 +210,11 @@ impl Tensor {
         if needs_grad(&[self]) {
             let (orig, keep_shape) = (self.shape().to_vec(), out_shape(self.shape(), &d, true));
             return Ok(record1("MeanBackward1", &[self], s, move |g| {
-                Ok(vec![Some(g.reshape(&keep_shape)?.broadcast_to(&orig)?.mul_scalar(1.0 / count as f64)?)])
+                Ok(vec![Some(
+                    g.reshape(&keep_shape)?
+                        .broadcast_to(&orig)?
+                        .mul_scalar(1.0 / count as f64)?,
+                )])
             }));
         }
         Ok(s)
@@ -274,11 +289,22 @@ impl Tensor {
             let orig = self.shape().to_vec();
             let keep_shape = out_shape(self.shape(), &dims, true);
             let ix = idx.reshape(&keep_shape)?;
-            let name = if is_max { "MaxBackward0" } else { "MinBackward0" };
+            let name = if is_max {
+                "MaxBackward0"
+            } else {
+                "MinBackward0"
+            };
             let mut outs = record(name, &[self], vec![vals], move |g| {
-                let Some(g) = &g[0] else { return Ok(vec![None]) };
+                let Some(g) = &g[0] else {
+                    return Ok(vec![None]);
+                };
                 let z = Tensor::zeros(&orig, g.dtype)?;
-                Ok(vec![Some(z.scatter_op(d, &ix, &g.reshape(&keep_shape)?, false)?)])
+                Ok(vec![Some(z.scatter_op(
+                    d,
+                    &ix,
+                    &g.reshape(&keep_shape)?,
+                    false,
+                )?)])
             });
             return Ok((outs.remove(0), idx));
         }
@@ -316,10 +342,26 @@ impl Tensor {
             let (sx, so) = (Saved::new(self), Saved::output(&out));
             let (orig, keep_shape) = (self.shape().to_vec(), out_shape(self.shape(), &d, true));
             let dims_i: Vec<i64> = d.iter().map(|&x| x as i64).collect();
-            let name = if dims.is_none() { if is_max { "MaxBackward1" } else { "MinBackward1" } } else if is_max { "AmaxBackward0" } else { "AminBackward0" };
+            let name = if dims.is_none() {
+                if is_max {
+                    "MaxBackward1"
+                } else {
+                    "MinBackward1"
+                }
+            } else if is_max {
+                "AmaxBackward0"
+            } else {
+                "AminBackward0"
+            };
             return Ok(record1(name, &[self], out, move |g| {
                 let o = so.get()?.reshape(&keep_shape)?;
-                let mask = sx.get()?.binary(super::elementwise::Operand::T(&o), super::elementwise::BinaryOp::Eq)?.cast(g.dtype)?;
+                let mask = sx
+                    .get()?
+                    .binary(
+                        super::elementwise::Operand::T(&o),
+                        super::elementwise::BinaryOp::Eq,
+                    )?
+                    .cast(g.dtype)?;
                 let count = mask.sum(Some(&dims_i), true)?;
                 let g = g.reshape(&keep_shape)?.broadcast_to(&orig)?;
                 Ok(vec![Some(g.mul(&mask)?.div(&count)?)])
@@ -345,9 +387,18 @@ impl Tensor {
     }
 
     /// `var/std(dims, correction, keepdim)`.
-    pub fn var_std(&self, dims: Option<&[i64]>, correction: f64, keepdim: bool, take_sqrt: bool) -> Result<Tensor> {
+    pub fn var_std(
+        &self,
+        dims: Option<&[i64]>,
+        correction: f64,
+        keepdim: bool,
+        take_sqrt: bool,
+    ) -> Result<Tensor> {
         if !self.dtype.is_float() {
-            crate::bail!(Runtime, "std and var only support floating point and complex dtypes");
+            crate::bail!(
+                Runtime,
+                "std and var only support floating point and complex dtypes"
+            );
         }
         let d = resolve_dims(dims, self.ndim())?;
         let n: usize = d.iter().map(|&i| self.shape()[i]).product();
@@ -355,7 +406,10 @@ impl Tensor {
         let mean = self.mean(Some(&dims_i), true)?;
         let centered = self.sub(&mean)?;
         let denom = (n as f64 - correction).max(0.0);
-        let var = centered.mul(&centered)?.sum(Some(&dims_i), keepdim)?.mul_scalar(1.0 / denom)?;
+        let var = centered
+            .mul(&centered)?
+            .sum(Some(&dims_i), keepdim)?
+            .mul_scalar(1.0 / denom)?;
         if take_sqrt {
             var.unary(super::elementwise::UnaryOp::Sqrt)
         } else {
@@ -377,8 +431,16 @@ impl Tensor {
 
     /// `cumsum/cumprod(dim)`; ints accumulate into int64.
     pub fn cumulative(&self, dim: i64, is_sum: bool) -> Result<Tensor> {
-        let d = if self.ndim() == 0 { 0 } else { wrap_dim(dim, self.ndim())? };
-        let x = if self.dtype.is_float() { self.clone() } else { self.cast_raw(DType::I64)? };
+        let d = if self.ndim() == 0 {
+            0
+        } else {
+            wrap_dim(dim, self.ndim())?
+        };
+        let x = if self.dtype.is_float() {
+            self.clone()
+        } else {
+            self.cast_raw(DType::I64)?
+        };
         let x = x.detach().contiguous()?;
         let out = Tensor::empty(x.shape(), x.dtype)?;
         let (outer, len, inner) = split3(x.shape(), d);
@@ -408,11 +470,17 @@ impl Tensor {
         });
         if needs_grad(&[self]) {
             let (sx, so) = (Saved::new(self), Saved::output(&out));
-            let name = if is_sum { "CumsumBackward0" } else { "CumprodBackward0" };
+            let name = if is_sum {
+                "CumsumBackward0"
+            } else {
+                "CumprodBackward0"
+            };
             return Ok(record1(name, &[self], out, move |g| {
                 let di = d as i64;
                 // reverse cumulative sum of the incoming gradient
-                let rev = |t: &Tensor| -> Result<Tensor> { t.flip(&[di])?.cumulative(di, true)?.flip(&[di]) };
+                let rev = |t: &Tensor| -> Result<Tensor> {
+                    t.flip(&[di])?.cumulative(di, true)?.flip(&[di])
+                };
                 if is_sum {
                     Ok(vec![Some(rev(g)?)])
                 } else {
@@ -427,8 +495,15 @@ impl Tensor {
     pub fn logsumexp(&self, dims: &[i64], keepdim: bool) -> Result<Tensor> {
         let x = self.to_float()?;
         let m = x.detach().amax_amin(Some(dims), true, true)?;
-        let m = Tensor::where_(&m.unary(super::elementwise::UnaryOp::IsInf)?, &Tensor::zeros(&[], m.dtype)?, &m)?;
-        let s = x.sub(&m)?.unary(super::elementwise::UnaryOp::Exp)?.sum(Some(dims), true)?;
+        let m = Tensor::where_(
+            &m.unary(super::elementwise::UnaryOp::IsInf)?,
+            &Tensor::zeros(&[], m.dtype)?,
+            &m,
+        )?;
+        let s = x
+            .sub(&m)?
+            .unary(super::elementwise::UnaryOp::Exp)?
+            .sum(Some(dims), true)?;
         let r = s.unary(super::elementwise::UnaryOp::Log)?.add(&m)?;
         if keepdim {
             Ok(r)
@@ -449,7 +524,10 @@ impl Tensor {
             return a.amax_amin(dims, keepdim, false);
         }
         if p == 0.0 {
-            return a.cmp_scalar(super::elementwise::BinaryOp::Ne, 0.0)?.cast(x.dtype)?.sum(dims, keepdim);
+            return a
+                .cmp_scalar(super::elementwise::BinaryOp::Ne, 0.0)?
+                .cast(x.dtype)?
+                .sum(dims, keepdim);
         }
         if p == 2.0 {
             return x.mul(&x)?.sum(dims, keepdim)?.unary(Sqrt);
@@ -457,7 +535,9 @@ impl Tensor {
         if p == 1.0 {
             return a.sum(dims, keepdim);
         }
-        a.unary(PowScalar(p))?.sum(dims, keepdim)?.unary(PowScalar(1.0 / p))
+        a.unary(PowScalar(p))?
+            .sum(dims, keepdim)?
+            .unary(PowScalar(1.0 / p))
     }
 
     /// Sum of all elements as f64 (for tests and scalar paths).
@@ -471,5 +551,9 @@ pub fn split3(shape: &[usize], d: usize) -> (usize, usize, usize) {
     if shape.is_empty() {
         return (1, 1, 1);
     }
-    (shape[..d].iter().product(), shape[d], shape[d + 1..].iter().product())
+    (
+        shape[..d].iter().product(),
+        shape[d],
+        shape[d + 1..].iter().product(),
+    )
 }

@@ -18,7 +18,11 @@ fn cmp_nan_last<T: Elem>(a: &T, b: &T) -> Ordering {
 impl Tensor {
     /// Sorts along `dim`, keeping the first `k` of each row (all when None). Returns (values, indices).
     pub fn sort_k(&self, dim: i64, descending: bool, k: Option<usize>) -> Result<(Tensor, Tensor)> {
-        let d = if self.ndim() == 0 { 0 } else { wrap_dim(dim, self.ndim())? };
+        let d = if self.ndim() == 0 {
+            0
+        } else {
+            wrap_dim(dim, self.ndim())?
+        };
         let x = self.detach().contiguous()?;
         let (outer, len, inner) = split3(x.shape(), d);
         let k = k.unwrap_or(len);
@@ -55,10 +59,18 @@ impl Tensor {
         });
         if needs_grad(&[self]) {
             let (orig, ix) = (self.shape().to_vec(), idx.clone());
-            let name = if k == len { "SortBackward0" } else { "TopkBackward0" };
+            let name = if k == len {
+                "SortBackward0"
+            } else {
+                "TopkBackward0"
+            };
             let mut outs = record(name, &[self], vec![vals], move |g| {
-                let Some(g) = &g[0] else { return Ok(vec![None]) };
-                Ok(vec![Some(Tensor::zeros(&orig, g.dtype)?.scatter_op(d, &ix, g, false)?)])
+                let Some(g) = &g[0] else {
+                    return Ok(vec![None]);
+                };
+                Ok(vec![Some(
+                    Tensor::zeros(&orig, g.dtype)?.scatter_op(d, &ix, g, false)?,
+                )])
             });
             return Ok((outs.remove(0), idx));
         }

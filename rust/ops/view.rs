@@ -7,12 +7,18 @@ use smallvec::SmallVec;
 
 impl Tensor {
     /// A view through `f`, recorded so the gradient flows back through the same layout map.
-    pub fn view_op(&self, name: &'static str, f: impl Fn(&Layout) -> Result<Layout>) -> Result<Tensor> {
+    pub fn view_op(
+        &self,
+        name: &'static str,
+        f: impl Fn(&Layout) -> Result<Layout>,
+    ) -> Result<Tensor> {
         let out = self.with_layout(f(&self.layout)?);
         if needs_grad(&[self]) {
             let shape = self.shape().to_vec();
             let rel = f(&Layout::contiguous(&shape))?;
-            return Ok(record1(name, &[self], out, move |g| Ok(vec![Some(scatter_through(&shape, &rel, g)?)])));
+            return Ok(record1(name, &[self], out, move |g| {
+                Ok(vec![Some(scatter_through(&shape, &rel, g)?)])
+            }));
         }
         Ok(out)
     }
@@ -31,10 +37,16 @@ impl Tensor {
     }
 
     fn reshape_view(&self, shape: Dims, strides: Dims, name: &'static str) -> Result<Tensor> {
-        let out = self.with_layout(Layout { shape, strides, offset: self.layout.offset });
+        let out = self.with_layout(Layout {
+            shape,
+            strides,
+            offset: self.layout.offset,
+        });
         if needs_grad(&[self]) {
             let orig = self.shape().to_vec();
-            return Ok(record1(name, &[self], out, move |g| Ok(vec![Some(g.reshape(&orig)?)])));
+            return Ok(record1(name, &[self], out, move |g| {
+                Ok(vec![Some(g.reshape(&orig)?)])
+            }));
         }
         Ok(out)
     }
@@ -47,13 +59,22 @@ impl Tensor {
 
     pub fn reshape(&self, shape: &[usize]) -> Result<Tensor> {
         if crate::tensor::numel(shape) != self.numel() {
-            crate::bail!(Runtime, "shape '{}' is invalid for input of size {}", fmt_shape(shape), self.numel());
+            crate::bail!(
+                Runtime,
+                "shape '{}' is invalid for input of size {}",
+                fmt_shape(shape),
+                self.numel()
+            );
         }
         match self.layout.view_strides(shape) {
             Some(strides) => self.reshape_view(shape.into(), strides, "ViewBackward0"),
             None => {
                 let c = self.clone_op()?;
-                c.reshape_view(shape.into(), crate::tensor::contiguous_strides(shape), "UnsafeViewBackward0")
+                c.reshape_view(
+                    shape.into(),
+                    crate::tensor::contiguous_strides(shape),
+                    "UnsafeViewBackward0",
+                )
             }
         }
     }
@@ -75,7 +96,11 @@ impl Tensor {
     /// `t()`: transpose of a <= 2-D tensor.
     pub fn t(&self) -> Result<Tensor> {
         if self.ndim() > 2 {
-            crate::bail!(Runtime, "t() expects a tensor with <= 2 dimensions, but self is {}D", self.ndim());
+            crate::bail!(
+                Runtime,
+                "t() expects a tensor with <= 2 dimensions, but self is {}D",
+                self.ndim()
+            );
         }
         if self.ndim() < 2 {
             return Ok(self.clone());
@@ -108,7 +133,9 @@ impl Tensor {
             for (i, &x) in d.iter().enumerate() {
                 inv[x] = i as i64;
             }
-            return Ok(record1("PermuteBackward0", &[self], out, move |g| Ok(vec![Some(g.permute(&inv)?)])));
+            return Ok(record1("PermuteBackward0", &[self], out, move |g| {
+                Ok(vec![Some(g.permute(&inv)?)])
+            }));
         }
         Ok(out)
     }
@@ -118,7 +145,11 @@ impl Tensor {
         let mut shape: Vec<usize> = self.shape().to_vec();
         shape.insert(d, 1);
         let mut strides: Vec<usize> = self.strides().to_vec();
-        let s = if d < self.ndim() { self.strides()[d] * self.shape()[d] } else { 1 };
+        let s = if d < self.ndim() {
+            self.strides()[d] * self.shape()[d]
+        } else {
+            1
+        };
         strides.insert(d, s);
         self.reshape_view(shape.into(), strides.into(), "UnsqueezeBackward0")
     }
@@ -139,9 +170,23 @@ impl Tensor {
             }
         };
         let keep = |i: &usize| !drop.contains(i);
-        let shape: Dims = (0..self.ndim()).filter(keep).map(|i| self.shape()[i]).collect();
-        let strides: Dims = (0..self.ndim()).filter(keep).map(|i| self.strides()[i]).collect();
-        self.reshape_view(shape, strides, if dims.is_some() { "SqueezeBackward1" } else { "SqueezeBackward0" })
+        let shape: Dims = (0..self.ndim())
+            .filter(keep)
+            .map(|i| self.shape()[i])
+            .collect();
+        let strides: Dims = (0..self.ndim())
+            .filter(keep)
+            .map(|i| self.strides()[i])
+            .collect();
+        self.reshape_view(
+            shape,
+            strides,
+            if dims.is_some() {
+                "SqueezeBackward1"
+            } else {
+                "SqueezeBackward0"
+            },
+        )
     }
 
     /// `expand(sizes)`: -1 keeps a dim; new leading dims allowed.
@@ -174,7 +219,9 @@ impl Tensor {
         let out = self.with_layout(layout);
         if needs_grad(&[self]) {
             let orig = self.shape().to_vec();
-            return Ok(record1("ExpandBackward0", &[self], out, move |g| Ok(vec![Some(g.sum_to(&orig)?)])));
+            return Ok(record1("ExpandBackward0", &[self], out, move |g| {
+                Ok(vec![Some(g.sum_to(&orig)?)])
+            }));
         }
         Ok(out)
     }
@@ -189,7 +236,11 @@ impl Tensor {
         if step == 0 {
             crate::bail!(Value, "slice step cannot be zero");
         }
-        let len = if stop > start { (stop - start).div_ceil(step) } else { 0 };
+        let len = if stop > start {
+            (stop - start).div_ceil(step)
+        } else {
+            0
+        };
         self.view_op("SliceBackward0", move |l| {
             let mut l = l.clone();
             if len > 0 {
@@ -206,7 +257,13 @@ impl Tensor {
         let size = self.shape()[d] as i64;
         let s = if start < 0 { start + size } else { start };
         if s < 0 || length < 0 || s + length > size {
-            crate::bail!(Index, "start ({}) + length ({}) exceeds dimension size ({}).", start, length, size);
+            crate::bail!(
+                Index,
+                "start ({}) + length ({}) exceeds dimension size ({}).",
+                start,
+                length,
+                size
+            );
         }
         self.slice(d, s as usize, (s + length) as usize, 1)
     }
@@ -240,14 +297,28 @@ impl Tensor {
     pub fn diagonal(&self, offset: i64, d1: i64, d2: i64) -> Result<Tensor> {
         let (a, b) = (wrap_dim(d1, self.ndim())?, wrap_dim(d2, self.ndim())?);
         if a == b {
-            crate::bail!(Runtime, "diagonal dimensions cannot be identical {}, {}", d1, d2);
+            crate::bail!(
+                Runtime,
+                "diagonal dimensions cannot be identical {}, {}",
+                d1,
+                d2
+            );
         }
         self.view_op("DiagonalBackward0", move |l| {
             let (sa, sb) = (l.shape[a] as i64, l.shape[b] as i64);
-            let len = if offset >= 0 { sa.min(sb - offset) } else { (sa + offset).min(sb) }.max(0) as usize;
+            let len = if offset >= 0 {
+                sa.min(sb - offset)
+            } else {
+                (sa + offset).min(sb)
+            }
+            .max(0) as usize;
             let mut off = l.offset;
             if len > 0 {
-                off += if offset >= 0 { offset as usize * l.strides[b] } else { (-offset) as usize * l.strides[a] };
+                off += if offset >= 0 {
+                    offset as usize * l.strides[b]
+                } else {
+                    (-offset) as usize * l.strides[a]
+                };
             }
             let stride = l.strides[a] + l.strides[b];
             let mut shape: Dims = SmallVec::new();
@@ -260,16 +331,30 @@ impl Tensor {
             }
             shape.push(len);
             strides.push(stride);
-            Ok(Layout { shape, strides, offset: off })
+            Ok(Layout {
+                shape,
+                strides,
+                offset: off,
+            })
         })
     }
 
     /// `unfold(dim, size, step)`: sliding windows as a new last dim.
     pub fn unfold(&self, dim: i64, size: usize, step: usize) -> Result<Tensor> {
-        let d = if self.ndim() == 0 { 0 } else { wrap_dim(dim, self.ndim())? };
+        let d = if self.ndim() == 0 {
+            0
+        } else {
+            wrap_dim(dim, self.ndim())?
+        };
         let dim_size = if self.ndim() == 0 { 1 } else { self.shape()[d] };
         if size > dim_size {
-            crate::bail!(Runtime, "maximum size for tensor at dimension {} is {} but size is {}", d, dim_size, size);
+            crate::bail!(
+                Runtime,
+                "maximum size for tensor at dimension {} is {} but size is {}",
+                d,
+                dim_size,
+                size
+            );
         }
         if step == 0 {
             crate::bail!(Runtime, "step is {} but must be > 0", step);
@@ -290,11 +375,20 @@ impl Tensor {
     }
 
     /// `as_strided(size, stride, storage_offset)` over this tensor's storage.
-    pub fn as_strided(&self, size: &[usize], stride: &[usize], offset: Option<usize>) -> Result<Tensor> {
+    pub fn as_strided(
+        &self,
+        size: &[usize],
+        stride: &[usize],
+        offset: Option<usize>,
+    ) -> Result<Tensor> {
         if size.len() != stride.len() {
             crate::bail!(Runtime, "mismatch in length of strides and shape");
         }
-        let layout = Layout { shape: size.into(), strides: stride.into(), offset: offset.unwrap_or(self.layout.offset) };
+        let layout = Layout {
+            shape: size.into(),
+            strides: stride.into(),
+            offset: offset.unwrap_or(self.layout.offset),
+        };
         let elems = self.storage.nbytes() / self.dtype.size();
         if layout.storage_extent() > elems {
             crate::bail!(
@@ -312,7 +406,10 @@ impl Tensor {
         if needs_grad(&[self]) {
             // gradient geometry relative to this (assumed contiguous) input's first element
             let shape = self.shape().to_vec();
-            let rel = Layout { offset: layout.offset.saturating_sub(self.layout.offset), ..layout };
+            let rel = Layout {
+                offset: layout.offset.saturating_sub(self.layout.offset),
+                ..layout
+            };
             return Ok(record1("AsStridedBackward0", &[self], out, move |g| {
                 Ok(vec![Some(scatter_through(&shape, &rel, g)?)])
             }));
@@ -326,7 +423,10 @@ impl Tensor {
         }
         let (s, e) = (wrap_dim(start, self.ndim())?, wrap_dim(end, self.ndim())?);
         if s > e {
-            crate::bail!(Runtime, "flatten() has invalid args: start_dim cannot come after end_dim");
+            crate::bail!(
+                Runtime,
+                "flatten() has invalid args: start_dim cannot come after end_dim"
+            );
         }
         let mut shape: Vec<usize> = self.shape()[..s].to_vec();
         shape.push(self.shape()[s..=e].iter().product());
@@ -364,7 +464,11 @@ pub fn scatter_through(shape: &[usize], rel: &Layout, g: &Tensor) -> Result<Tens
     if needs_grad(&[g]) {
         let rel = rel.clone();
         return Ok(record1("AsStridedScatterBackward0", &[g], out, move |gg| {
-            Ok(vec![Some(gg.contiguous()?.with_layout(rel.clone()).clone_contiguous()?)])
+            Ok(vec![Some(
+                gg.contiguous()?
+                    .with_layout(rel.clone())
+                    .clone_contiguous()?,
+            )])
         }));
     }
     Ok(out)

@@ -20,7 +20,11 @@ impl PyNode {
         self.node.name.to_string()
     }
     fn __repr__(slf: &Bound<'_, Self>) -> String {
-        format!("<{} object at {:#x}>", slf.get().node.name, slf.as_ptr() as usize)
+        format!(
+            "<{} object at {:#x}>",
+            slf.get().node.name,
+            slf.as_ptr() as usize
+        )
     }
     #[getter]
     fn next_functions(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
@@ -31,17 +35,36 @@ impl PyNode {
             .map(|e| -> PyResult<Py<PyAny>> {
                 match e {
                     Some(e) => {
-                        let n = Py::new(py, PyNode { node: e.node.clone() })?.into_any();
-                        Ok(PyTuple::new(py, [n, e.input_nr.into_pyobject(py)?.into_any().unbind()])?.into_any().unbind())
+                        let n = Py::new(
+                            py,
+                            PyNode {
+                                node: e.node.clone(),
+                            },
+                        )?
+                        .into_any();
+                        Ok(PyTuple::new(
+                            py,
+                            [n, e.input_nr.into_pyobject(py)?.into_any().unbind()],
+                        )?
+                        .into_any()
+                        .unbind())
                     }
-                    None => Ok(PyTuple::new(py, [py.None(), 0usize.into_pyobject(py)?.into_any().unbind()])?.into_any().unbind()),
+                    None => Ok(PyTuple::new(
+                        py,
+                        [py.None(), 0usize.into_pyobject(py)?.into_any().unbind()],
+                    )?
+                    .into_any()
+                    .unbind()),
                 }
             })
             .collect::<PyResult<_>>()?;
         Ok(PyTuple::new(py, items)?.into_any().unbind())
     }
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
-        other.cast::<PyNode>().map(|o| Arc::ptr_eq(&o.get().node, &self.node)).unwrap_or(false)
+        other
+            .cast::<PyNode>()
+            .map(|o| Arc::ptr_eq(&o.get().node, &self.node))
+            .unwrap_or(false)
     }
     fn __hash__(&self) -> isize {
         Arc::as_ptr(&self.node) as isize
@@ -57,7 +80,9 @@ pub fn py_hook(f: Py<PyAny>) -> Hook {
             if r.is_none() {
                 Ok(None)
             } else {
-                Ok(Some(tensor_arg(&r).map_err(|e| Error::Runtime(e.to_string()))?))
+                Ok(Some(
+                    tensor_arg(&r).map_err(|e| Error::Runtime(e.to_string()))?,
+                ))
             }
         })
     })
@@ -143,7 +168,10 @@ fn _backward(
         guard(|| {
             for r in &roots {
                 if !r.requires_grad() {
-                    crate::bail!(Runtime, "element 0 of tensors does not require grad and does not have a grad_fn");
+                    crate::bail!(
+                        Runtime,
+                        "element 0 of tensors does not require grad and does not have a grad_fn"
+                    );
                 }
             }
             let g = root_grads(&roots, grads)?;
@@ -243,38 +271,54 @@ fn _record_function(
     let ins = tensors(inputs)?;
     let outs = tensors(outputs.as_any())?;
     let n_in = ins.len();
-    let out_meta: Vec<(Vec<usize>, crate::DType)> = outs.iter().map(|t| (t.shape().to_vec(), t.dtype)).collect();
-    let f: autograd::BackwardFn = Box::new(move |grads: &[Option<Tensor>]| -> Result<Vec<Option<Tensor>>> {
-        Python::attach(|py| {
-            // undefined output gradients are materialised as zeros, as PyTorch does by default
-            let args: Vec<Py<PyAny>> = grads
-                .iter()
-                .zip(&out_meta)
-                .map(|(g, (shape, dt))| -> PyResult<Py<PyAny>> {
-                    match g {
-                        Some(g) => wrap(py, g.clone()),
-                        None => wrap(py, Tensor::zeros(shape, *dt).map_err(to_py)?),
-                    }
-                })
-                .collect::<PyResult<_>>()
-                .map_err(|e| py_error(py, e))?;
-            let r = backward.bind(py).call1(PyTuple::new(py, args).map_err(|e| py_error(py, e))?).map_err(|e| py_error(py, e))?;
-            let items: Vec<Bound<'_, PyAny>> = if let Ok(t) = r.cast::<PyTuple>() { t.iter().collect() } else { vec![r.clone()] };
-            if items.len() < n_in {
-                crate::bail!(
+    let out_meta: Vec<(Vec<usize>, crate::DType)> =
+        outs.iter().map(|t| (t.shape().to_vec(), t.dtype)).collect();
+    let f: autograd::BackwardFn = Box::new(
+        move |grads: &[Option<Tensor>]| -> Result<Vec<Option<Tensor>>> {
+            Python::attach(|py| {
+                // undefined output gradients are materialised as zeros, as PyTorch does by default
+                let args: Vec<Py<PyAny>> = grads
+                    .iter()
+                    .zip(&out_meta)
+                    .map(|(g, (shape, dt))| -> PyResult<Py<PyAny>> {
+                        match g {
+                            Some(g) => wrap(py, g.clone()),
+                            None => wrap(py, Tensor::zeros(shape, *dt).map_err(to_py)?),
+                        }
+                    })
+                    .collect::<PyResult<_>>()
+                    .map_err(|e| py_error(py, e))?;
+                let r = backward
+                    .bind(py)
+                    .call1(PyTuple::new(py, args).map_err(|e| py_error(py, e))?)
+                    .map_err(|e| py_error(py, e))?;
+                let items: Vec<Bound<'_, PyAny>> = if let Ok(t) = r.cast::<PyTuple>() {
+                    t.iter().collect()
+                } else {
+                    vec![r.clone()]
+                };
+                if items.len() < n_in {
+                    crate::bail!(
                     Runtime,
                     "function backward returned an incorrect number of gradients (expected {}, got {})",
                     n_in,
                     items.len()
                 );
-            }
-            items
-                .iter()
-                .take(n_in)
-                .map(|g| if g.is_none() { Ok(None) } else { tensor_arg(g).map(Some).map_err(|e| py_error(py, e)) })
-                .collect()
-        })
-    });
+                }
+                items
+                    .iter()
+                    .take(n_in)
+                    .map(|g| {
+                        if g.is_none() {
+                            Ok(None)
+                        } else {
+                            tensor_arg(g).map(Some).map_err(|e| py_error(py, e))
+                        }
+                    })
+                    .collect()
+            })
+        },
+    );
     let refs: Vec<&Tensor> = ins.iter().collect();
     let mut recorded = autograd::record_boxed(name.into(), &refs, outs.clone(), f);
     for (r, (d, o)) in recorded.iter_mut().zip(differentiable.iter().zip(&outs)) {

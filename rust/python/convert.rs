@@ -7,7 +7,14 @@ use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PyTuple};
 
-#[pyclass(name = "dtype", module = "ferrotorch", frozen, eq, hash, skip_from_py_object)]
+#[pyclass(
+    name = "dtype",
+    module = "ferrotorch",
+    frozen,
+    eq,
+    hash,
+    skip_from_py_object
+)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PyDType {
     pub d: DType,
@@ -40,7 +47,14 @@ impl PyDType {
     }
 }
 
-#[pyclass(name = "device", module = "ferrotorch", frozen, eq, hash, skip_from_py_object)]
+#[pyclass(
+    name = "device",
+    module = "ferrotorch",
+    frozen,
+    eq,
+    hash,
+    skip_from_py_object
+)]
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct PyDevice {
     pub kind: String,
@@ -56,7 +70,10 @@ impl PyDevice {
             return Ok(d.get().clone());
         }
         if let Ok(i) = r#type.extract::<i64>() {
-            return Ok(PyDevice { kind: "cuda".into(), index: Some(i) });
+            return Ok(PyDevice {
+                kind: "cuda".into(),
+                index: Some(i),
+            });
         }
         let s: String = r#type.extract()?;
         parse_device(&s, index)
@@ -90,10 +107,16 @@ impl PyDevice {
 }
 
 pub fn parse_device(s: &str, index: Option<i64>) -> PyResult<PyDevice> {
-    let (kind, idx) = match s.split_once(':') {
-        Some((k, i)) => (k, Some(i.parse::<i64>().map_err(|_| PyRuntimeError::new_err(format!("Invalid device string: '{}'", s)))?)),
-        None => (s, index),
-    };
+    let (kind, idx) =
+        match s.split_once(':') {
+            Some((k, i)) => (
+                k,
+                Some(i.parse::<i64>().map_err(|_| {
+                    PyRuntimeError::new_err(format!("Invalid device string: '{}'", s))
+                })?),
+            ),
+            None => (s, index),
+        };
     match kind {
         "cpu" | "cuda" | "meta" | "mps" => Ok(PyDevice { kind: kind.into(), index: idx }),
         _ => Err(PyRuntimeError::new_err(format!(
@@ -199,7 +222,10 @@ pub fn int_list(obj: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
         v.push(index_int(&item).map_err(|_| {
             PyTypeError::new_err(format!(
                 "expected a sequence of integers but got an element of type {}",
-                item.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+                item.get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
             ))
         })?);
     }
@@ -215,11 +241,16 @@ pub fn index_int(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
         return i.extract::<i64>();
     }
     if let Ok(t) = obj.cast::<PyTensor>() {
-        let t = &t.borrow().t;
+        let t = &t
+            .try_borrow()
+            .map_err(|_| PyTypeError::new_err("tensor is busy"))?
+            .t;
         if t.numel() == 1 && !t.dtype.is_float() && t.dtype != DType::Bool {
             return Ok(super::guard(|| t.item())?.to_i64());
         }
-        return Err(PyTypeError::new_err("only integer tensors of a single element can be converted to an index"));
+        return Err(PyTypeError::new_err(
+            "only integer tensors of a single element can be converted to an index",
+        ));
     }
     let idx = obj.call_method0("__index__")?;
     idx.extract::<i64>()
@@ -251,10 +282,20 @@ pub fn scalar_of(obj: &Bound<'_, PyAny>) -> Option<Scalar> {
     // numpy scalars
     let tname = obj.get_type().name().ok()?.to_string();
     if tname.starts_with("int") || tname.starts_with("uint") {
-        return obj.call_method0("__index__").ok()?.extract::<i64>().ok().map(Scalar::Int);
+        return obj
+            .call_method0("__index__")
+            .ok()?
+            .extract::<i64>()
+            .ok()
+            .map(Scalar::Int);
     }
     if tname.starts_with("float") {
-        return obj.call_method0("__float__").ok()?.extract::<f64>().ok().map(Scalar::Float);
+        return obj
+            .call_method0("__float__")
+            .ok()?
+            .extract::<f64>()
+            .ok()
+            .map(Scalar::Float);
     }
     if tname == "bool_" {
         return obj.is_truthy().ok().map(Scalar::Bool);
@@ -286,7 +327,7 @@ impl Other {
 
 pub fn other_of(obj: &Bound<'_, PyAny>) -> Option<Other> {
     if let Ok(t) = obj.cast::<PyTensor>() {
-        return Some(Other::T(t.borrow().t.clone()));
+        return t.try_borrow().ok().map(|t| Other::T(t.t.clone()));
     }
     scalar_of(obj).map(Other::S)
 }
@@ -295,7 +336,10 @@ pub fn other_arg(obj: &Bound<'_, PyAny>) -> PyResult<Other> {
     other_of(obj).ok_or_else(|| {
         PyTypeError::new_err(format!(
             "unsupported operand type: expected Tensor or Number, got {}",
-            obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+            obj.get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
         ))
     })
 }
@@ -312,7 +356,14 @@ pub struct Nested {
 }
 
 pub fn parse_nested(obj: &Bound<'_, PyAny>) -> PyResult<Nested> {
-    let mut n = Nested { shape: Vec::new(), f: Vec::new(), i: Vec::new(), any_float: false, all_bool: true, tensor_dtype: None };
+    let mut n = Nested {
+        shape: Vec::new(),
+        f: Vec::new(),
+        i: Vec::new(),
+        any_float: false,
+        all_bool: true,
+        tensor_dtype: None,
+    };
     walk(obj, 0, &mut n)?;
     Ok(n)
 }
@@ -320,7 +371,10 @@ pub fn parse_nested(obj: &Bound<'_, PyAny>) -> PyResult<Nested> {
 fn walk(obj: &Bound<'_, PyAny>, depth: usize, n: &mut Nested) -> PyResult<()> {
     if let Some(s) = scalar_of(obj) {
         if depth < n.shape.len() {
-            return Err(PyValueError::new_err(format!("expected sequence of length {} at dim {} (got a scalar)", n.shape[depth], depth)));
+            return Err(PyValueError::new_err(format!(
+                "expected sequence of length {} at dim {} (got a scalar)",
+                n.shape[depth], depth
+            )));
         }
         push_scalar(n, s);
         return Ok(());
@@ -339,20 +393,27 @@ fn walk(obj: &Bound<'_, PyAny>, depth: usize, n: &mut Nested) -> PyResult<()> {
         push_scalar(n, s);
         return Ok(());
     }
-    let seq: Vec<Bound<'_, PyAny>> = if obj.cast::<PyList>().is_ok() || obj.cast::<PyTuple>().is_ok() {
-        obj.try_iter()?.collect::<PyResult<_>>()?
-    } else if obj.hasattr("__array_interface__")? || obj.hasattr("tolist")? {
-        let l = obj.call_method0("tolist")?;
-        return walk(&l, depth, n);
-    } else {
-        return Err(PyTypeError::new_err(format!(
-            "new(): invalid data type '{}'",
-            obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()
-        )));
-    };
+    let seq: Vec<Bound<'_, PyAny>> =
+        if obj.cast::<PyList>().is_ok() || obj.cast::<PyTuple>().is_ok() {
+            obj.try_iter()?.collect::<PyResult<_>>()?
+        } else if obj.hasattr("__array_interface__")? || obj.hasattr("tolist")? {
+            let l = obj.call_method0("tolist")?;
+            return walk(&l, depth, n);
+        } else {
+            return Err(PyTypeError::new_err(format!(
+                "new(): invalid data type '{}'",
+                obj.get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            )));
+        };
     if depth == n.shape.len() {
         if !n.f.is_empty() {
-            return Err(PyValueError::new_err(format!("expected a scalar at dim {} (got a sequence)", depth)));
+            return Err(PyValueError::new_err(format!(
+                "expected a scalar at dim {} (got a sequence)",
+                depth
+            )));
         }
         n.shape.push(seq.len());
     } else if n.shape[depth] != seq.len() {

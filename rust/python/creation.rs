@@ -22,17 +22,25 @@ impl PyGenerator {
     #[pyo3(signature = (device=None))]
     fn new(device: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         check_cpu(device)?;
-        Ok(PyGenerator { g: Arc::new(Mutex::new(Rng::new(67280421310721))) })
+        Ok(PyGenerator {
+            g: Arc::new(Mutex::new(Rng::new(67280421310721))),
+        })
     }
     fn manual_seed(slf: PyRef<'_, Self>, seed: i64) -> PyRef<'_, Self> {
         *slf.g.lock().unwrap_or_else(|e| e.into_inner()) = Rng::new(seed as u64);
         slf
     }
     fn initial_seed(&self) -> u64 {
-        self.g.lock().unwrap_or_else(|e| e.into_inner()).initial_seed()
+        self.g
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .initial_seed()
     }
     fn seed(&self) -> u64 {
-        let s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1);
+        let s = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1);
         *self.g.lock().unwrap_or_else(|e| e.into_inner()) = Rng::new(s);
         s
     }
@@ -45,7 +53,9 @@ impl PyGenerator {
     fn set_state(&self, state: &Bound<'_, PyAny>) -> PyResult<()> {
         let v = tensor_arg(state)?.to_vec::<i64>();
         if v.len() != 5 {
-            return Err(PyRuntimeError::new_err("Generator.set_state: invalid state"));
+            return Err(PyRuntimeError::new_err(
+                "Generator.set_state: invalid state",
+            ));
         }
         let mut r = Rng::new(v[4] as u64);
         r.set_state([v[0] as u64, v[1] as u64, v[2] as u64, v[3] as u64]);
@@ -54,7 +64,10 @@ impl PyGenerator {
     }
     #[getter]
     fn device(&self) -> super::convert::PyDevice {
-        super::convert::PyDevice { kind: "cpu".into(), index: None }
+        super::convert::PyDevice {
+            kind: "cpu".into(),
+            index: None,
+        }
     }
 }
 
@@ -123,7 +136,12 @@ fn tensor(
 /// `as_tensor(data, dtype=None)`: shares memory with tensors and numpy arrays when it can.
 #[pyfunction]
 #[pyo3(signature = (data, dtype=None, device=None))]
-fn as_tensor(py: Python<'_>, data: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+fn as_tensor(
+    py: Python<'_>,
+    data: &Bound<'_, PyAny>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
     check_cpu(device)?;
     let src = if let Ok(t) = data.cast::<PyTensor>() {
         t.borrow().t.clone()
@@ -202,9 +220,20 @@ fn full(
     requires_grad: bool,
 ) -> PyResult<Py<PyAny>> {
     check_cpu(device)?;
-    let shape: Vec<usize> = super::convert::int_list(size)?.iter().map(|&d| d.max(0) as usize).collect();
-    let v = scalar_of(fill_value).ok_or_else(|| PyTypeError::new_err("full(): fill_value must be a Number"))?;
-    let d = dtype_or(dtype, if matches!(v, Scalar::Float(_)) { default_dtype() } else { v.dtype() })?;
+    let shape: Vec<usize> = super::convert::int_list(size)?
+        .iter()
+        .map(|&d| d.max(0) as usize)
+        .collect();
+    let v = scalar_of(fill_value)
+        .ok_or_else(|| PyTypeError::new_err("full(): fill_value must be a Number"))?;
+    let d = dtype_or(
+        dtype,
+        if matches!(v, Scalar::Float(_)) {
+            default_dtype()
+        } else {
+            v.dtype()
+        },
+    )?;
     finish(py, guard(|| Tensor::full(&shape, v, d))?, requires_grad)
 }
 
@@ -221,7 +250,9 @@ fn arange(
     requires_grad: bool,
 ) -> PyResult<Py<PyAny>> {
     check_cpu(device)?;
-    let num = |o: &Bound<'_, PyAny>| scalar_of(o).ok_or_else(|| PyTypeError::new_err("arange(): arguments must be numbers"));
+    let num = |o: &Bound<'_, PyAny>| {
+        scalar_of(o).ok_or_else(|| PyTypeError::new_err("arange(): arguments must be numbers"))
+    };
     let (s, e) = match end {
         Some(e) if !e.is_none() => (num(start)?, num(e)?),
         _ => (Scalar::Int(0), num(start)?),
@@ -231,13 +262,22 @@ fn arange(
         _ => Scalar::Int(1),
     };
     let any_float = [s, e, st].iter().any(|v| matches!(v, Scalar::Float(_)));
-    let d = dtype_or(dtype, if any_float { default_dtype() } else { DType::I64 })?;
+    let d = dtype_or(
+        dtype,
+        if any_float {
+            default_dtype()
+        } else {
+            DType::I64
+        },
+    )?;
     let (sf, ef, stf) = (s.to_f64(), e.to_f64(), st.to_f64());
     if stf == 0.0 {
         return Err(PyRuntimeError::new_err("step must be nonzero"));
     }
     if (stf > 0.0 && ef < sf) || (stf < 0.0 && ef > sf) {
-        return Err(PyRuntimeError::new_err("upper bound and larger bound inconsistent with step sign"));
+        return Err(PyRuntimeError::new_err(
+            "upper bound and larger bound inconsistent with step sign",
+        ));
     }
     let n = ((ef - sf) / stf).ceil().max(0.0) as usize;
     let t = guard(|| {
@@ -255,22 +295,55 @@ fn arange(
 
 #[pyfunction]
 #[pyo3(signature = (start, end, steps, *, dtype=None, device=None, requires_grad=false))]
-fn linspace(py: Python<'_>, start: f64, end: f64, steps: i64, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<Py<PyAny>> {
+fn linspace(
+    py: Python<'_>,
+    start: f64,
+    end: f64,
+    steps: i64,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> PyResult<Py<PyAny>> {
     check_cpu(device)?;
     if steps < 0 {
-        return Err(PyRuntimeError::new_err("number of steps must be non-negative"));
+        return Err(PyRuntimeError::new_err(
+            "number of steps must be non-negative",
+        ));
     }
     let n = steps as usize;
     let d = dtype_or(dtype, default_dtype())?;
-    let step = if n > 1 { (end - start) / (n - 1) as f64 } else { 0.0 };
+    let step = if n > 1 {
+        (end - start) / (n - 1) as f64
+    } else {
+        0.0
+    };
     // symmetric evaluation, as PyTorch does, so the end point is exact
-    let v: Vec<f64> = (0..n).map(|i| if i < n / 2 { start + step * i as f64 } else { end - step * (n - 1 - i) as f64 }).collect();
-    finish(py, guard(|| Tensor::from_vec(&v, &[n])?.cast_raw(d))?, requires_grad)
+    let v: Vec<f64> = (0..n)
+        .map(|i| {
+            if i < n / 2 {
+                start + step * i as f64
+            } else {
+                end - step * (n - 1 - i) as f64
+            }
+        })
+        .collect();
+    finish(
+        py,
+        guard(|| Tensor::from_vec(&v, &[n])?.cast_raw(d))?,
+        requires_grad,
+    )
 }
 
 #[pyfunction]
 #[pyo3(signature = (n, m=None, *, dtype=None, device=None, requires_grad=false))]
-fn eye(py: Python<'_>, n: usize, m: Option<usize>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<Py<PyAny>> {
+fn eye(
+    py: Python<'_>,
+    n: usize,
+    m: Option<usize>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> PyResult<Py<PyAny>> {
     check_cpu(device)?;
     let m = m.unwrap_or(n);
     let d = dtype_or(dtype, default_dtype())?;
@@ -278,7 +351,11 @@ fn eye(py: Python<'_>, n: usize, m: Option<usize>, dtype: Option<&Bound<'_, PyAn
     for i in 0..n.min(m) {
         v[i * m + i] = 1.0;
     }
-    finish(py, guard(|| Tensor::from_vec(&v, &[n, m])?.cast_raw(d))?, requires_grad)
+    finish(
+        py,
+        guard(|| Tensor::from_vec(&v, &[n, m])?.cast_raw(d))?,
+        requires_grad,
+    )
 }
 
 /// Shared body of rand/randn: a fresh tensor filled by `fill`.
@@ -295,7 +372,10 @@ fn random_factory(
     let shape = shape_of(size)?;
     let d = dtype_or(dtype, default_dtype())?;
     if !d.is_float() {
-        return Err(PyRuntimeError::new_err(format!("\"check_uniform_bounds\" not implemented for '{}'", crate::ops::dtype_title(d))));
+        return Err(PyRuntimeError::new_err(format!(
+            "\"check_uniform_bounds\" not implemented for '{}'",
+            crate::ops::dtype_title(d)
+        )));
     }
     let g = gen_of(generator)?;
     let t = guard(|| {
@@ -308,22 +388,50 @@ fn random_factory(
 
 #[pyfunction]
 #[pyo3(signature = (*size, generator=None, dtype=None, device=None, requires_grad=false, out=None))]
-fn rand(py: Python<'_>, size: &Bound<'_, PyTuple>, generator: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool, out: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+fn rand(
+    py: Python<'_>,
+    size: &Bound<'_, PyTuple>,
+    generator: Option<&Bound<'_, PyAny>>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+    out: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
     let _ = out;
-    random_factory(py, size, generator, dtype, device, requires_grad, |t, g| t.uniform_(0.0, 1.0, g))
+    random_factory(py, size, generator, dtype, device, requires_grad, |t, g| {
+        t.uniform_(0.0, 1.0, g)
+    })
 }
 
 #[pyfunction]
 #[pyo3(signature = (*size, generator=None, dtype=None, device=None, requires_grad=false, out=None))]
-fn randn(py: Python<'_>, size: &Bound<'_, PyTuple>, generator: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool, out: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+fn randn(
+    py: Python<'_>,
+    size: &Bound<'_, PyTuple>,
+    generator: Option<&Bound<'_, PyAny>>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+    out: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
     let _ = out;
-    random_factory(py, size, generator, dtype, device, requires_grad, |t, g| t.normal_(0.0, 1.0, g))
+    random_factory(py, size, generator, dtype, device, requires_grad, |t, g| {
+        t.normal_(0.0, 1.0, g)
+    })
 }
 
 /// `randint(low=0, high, size)`.
 #[pyfunction]
 #[pyo3(signature = (*args, generator=None, dtype=None, device=None, requires_grad=false, size=None))]
-fn randint(py: Python<'_>, args: &Bound<'_, PyTuple>, generator: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool, size: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+fn randint(
+    py: Python<'_>,
+    args: &Bound<'_, PyTuple>,
+    generator: Option<&Bound<'_, PyAny>>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+    size: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
     check_cpu(device)?;
     let mut ints: Vec<i64> = Vec::new();
     let mut shape_obj = size.cloned();
@@ -337,11 +445,20 @@ fn randint(py: Python<'_>, args: &Bound<'_, PyTuple>, generator: Option<&Bound<'
     let (low, high) = match ints.as_slice() {
         [h] => (0, *h),
         [l, h] => (*l, *h),
-        _ => return Err(PyTypeError::new_err("randint() received an invalid combination of arguments - expected (low=0, high, size)")),
+        _ => return Err(PyTypeError::new_err(
+            "randint() received an invalid combination of arguments - expected (low=0, high, size)",
+        )),
     };
     let shape: Vec<usize> = match shape_obj {
-        Some(s) => super::convert::int_list(&s)?.iter().map(|&d| d.max(0) as usize).collect(),
-        None => return Err(PyTypeError::new_err("randint() missing required argument 'size'")),
+        Some(s) => super::convert::int_list(&s)?
+            .iter()
+            .map(|&d| d.max(0) as usize)
+            .collect(),
+        None => {
+            return Err(PyTypeError::new_err(
+                "randint() missing required argument 'size'",
+            ))
+        }
     };
     let d = dtype_or(dtype, DType::I64)?;
     let g = gen_of(generator)?;
@@ -355,21 +472,40 @@ fn randint(py: Python<'_>, args: &Bound<'_, PyTuple>, generator: Option<&Bound<'
 
 #[pyfunction]
 #[pyo3(signature = (n, *, generator=None, dtype=None, device=None, requires_grad=false))]
-fn randperm(py: Python<'_>, n: usize, generator: Option<&Bound<'_, PyAny>>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<Py<PyAny>> {
+fn randperm(
+    py: Python<'_>,
+    n: usize,
+    generator: Option<&Bound<'_, PyAny>>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> PyResult<Py<PyAny>> {
     check_cpu(device)?;
     let g = gen_of(generator)?;
     let d = dtype_or(dtype, DType::I64)?;
-    finish(py, guard(|| Tensor::randperm(n, d, g.as_ref()))?, requires_grad)
+    finish(
+        py,
+        guard(|| Tensor::randperm(n, d, g.as_ref()))?,
+        requires_grad,
+    )
 }
 
 /// In-place samplers used by Tensor methods and nn.init.
 #[pyfunction]
 #[pyo3(signature = (t, kind, a=0.0, b=1.0, generator=None))]
-fn _sample_(t: &Bound<'_, PyTensor>, kind: &str, a: f64, b: f64, generator: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+fn _sample_(
+    t: &Bound<'_, PyTensor>,
+    kind: &str,
+    a: f64,
+    b: f64,
+    generator: Option<&Bound<'_, PyAny>>,
+) -> PyResult<()> {
     let g = gen_of(generator)?;
     let x = t.borrow().t.clone();
     if crate::autograd::is_grad_enabled() && x.is_leaf() && x.requires_grad() {
-        return Err(PyRuntimeError::new_err("a leaf Variable that requires grad is being used in an in-place operation."));
+        return Err(PyRuntimeError::new_err(
+            "a leaf Variable that requires grad is being used in an in-place operation.",
+        ));
     }
     guard(|| match kind {
         "uniform" => x.uniform_(a, b, g.as_ref()),
@@ -383,7 +519,11 @@ fn _sample_(t: &Bound<'_, PyTensor>, kind: &str, a: f64, b: f64, generator: Opti
 
 #[pyfunction]
 #[pyo3(signature = (input, *, generator=None))]
-fn bernoulli(py: Python<'_>, input: &Bound<'_, PyAny>, generator: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+fn bernoulli(
+    py: Python<'_>,
+    input: &Bound<'_, PyAny>,
+    generator: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
     let t = tensor_arg(input)?;
     let g = gen_of(generator)?;
     wrap(py, guard(|| t.bernoulli(g.as_ref()))?)
@@ -391,10 +531,19 @@ fn bernoulli(py: Python<'_>, input: &Bound<'_, PyAny>, generator: Option<&Bound<
 
 #[pyfunction]
 #[pyo3(signature = (input, num_samples, replacement=false, *, generator=None))]
-fn multinomial(py: Python<'_>, input: &Bound<'_, PyAny>, num_samples: usize, replacement: bool, generator: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+fn multinomial(
+    py: Python<'_>,
+    input: &Bound<'_, PyAny>,
+    num_samples: usize,
+    replacement: bool,
+    generator: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
     let t = tensor_arg(input)?;
     let g = gen_of(generator)?;
-    wrap(py, guard(|| t.multinomial(num_samples, replacement, g.as_ref()))?)
+    wrap(
+        py,
+        guard(|| t.multinomial(num_samples, replacement, g.as_ref()))?,
+    )
 }
 
 #[pyfunction]
@@ -404,26 +553,50 @@ fn manual_seed(seed: i64) {
 
 #[pyfunction]
 fn initial_seed() -> u64 {
-    random::default_generator().lock().unwrap_or_else(|e| e.into_inner()).initial_seed()
+    random::default_generator()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .initial_seed()
 }
 
 #[pyfunction]
 fn _default_generator(py: Python<'_>) -> PyResult<Py<PyGenerator>> {
-    Py::new(py, PyGenerator { g: random::default_generator().clone() })
+    Py::new(
+        py,
+        PyGenerator {
+            g: random::default_generator().clone(),
+        },
+    )
 }
 
 #[pyfunction]
 #[pyo3(signature = (tensors, dim=0, *, out=None))]
-fn cat(py: Python<'_>, tensors: &Bound<'_, PyAny>, dim: i64, out: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
-    let ts: Vec<Tensor> = tensors.try_iter()?.map(|t| tensor_arg(&t?)).collect::<PyResult<_>>()?;
+fn cat(
+    py: Python<'_>,
+    tensors: &Bound<'_, PyAny>,
+    dim: i64,
+    out: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let ts: Vec<Tensor> = tensors
+        .try_iter()?
+        .map(|t| tensor_arg(&t?))
+        .collect::<PyResult<_>>()?;
     let r = guard(|| Tensor::cat(&ts, dim))?;
     write_out(py, r, out)
 }
 
 #[pyfunction]
 #[pyo3(signature = (tensors, dim=0, *, out=None))]
-fn stack(py: Python<'_>, tensors: &Bound<'_, PyAny>, dim: i64, out: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
-    let ts: Vec<Tensor> = tensors.try_iter()?.map(|t| tensor_arg(&t?)).collect::<PyResult<_>>()?;
+fn stack(
+    py: Python<'_>,
+    tensors: &Bound<'_, PyAny>,
+    dim: i64,
+    out: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let ts: Vec<Tensor> = tensors
+        .try_iter()?
+        .map(|t| tensor_arg(&t?))
+        .collect::<PyResult<_>>()?;
     let r = guard(|| Tensor::stack(&ts, dim))?;
     write_out(py, r, out)
 }
@@ -455,18 +628,28 @@ fn write_out(py: Python<'_>, r: Tensor, out: Option<&Bound<'_, PyAny>>) -> PyRes
 
 #[pyfunction]
 #[pyo3(signature = (result, out))]
-fn _write_out(py: Python<'_>, result: &Bound<'_, PyAny>, out: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+fn _write_out(
+    py: Python<'_>,
+    result: &Bound<'_, PyAny>,
+    out: &Bound<'_, PyAny>,
+) -> PyResult<Py<PyAny>> {
     write_out(py, tensor_arg(result)?, Some(out))
 }
 
 #[pyfunction]
-fn _where(py: Python<'_>, cond: &Bound<'_, PyAny>, a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+fn _where(
+    py: Python<'_>,
+    cond: &Bound<'_, PyAny>,
+    a: &Bound<'_, PyAny>,
+    b: &Bound<'_, PyAny>,
+) -> PyResult<Py<PyAny>> {
     let c = tensor_arg(cond)?;
     let to_t = |o: &Bound<'_, PyAny>, like: Option<&Tensor>| -> PyResult<Tensor> {
         if let Ok(t) = tensor_arg(o) {
             return Ok(t);
         }
-        let s = scalar_of(o).ok_or_else(|| PyTypeError::new_err("where(): expected Tensor or Number"))?;
+        let s = scalar_of(o)
+            .ok_or_else(|| PyTypeError::new_err("where(): expected Tensor or Number"))?;
         let d = match like {
             Some(t) if t.dtype.is_float() || !matches!(s, Scalar::Float(_)) => t.dtype,
             _ => s.dtype(),
@@ -489,7 +672,9 @@ fn get_default_dtype(py: Python<'_>) -> PyResult<Py<PyAny>> {
 fn set_default_dtype(d: &Bound<'_, PyAny>) -> PyResult<()> {
     let d = dtype_arg(d)?;
     if !d.is_float() {
-        return Err(PyTypeError::new_err("only floating-point types are supported as the default type"));
+        return Err(PyTypeError::new_err(
+            "only floating-point types are supported as the default type",
+        ));
     }
     crate::tensor::set_default_dtype(d);
     Ok(())
@@ -498,7 +683,9 @@ fn set_default_dtype(d: &Bound<'_, PyAny>) -> PyResult<()> {
 #[pyfunction]
 fn set_num_threads(n: usize) -> PyResult<()> {
     if n == 0 {
-        return Err(PyRuntimeError::new_err("Number of threads must be positive"));
+        return Err(PyRuntimeError::new_err(
+            "Number of threads must be positive",
+        ));
     }
     crate::ops::threads::set_num_threads(n);
     Ok(())
@@ -515,22 +702,40 @@ fn _empty_cache() {
 }
 
 #[pyfunction]
-fn promote_types(py: Python<'_>, a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-    dtype_obj(py, crate::tensor::promote_types(dtype_arg(a)?, dtype_arg(b)?))
+fn promote_types(
+    py: Python<'_>,
+    a: &Bound<'_, PyAny>,
+    b: &Bound<'_, PyAny>,
+) -> PyResult<Py<PyAny>> {
+    dtype_obj(
+        py,
+        crate::tensor::promote_types(dtype_arg(a)?, dtype_arg(b)?),
+    )
 }
 
 #[pyfunction]
 fn can_cast(from_: &Bound<'_, PyAny>, to: &Bound<'_, PyAny>) -> PyResult<bool> {
-    Ok(crate::ops::elementwise::can_cast(dtype_arg(from_)?, dtype_arg(to)?))
+    Ok(crate::ops::elementwise::can_cast(
+        dtype_arg(from_)?,
+        dtype_arg(to)?,
+    ))
 }
 
 #[pyfunction]
 fn result_type(py: Python<'_>, a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
     let rank = |o: &Bound<'_, PyAny>| -> PyResult<(DType, crate::tensor::Rank)> {
         if let Ok(t) = tensor_arg(o) {
-            return Ok((t.dtype, if t.ndim() == 0 { crate::tensor::Rank::ZeroDim } else { crate::tensor::Rank::Dim }));
+            return Ok((
+                t.dtype,
+                if t.ndim() == 0 {
+                    crate::tensor::Rank::ZeroDim
+                } else {
+                    crate::tensor::Rank::Dim
+                },
+            ));
         }
-        let s = scalar_of(o).ok_or_else(|| PyTypeError::new_err("result_type(): expected Tensor or Number"))?;
+        let s = scalar_of(o)
+            .ok_or_else(|| PyTypeError::new_err("result_type(): expected Tensor or Number"))?;
         Ok((s.dtype(), crate::tensor::Rank::Scalar))
     };
     dtype_obj(py, crate::tensor::result_type(&[rank(a)?, rank(b)?]))

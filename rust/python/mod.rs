@@ -1,13 +1,17 @@
 //! The PyO3 bindings: argument parsing and error mapping only; the work happens in `ops`.
+#![allow(non_snake_case)]
 
 mod autograd;
 mod convert;
 mod creation;
+mod nn;
 mod numpy;
 mod tensor;
 
 use crate::tensor::Error;
-use pyo3::exceptions::{PyIndexError, PyNotImplementedError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{
+    PyIndexError, PyNotImplementedError, PyRuntimeError, PyTypeError, PyValueError,
+};
 use pyo3::prelude::*;
 
 /// Maps a core error to the exception PyTorch raises.
@@ -32,13 +36,20 @@ pub fn guard<R>(f: impl FnOnce() -> crate::Result<R>) -> PyResult<R> {
                 .cloned()
                 .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "unknown".into());
-            Err(PyRuntimeError::new_err(format!("internal error in ferrotorch: {}", msg)))
+            Err(PyRuntimeError::new_err(format!(
+                "internal error in ferrotorch: {}",
+                msg
+            )))
         }
     }
 }
 
 /// Like `guard`, releasing the GIL while the (large) work runs.
-pub fn guard_nogil<R: Send>(py: Python<'_>, big: bool, f: impl FnOnce() -> crate::Result<R> + Send) -> PyResult<R> {
+pub fn guard_nogil<R: Send>(
+    py: Python<'_>,
+    big: bool,
+    f: impl FnOnce() -> crate::Result<R> + Send,
+) -> PyResult<R> {
     if big {
         py.detach(|| guard(f))
     } else {
@@ -56,5 +67,6 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     creation::register(m)?;
     numpy::register(m)?;
     autograd::register(m)?;
+    nn::register(m)?;
     Ok(())
 }

@@ -65,8 +65,16 @@ pub fn tensor_numpy(py: Python<'_>, t: &Tensor, force: bool) -> PyResult<Py<PyAn
 }
 
 /// `Tensor.__array__(dtype)`.
-pub fn tensor_array(py: Python<'_>, t: &Tensor, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
-    let t = if t.dtype == DType::BF16 { guard(|| t.cast_raw(DType::F32))? } else { t.detach() };
+pub fn tensor_array(
+    py: Python<'_>,
+    t: &Tensor,
+    dtype: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let t = if t.dtype == DType::BF16 {
+        guard(|| t.cast_raw(DType::F32))?
+    } else {
+        t.detach()
+    };
     let a = to_numpy(py, &t)?;
     match dtype {
         Some(d) if !d.is_none() => Ok(a.bind(py).call_method1("astype", (d,))?.unbind()),
@@ -91,7 +99,11 @@ pub fn from_numpy(py: Python<'_>, arr: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>>
             name
         ))
     })?;
-    if !arr.getattr("dtype")?.getattr("isnative")?.extract::<bool>()? {
+    if !arr
+        .getattr("dtype")?
+        .getattr("isnative")?
+        .extract::<bool>()?
+    {
         return Err(PyValueError::new_err("given numpy array has byte order different from the native byte order. Conversion between byte orders is currently not supported."));
     }
     let iface = arr.getattr("__array_interface__")?;
@@ -99,7 +111,10 @@ pub fn from_numpy(py: Python<'_>, arr: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>>
     let (ptr, _ro): (usize, bool) = iface.get_item("data")?.extract()?;
     let size = dtype.size();
     let strides_b: Vec<isize> = match iface.get_item("strides")? {
-        s if s.is_none() => crate::tensor::contiguous_strides(&shape).iter().map(|&s| (s * size) as isize).collect(),
+        s if s.is_none() => crate::tensor::contiguous_strides(&shape)
+            .iter()
+            .map(|&s| (s * size) as isize)
+            .collect(),
         s => s.extract()?,
     };
     if strides_b.iter().any(|&s| s < 0) {
@@ -113,7 +128,11 @@ pub fn from_numpy(py: Python<'_>, arr: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>>
         ));
     }
     let strides: Vec<usize> = strides_b.iter().map(|&s| s as usize / size).collect();
-    let layout = Layout { shape: shape.as_slice().into(), strides: strides.as_slice().into(), offset: 0 };
+    let layout = Layout {
+        shape: shape.as_slice().into(),
+        strides: strides.as_slice().into(),
+        offset: 0,
+    };
     let nbytes = layout.storage_extent() * size;
     let owner: Py<PyAny> = arr.clone().unbind();
     // SAFETY: the array's buffer covers `nbytes` from `ptr` and lives as long as `owner`.
@@ -123,7 +142,12 @@ pub fn from_numpy(py: Python<'_>, arr: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>>
 
 /// `_tensor_from_bytes(data, dtype, numel)`: a new 1-D tensor copied from a bytes-like object.
 #[pyfunction]
-fn _tensor_from_bytes(py: Python<'_>, data: &Bound<'_, PyAny>, dtype: &Bound<'_, PyAny>, numel: usize) -> PyResult<Py<PyAny>> {
+fn _tensor_from_bytes(
+    py: Python<'_>,
+    data: &Bound<'_, PyAny>,
+    dtype: &Bound<'_, PyAny>,
+    numel: usize,
+) -> PyResult<Py<PyAny>> {
     let d = super::convert::dtype_arg(dtype)?;
     let buf = pyo3::buffer::PyUntypedBuffer::get(data)?;
     let need = numel * d.size();

@@ -1,7 +1,10 @@
 //! `ferrotorch.Tensor`: the Rust tensor as a Python class. Hot methods are here; the long tail of
 //! aliases and keyword-heavy wrappers is added from Python (`ferrotorch/_tensor.py`).
 
-use super::convert::{self, dims_arg, dtype_arg, dtype_obj, index_int, int_list, other_arg, other_of, scalar_of, Other};
+use super::convert::{
+    self, dims_arg, dtype_arg, dtype_obj, index_int, int_list, other_arg, other_of, scalar_of,
+    Other,
+};
 use super::{guard, guard_nogil};
 use crate::ops::elementwise::{BinaryOp, Operand, UnaryOp};
 use crate::ops::iter::PAR_THRESHOLD;
@@ -21,16 +24,28 @@ pub fn wrap(py: Python<'_>, t: Tensor) -> PyResult<Py<PyAny>> {
 }
 
 pub fn wrap_vec(py: Python<'_>, ts: Vec<Tensor>) -> PyResult<Py<PyAny>> {
-    let items: Vec<Py<PyAny>> = ts.into_iter().map(|t| wrap(py, t)).collect::<PyResult<_>>()?;
+    let items: Vec<Py<PyAny>> = ts
+        .into_iter()
+        .map(|t| wrap(py, t))
+        .collect::<PyResult<_>>()?;
     Ok(PyTuple::new(py, items)?.into_any().unbind())
 }
 
 pub fn tensor_arg(obj: &Bound<'_, PyAny>) -> PyResult<Tensor> {
     match obj.cast::<PyTensor>() {
-        Ok(t) => Ok(t.borrow().t.clone()),
+        Ok(t) => Ok(t
+            .try_borrow()
+            .map_err(|_| {
+                PyRuntimeError::new_err("tensor is being modified in place by this same call")
+            })?
+            .t
+            .clone()),
         Err(_) => Err(PyTypeError::new_err(format!(
             "expected Tensor as argument, but got {}",
-            obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+            obj.get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
         ))),
     }
 }
@@ -41,7 +56,9 @@ fn big(t: &Tensor) -> bool {
 
 fn size_obj(py: Python<'_>, shape: &[usize]) -> PyResult<Py<PyAny>> {
     static SIZE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let cls = SIZE.get_or_try_init(py, || -> PyResult<_> { Ok(py.import("ferrotorch._size")?.getattr("Size")?.unbind()) })?;
+    let cls = SIZE.get_or_try_init(py, || -> PyResult<_> {
+        Ok(py.import("ferrotorch._size")?.getattr("Size")?.unbind())
+    })?;
     let tup = PyTuple::new(py, shape)?;
     Ok(cls.bind(py).call1((tup,))?.unbind())
 }
@@ -148,14 +165,18 @@ fn unary_op(name: &str, a: f64, b: f64, c: f64) -> PyResult<UnaryOp> {
 
 impl PyTensor {
     fn bin(&self, py: Python<'_>, other: &Bound<'_, PyAny>, op: BinaryOp) -> PyResult<Py<PyAny>> {
-        let Some(o) = other_of(other) else { return Ok(py.NotImplemented()) };
+        let Some(o) = other_of(other) else {
+            return Ok(py.NotImplemented());
+        };
         let t = &self.t;
         let r = guard_nogil(py, big(t), || t.binary(o.operand(), op))?;
         wrap(py, r)
     }
     /// `other (op) self` for a Python number on the left.
     fn rbin(&self, py: Python<'_>, other: &Bound<'_, PyAny>, op: BinaryOp) -> PyResult<Py<PyAny>> {
-        let Some(o) = other_of(other) else { return Ok(py.NotImplemented()) };
+        let Some(o) = other_of(other) else {
+            return Ok(py.NotImplemented());
+        };
         let t = &self.t;
         let r = guard(|| {
             let left = o.tensor()?;
@@ -163,11 +184,13 @@ impl PyTensor {
         })?;
         wrap(py, r)
     }
-    fn ibin(&mut self, py: Python<'_>, other: &Bound<'_, PyAny>, op: BinaryOp) -> PyResult<()> {
+    /// In-place ops take `slf: &Bound` so arguments (which may be self) are read before the mutable borrow.
+    fn ibin(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>, op: BinaryOp) -> PyResult<()> {
         let o = other_arg(other)?;
-        let big = big(&self.t);
-        let t = &mut self.t;
-        guard_nogil(py, big, || t.binary_(o.operand(), op))
+        let mut me = slf.borrow_mut();
+        let big = big(&me.t);
+        let t = &mut me.t;
+        guard_nogil(slf.py(), big, || t.binary_(o.operand(), op))
     }
     fn un(&self, py: Python<'_>, op: UnaryOp) -> PyResult<Py<PyAny>> {
         let t = &self.t;
@@ -186,7 +209,11 @@ enum Item {
 }
 
 fn parse_index(idx: &Bound<'_, PyAny>) -> PyResult<Vec<Item>> {
-    let items: Vec<Bound<'_, PyAny>> = if let Ok(t) = idx.cast::<PyTuple>() { t.iter().collect() } else { vec![idx.clone()] };
+    let items: Vec<Bound<'_, PyAny>> = if let Ok(t) = idx.cast::<PyTuple>() {
+        t.iter().collect()
+    } else {
+        vec![idx.clone()]
+    };
     let mut out = Vec::new();
     for it in items {
         if it.is_none() {
@@ -205,7 +232,9 @@ fn parse_index(idx: &Bound<'_, PyAny>) -> PyResult<Vec<Item>> {
             out.push(Item::Slice(get("start")?, get("stop")?, get("step")?));
         } else if it.is_instance_of::<PyBool>() {
             let b = it.is_truthy()?;
-            out.push(Item::Tensor(guard(|| Tensor::full(&[], Scalar::Bool(b), DType::Bool))?));
+            out.push(Item::Tensor(guard(|| {
+                Tensor::full(&[], Scalar::Bool(b), DType::Bool)
+            })?));
         } else if let Ok(t) = it.cast::<PyTensor>() {
             out.push(Item::Tensor(t.borrow().t.clone()));
         } else if let Ok(i) = index_int(&it) {
@@ -214,9 +243,13 @@ fn parse_index(idx: &Bound<'_, PyAny>) -> PyResult<Vec<Item>> {
             let n = convert::parse_nested(&it)?;
             let d = n.infer_dtype();
             if d.is_float() && !n.f.is_empty() {
-                return Err(PyIndexError::new_err("tensors used as indices must be long, int, byte or bool tensors"));
+                return Err(PyIndexError::new_err(
+                    "tensors used as indices must be long, int, byte or bool tensors",
+                ));
             }
-            out.push(Item::Tensor(guard(|| n.to_tensor(if d.is_float() { DType::I64 } else { d }))?));
+            out.push(Item::Tensor(guard(|| {
+                n.to_tensor(if d.is_float() { DType::I64 } else { d })
+            })?));
         } else {
             return Err(PyIndexError::new_err(
                 "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are valid indices (got ".to_string()
@@ -240,7 +273,11 @@ fn apply_index(t: &Tensor, items: &[Item]) -> crate::Result<(Tensor, Vec<Option<
         })
         .sum();
     if consumed > t.ndim() {
-        crate::bail!(Index, "too many indices for tensor of dimension {}", t.ndim());
+        crate::bail!(
+            Index,
+            "too many indices for tensor of dimension {}",
+            t.ndim()
+        );
     }
     let mut x = t.clone();
     let mut dim = 0usize;
@@ -288,7 +325,11 @@ fn apply_index(t: &Tensor, items: &[Item]) -> crate::Result<(Tensor, Vec<Option<
                     dim += 1;
                     continue;
                 }
-                let n = if ix.dtype == DType::Bool || ix.dtype == DType::U8 { ix.ndim() } else { 1 };
+                let n = if ix.dtype == DType::Bool || ix.dtype == DType::U8 {
+                    ix.ndim()
+                } else {
+                    1
+                };
                 adv.push(Some(ix.clone()));
                 dim += n;
             }
@@ -302,14 +343,30 @@ fn apply_index(t: &Tensor, items: &[Item]) -> crate::Result<(Tensor, Vec<Option<
 
 pub fn tolist(py: Python<'_>, t: &Tensor) -> PyResult<Py<PyAny>> {
     let vals: Vec<Py<PyAny>> = match t.dtype {
-        DType::Bool => t.to_vec::<bool>().into_iter().map(|v| PyBool::new(py, v).to_owned().into_any().unbind()).collect(),
-        d if d.is_float() => t.to_vec::<f64>().into_iter().map(|v| PyFloat::new(py, v).into_any().unbind()).collect(),
-        _ => t.to_vec::<i64>().into_iter().map(|v| PyInt::new(py, v).into_any().unbind()).collect(),
+        DType::Bool => t
+            .to_vec::<bool>()
+            .into_iter()
+            .map(|v| PyBool::new(py, v).to_owned().into_any().unbind())
+            .collect(),
+        d if d.is_float() => t
+            .to_vec::<f64>()
+            .into_iter()
+            .map(|v| PyFloat::new(py, v).into_any().unbind())
+            .collect(),
+        _ => t
+            .to_vec::<i64>()
+            .into_iter()
+            .map(|v| PyInt::new(py, v).into_any().unbind())
+            .collect(),
     };
     if t.ndim() == 0 {
         return Ok(vals.into_iter().next().expect("one element"));
     }
-    fn build(py: Python<'_>, shape: &[usize], vals: &mut std::vec::IntoIter<Py<PyAny>>) -> PyResult<Py<PyAny>> {
+    fn build(
+        py: Python<'_>,
+        shape: &[usize],
+        vals: &mut std::vec::IntoIter<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let mut items = Vec::with_capacity(shape[0]);
         for _ in 0..shape[0] {
             if shape.len() == 1 {
@@ -342,7 +399,10 @@ impl PyTensor {
         } else if args.len() == 1 && args.get_item(0)?.cast::<PyTensor>().is_ok() {
             args.get_item(0)?.cast::<PyTensor>()?.borrow().t.detach()
         } else if args.iter().all(|a| index_int(&a).is_ok()) {
-            let shape: Vec<usize> = convert::shape_args(args)?.iter().map(|&d| d.max(0) as usize).collect();
+            let shape: Vec<usize> = convert::shape_args(args)?
+                .iter()
+                .map(|&d| d.max(0) as usize)
+                .collect();
             guard(|| Tensor::empty(&shape, DType::F32))?
         } else {
             let n = convert::parse_nested(&args.get_item(0)?)?;
@@ -354,10 +414,18 @@ impl PyTensor {
     /// `Tensor._make_subclass(cls, data, require_grad)`: `cls` instance sharing data's storage.
     #[staticmethod]
     #[pyo3(signature = (cls, data, require_grad=false))]
-    fn _make_subclass(cls: &Bound<'_, PyType>, data: &Bound<'_, PyAny>, require_grad: bool) -> PyResult<Py<PyAny>> {
+    fn _make_subclass(
+        cls: &Bound<'_, PyType>,
+        data: &Bound<'_, PyAny>,
+        require_grad: bool,
+    ) -> PyResult<Py<PyAny>> {
         let mut t = tensor_arg(data)?.detach();
         guard(|| t.set_requires_grad(require_grad))?;
-        let obj = cls.call((), None)?;
+        // Tensor.__new__(cls): a `cls` instance without running cls.__new__/__init__
+        let obj = cls
+            .py()
+            .get_type::<PyTensor>()
+            .call_method1("__new__", (cls,))?;
         obj.cast::<PyTensor>()?.borrow_mut().t = t;
         Ok(obj.unbind())
     }
@@ -373,7 +441,15 @@ impl PyTensor {
             None => size_obj(py, self.t.shape()),
             Some(d) => {
                 let d = guard(|| crate::tensor::wrap_dim(d, self.t.ndim()))?;
-                Ok(self.t.shape().get(d).copied().unwrap_or(1).into_pyobject(py)?.into_any().unbind())
+                Ok(self
+                    .t
+                    .shape()
+                    .get(d)
+                    .copied()
+                    .unwrap_or(1)
+                    .into_pyobject(py)?
+                    .into_any()
+                    .unbind())
             }
         }
     }
@@ -383,7 +459,15 @@ impl PyTensor {
             None => Ok(PyTuple::new(py, self.t.strides())?.into_any().unbind()),
             Some(d) => {
                 let d = guard(|| crate::tensor::wrap_dim(d, self.t.ndim()))?;
-                Ok(self.t.strides().get(d).copied().unwrap_or(1).into_pyobject(py)?.into_any().unbind())
+                Ok(self
+                    .t
+                    .strides()
+                    .get(d)
+                    .copied()
+                    .unwrap_or(1)
+                    .into_pyobject(py)?
+                    .into_any()
+                    .unbind())
             }
         }
     }
@@ -411,7 +495,10 @@ impl PyTensor {
     }
     #[getter]
     fn device(&self) -> convert::PyDevice {
-        convert::PyDevice { kind: "cpu".into(), index: None }
+        convert::PyDevice {
+            kind: "cpu".into(),
+            index: None,
+        }
     }
     #[getter]
     fn is_cuda(&self) -> bool {
@@ -465,20 +552,40 @@ impl PyTensor {
         if self.t.numel() != 1 {
             return Err(PyRuntimeError::new_err(format!(
                 "Boolean value of Tensor with {} values is ambiguous",
-                if self.t.numel() == 0 { "no" } else { "more than one" }
+                if self.t.numel() == 0 {
+                    "no"
+                } else {
+                    "more than one"
+                }
             )));
         }
         Ok(guard(|| self.t.item())?.to_f64() != 0.0)
     }
     fn __float__(&self) -> PyResult<f64> {
-        Ok(guard(|| self.t.item().map_err(|_| crate::Error::Type("only one element tensors can be converted to Python scalars".into())))?.to_f64())
+        Ok(guard(|| {
+            self.t.item().map_err(|_| {
+                crate::Error::Type(
+                    "only one element tensors can be converted to Python scalars".into(),
+                )
+            })
+        })?
+        .to_f64())
     }
     fn __int__(&self) -> PyResult<i64> {
-        Ok(guard(|| self.t.item().map_err(|_| crate::Error::Type("only one element tensors can be converted to Python scalars".into())))?.to_i64())
+        Ok(guard(|| {
+            self.t.item().map_err(|_| {
+                crate::Error::Type(
+                    "only one element tensors can be converted to Python scalars".into(),
+                )
+            })
+        })?
+        .to_i64())
     }
     fn __index__(&self) -> PyResult<i64> {
         if self.t.dtype.is_float() || self.t.dtype == DType::Bool || self.t.numel() != 1 {
-            return Err(PyTypeError::new_err("only integer tensors of a single element can be converted to an index"));
+            return Err(PyTypeError::new_err(
+                "only integer tensors of a single element can be converted to an index",
+            ));
         }
         Ok(guard(|| self.t.item())?.to_i64())
     }
@@ -493,14 +600,24 @@ impl PyTensor {
         super::numpy::tensor_numpy(py, &self.t, force)
     }
     #[pyo3(signature = (dtype=None, copy=None))]
-    fn __array__(&self, py: Python<'_>, dtype: Option<&Bound<'_, PyAny>>, copy: Option<bool>) -> PyResult<Py<PyAny>> {
+    fn __array__(
+        &self,
+        py: Python<'_>,
+        dtype: Option<&Bound<'_, PyAny>>,
+        copy: Option<bool>,
+    ) -> PyResult<Py<PyAny>> {
         let _ = copy;
         super::numpy::tensor_array(py, &self.t, dtype)
     }
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
         static STR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
         let py = slf.py();
-        let f = STR.get_or_try_init(py, || -> PyResult<_> { Ok(py.import("ferrotorch._tensor_str")?.getattr("_str")?.unbind()) })?;
+        let f = STR.get_or_try_init(py, || -> PyResult<_> {
+            Ok(py
+                .import("ferrotorch._tensor_str")?
+                .getattr("_str")?
+                .unbind())
+        })?;
         f.bind(py).call1((slf,))?.extract()
     }
     fn __iter__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
@@ -510,7 +627,11 @@ impl PyTensor {
         }
         let py = slf.py();
         let parts = guard(|| t.unbind(0))?;
-        Ok(wrap_vec(py, parts)?.bind(py).try_iter()?.into_any().unbind())
+        Ok(wrap_vec(py, parts)?
+            .bind(py)
+            .try_iter()?
+            .into_any()
+            .unbind())
     }
     fn __getitem__(&self, py: Python<'_>, idx: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         // fast path: a single int
@@ -530,13 +651,19 @@ impl PyTensor {
         })?;
         wrap(py, r)
     }
-    fn __setitem__(&mut self, idx: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn __setitem__(
+        slf: &Bound<'_, Self>,
+        idx: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         let items = parse_index(idx)?;
+        let dtype = slf.borrow().t.dtype;
         let v = other_arg(value).or_else(|_| -> PyResult<Other> {
             let n = convert::parse_nested(value)?;
-            Ok(Other::T(guard(|| n.to_tensor(self.t.dtype))?))
+            Ok(Other::T(guard(|| n.to_tensor(dtype))?))
         })?;
-        let t = &mut self.t;
+        let mut me = slf.borrow_mut();
+        let t = &mut me.t;
         guard(|| {
             let (view, adv) = apply_index(t, &items)?;
             let vt = match &v {
@@ -574,8 +701,8 @@ impl PyTensor {
     fn __radd__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         self.rbin(py, o, BinaryOp::Add)
     }
-    fn __iadd__(&mut self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.ibin(py, o, BinaryOp::Add)
+    fn __iadd__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<()> {
+        Self::ibin(slf, o, BinaryOp::Add)
     }
     fn __sub__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         self.bin(py, o, BinaryOp::Sub)
@@ -583,8 +710,8 @@ impl PyTensor {
     fn __rsub__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         self.rbin(py, o, BinaryOp::Sub)
     }
-    fn __isub__(&mut self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.ibin(py, o, BinaryOp::Sub)
+    fn __isub__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<()> {
+        Self::ibin(slf, o, BinaryOp::Sub)
     }
     fn __mul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         self.bin(py, o, BinaryOp::Mul)
@@ -592,8 +719,8 @@ impl PyTensor {
     fn __rmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         self.rbin(py, o, BinaryOp::Mul)
     }
-    fn __imul__(&mut self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.ibin(py, o, BinaryOp::Mul)
+    fn __imul__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<()> {
+        Self::ibin(slf, o, BinaryOp::Mul)
     }
     fn __truediv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         self.bin(py, o, BinaryOp::Div)
@@ -601,8 +728,8 @@ impl PyTensor {
     fn __rtruediv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         self.rbin(py, o, BinaryOp::Div)
     }
-    fn __itruediv__(&mut self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.ibin(py, o, BinaryOp::Div)
+    fn __itruediv__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<()> {
+        Self::ibin(slf, o, BinaryOp::Div)
     }
     fn __floordiv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         self.bin(py, o, BinaryOp::FloorDiv)
@@ -610,8 +737,8 @@ impl PyTensor {
     fn __rfloordiv__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         self.rbin(py, o, BinaryOp::FloorDiv)
     }
-    fn __ifloordiv__(&mut self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.ibin(py, o, BinaryOp::FloorDiv)
+    fn __ifloordiv__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<()> {
+        Self::ibin(slf, o, BinaryOp::FloorDiv)
     }
     fn __mod__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         self.bin(py, o, BinaryOp::Rem)
@@ -619,10 +746,15 @@ impl PyTensor {
     fn __rmod__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         self.rbin(py, o, BinaryOp::Rem)
     }
-    fn __imod__(&mut self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.ibin(py, o, BinaryOp::Rem)
+    fn __imod__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<()> {
+        Self::ibin(slf, o, BinaryOp::Rem)
     }
-    fn __pow__(&self, py: Python<'_>, o: &Bound<'_, PyAny>, _modulo: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+    fn __pow__(
+        &self,
+        py: Python<'_>,
+        o: &Bound<'_, PyAny>,
+        _modulo: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         if self.t.dtype.is_float() {
             if let Some(s) = scalar_of(o).filter(|s| !matches!(s, Scalar::Bool(_))) {
                 return self.un(py, UnaryOp::PowScalar(s.to_f64()));
@@ -630,19 +762,35 @@ impl PyTensor {
         }
         self.bin(py, o, BinaryOp::Pow)
     }
-    fn __rpow__(&self, py: Python<'_>, o: &Bound<'_, PyAny>, _modulo: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+    fn __rpow__(
+        &self,
+        py: Python<'_>,
+        o: &Bound<'_, PyAny>,
+        _modulo: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         self.rbin(py, o, BinaryOp::Pow)
     }
-    fn __ipow__(&mut self, py: Python<'_>, o: &Bound<'_, PyAny>, _modulo: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        self.ibin(py, o, BinaryOp::Pow)
+    fn __ipow__(
+        slf: &Bound<'_, Self>,
+        o: &Bound<'_, PyAny>,
+        _modulo: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        Self::ibin(slf, o, BinaryOp::Pow)
     }
     fn __matmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let Ok(b) = tensor_arg(o) else { return Ok(py.NotImplemented()) };
+        let Ok(b) = tensor_arg(o) else {
+            return Ok(py.NotImplemented());
+        };
         let a = &self.t;
-        wrap(py, guard_nogil(py, a.numel() * b.numel() >= 4096, || a.matmul(&b))?)
+        wrap(
+            py,
+            guard_nogil(py, a.numel() * b.numel() >= 4096, || a.matmul(&b))?,
+        )
     }
     fn __rmatmul__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let Ok(b) = tensor_arg(o) else { return Ok(py.NotImplemented()) };
+        let Ok(b) = tensor_arg(o) else {
+            return Ok(py.NotImplemented());
+        };
         wrap(py, guard(|| b.matmul(&self.t))?)
     }
     fn __neg__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
@@ -663,8 +811,8 @@ impl PyTensor {
     fn __rand__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         self.bin(py, o, BinaryOp::BitAnd)
     }
-    fn __iand__(&mut self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.ibin(py, o, BinaryOp::BitAnd)
+    fn __iand__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<()> {
+        Self::ibin(slf, o, BinaryOp::BitAnd)
     }
     fn __or__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         self.bin(py, o, BinaryOp::BitOr)
@@ -672,8 +820,8 @@ impl PyTensor {
     fn __ror__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         self.bin(py, o, BinaryOp::BitOr)
     }
-    fn __ior__(&mut self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.ibin(py, o, BinaryOp::BitOr)
+    fn __ior__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<()> {
+        Self::ibin(slf, o, BinaryOp::BitOr)
     }
     fn __xor__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         self.bin(py, o, BinaryOp::BitXor)
@@ -681,8 +829,8 @@ impl PyTensor {
     fn __rxor__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         self.bin(py, o, BinaryOp::BitXor)
     }
-    fn __ixor__(&mut self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.ibin(py, o, BinaryOp::BitXor)
+    fn __ixor__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<()> {
+        Self::ibin(slf, o, BinaryOp::BitXor)
     }
     fn __lshift__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         self.bin(py, o, BinaryOp::Shl)
@@ -711,11 +859,21 @@ impl PyTensor {
 
     // ---- named hot ops ----
     #[pyo3(signature = (other, *, alpha=None))]
-    fn add(&self, py: Python<'_>, other: &Bound<'_, PyAny>, alpha: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+    fn add(
+        &self,
+        py: Python<'_>,
+        other: &Bound<'_, PyAny>,
+        alpha: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         self.add_sub(py, other, alpha, BinaryOp::Add)
     }
     #[pyo3(signature = (other, *, alpha=None))]
-    fn sub(&self, py: Python<'_>, other: &Bound<'_, PyAny>, alpha: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+    fn sub(
+        &self,
+        py: Python<'_>,
+        other: &Bound<'_, PyAny>,
+        alpha: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         self.add_sub(py, other, alpha, BinaryOp::Sub)
     }
     fn mul(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
@@ -723,22 +881,30 @@ impl PyTensor {
         not_impl_to_type_error(py, r, other)
     }
     #[pyo3(signature = (other, *, alpha=None))]
-    fn add_<'py>(mut slf: PyRefMut<'py, Self>, py: Python<'py>, other: &Bound<'py, PyAny>, alpha: Option<&Bound<'py, PyAny>>) -> PyResult<PyRefMut<'py, Self>> {
-        slf.iadd_sub(py, other, alpha, BinaryOp::Add)?;
-        Ok(slf)
+    fn add_<'py>(
+        slf: &Bound<'py, Self>,
+        other: &Bound<'py, PyAny>,
+        alpha: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, Self>> {
+        Self::iadd_sub(slf, other, alpha, BinaryOp::Add)?;
+        Ok(slf.clone())
     }
     #[pyo3(signature = (other, *, alpha=None))]
-    fn sub_<'py>(mut slf: PyRefMut<'py, Self>, py: Python<'py>, other: &Bound<'py, PyAny>, alpha: Option<&Bound<'py, PyAny>>) -> PyResult<PyRefMut<'py, Self>> {
-        slf.iadd_sub(py, other, alpha, BinaryOp::Sub)?;
-        Ok(slf)
+    fn sub_<'py>(
+        slf: &Bound<'py, Self>,
+        other: &Bound<'py, PyAny>,
+        alpha: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, Self>> {
+        Self::iadd_sub(slf, other, alpha, BinaryOp::Sub)?;
+        Ok(slf.clone())
     }
-    fn mul_<'py>(mut slf: PyRefMut<'py, Self>, py: Python<'py>, other: &Bound<'py, PyAny>) -> PyResult<PyRefMut<'py, Self>> {
-        slf.ibin(py, other, BinaryOp::Mul)?;
-        Ok(slf)
+    fn mul_<'py>(slf: &Bound<'py, Self>, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
+        Self::ibin(slf, other, BinaryOp::Mul)?;
+        Ok(slf.clone())
     }
-    fn div_<'py>(mut slf: PyRefMut<'py, Self>, py: Python<'py>, other: &Bound<'py, PyAny>) -> PyResult<PyRefMut<'py, Self>> {
-        slf.ibin(py, other, BinaryOp::Div)?;
-        Ok(slf)
+    fn div_<'py>(slf: &Bound<'py, Self>, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
+        Self::ibin(slf, other, BinaryOp::Div)?;
+        Ok(slf.clone())
     }
 
     /// Generic element-wise binary op by name (used by the Python-side wrappers).
@@ -755,17 +921,28 @@ impl PyTensor {
         let t = &self.t;
         wrap(py, guard(|| o.tensor()?.binary(Operand::T(t), op))?)
     }
-    fn _binary_<'py>(mut slf: PyRefMut<'py, Self>, py: Python<'py>, other: &Bound<'py, PyAny>, op: &str) -> PyResult<PyRefMut<'py, Self>> {
+    fn _binary_<'py>(
+        slf: &Bound<'py, Self>,
+        other: &Bound<'py, PyAny>,
+        op: &str,
+    ) -> PyResult<Bound<'py, Self>> {
         let op = binary_op(op)?;
-        slf.ibin(py, other, op)?;
-        Ok(slf)
+        Self::ibin(slf, other, op)?;
+        Ok(slf.clone())
     }
     #[pyo3(signature = (op, a=0.0, b=0.0, c=0.0))]
     fn _unary(&self, py: Python<'_>, op: &str, a: f64, b: f64, c: f64) -> PyResult<Py<PyAny>> {
         self.un(py, unary_op(op, a, b, c)?)
     }
     #[pyo3(signature = (op, a=0.0, b=0.0, c=0.0))]
-    fn _unary_<'py>(mut slf: PyRefMut<'py, Self>, py: Python<'py>, op: &str, a: f64, b: f64, c: f64) -> PyResult<PyRefMut<'py, Self>> {
+    fn _unary_<'py>(
+        mut slf: PyRefMut<'py, Self>,
+        py: Python<'py>,
+        op: &str,
+        a: f64,
+        b: f64,
+        c: f64,
+    ) -> PyResult<PyRefMut<'py, Self>> {
         let op = unary_op(op, a, b, c)?;
         let big = big(&slf.t);
         let t = &mut slf.t;
@@ -801,17 +978,26 @@ impl PyTensor {
     fn matmul(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let b = tensor_arg(other)?;
         let a = &self.t;
-        wrap(py, guard_nogil(py, a.numel() * b.numel() >= 4096, || a.matmul(&b))?)
+        wrap(
+            py,
+            guard_nogil(py, a.numel() * b.numel() >= 4096, || a.matmul(&b))?,
+        )
     }
     fn mm(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let b = tensor_arg(other)?;
         let a = &self.t;
-        wrap(py, guard_nogil(py, a.numel() * b.numel() >= 4096, || a.mm(&b))?)
+        wrap(
+            py,
+            guard_nogil(py, a.numel() * b.numel() >= 4096, || a.mm(&b))?,
+        )
     }
     fn bmm(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let b = tensor_arg(other)?;
         let a = &self.t;
-        wrap(py, guard_nogil(py, a.numel() * b.numel() >= 4096, || a.bmm(&b))?)
+        wrap(
+            py,
+            guard_nogil(py, a.numel() * b.numel() >= 4096, || a.bmm(&b))?,
+        )
     }
     fn dot(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let b = tensor_arg(other)?;
@@ -820,37 +1006,80 @@ impl PyTensor {
 
     // ---- reductions ----
     #[pyo3(signature = (dim=None, keepdim=false, *, dtype=None))]
-    fn sum(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+    fn sum(
+        &self,
+        py: Python<'_>,
+        dim: Option<&Bound<'_, PyAny>>,
+        keepdim: bool,
+        dtype: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let d = dims_arg(dim)?;
         let x = self.cast_opt(dtype)?;
-        wrap(py, guard_nogil(py, big(&x), || x.sum(d.as_deref(), keepdim))?)
+        wrap(
+            py,
+            guard_nogil(py, big(&x), || x.sum(d.as_deref(), keepdim))?,
+        )
     }
     #[pyo3(signature = (dim=None, keepdim=false, *, dtype=None))]
-    fn mean(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+    fn mean(
+        &self,
+        py: Python<'_>,
+        dim: Option<&Bound<'_, PyAny>>,
+        keepdim: bool,
+        dtype: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let d = dims_arg(dim)?;
         let x = self.cast_opt(dtype)?;
-        wrap(py, guard_nogil(py, big(&x), || x.mean(d.as_deref(), keepdim))?)
+        wrap(
+            py,
+            guard_nogil(py, big(&x), || x.mean(d.as_deref(), keepdim))?,
+        )
     }
     #[pyo3(signature = (dim=None, keepdim=false, *, dtype=None))]
-    fn prod(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+    fn prod(
+        &self,
+        py: Python<'_>,
+        dim: Option<&Bound<'_, PyAny>>,
+        keepdim: bool,
+        dtype: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let d = dims_arg(dim)?;
         let x = self.cast_opt(dtype)?;
         wrap(py, guard(|| x.prod(d.as_deref(), keepdim))?)
     }
     /// (values, indices) along dim; the Python side builds the named tuple.
-    fn _max_min_dim(&self, py: Python<'_>, dim: i64, keepdim: bool, is_max: bool) -> PyResult<Py<PyAny>> {
+    fn _max_min_dim(
+        &self,
+        py: Python<'_>,
+        dim: i64,
+        keepdim: bool,
+        is_max: bool,
+    ) -> PyResult<Py<PyAny>> {
         let (v, i) = guard(|| self.t.max_min_dim(dim, keepdim, is_max))?;
         wrap_vec(py, vec![v, i])
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
-    fn amax(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<Py<PyAny>> {
+    fn amax(
+        &self,
+        py: Python<'_>,
+        dim: Option<&Bound<'_, PyAny>>,
+        keepdim: bool,
+    ) -> PyResult<Py<PyAny>> {
         let d = dims_arg(dim)?;
         wrap(py, guard(|| self.t.amax_amin(d.as_deref(), keepdim, true))?)
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
-    fn amin(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<Py<PyAny>> {
+    fn amin(
+        &self,
+        py: Python<'_>,
+        dim: Option<&Bound<'_, PyAny>>,
+        keepdim: bool,
+    ) -> PyResult<Py<PyAny>> {
         let d = dims_arg(dim)?;
-        wrap(py, guard(|| self.t.amax_amin(d.as_deref(), keepdim, false))?)
+        wrap(
+            py,
+            guard(|| self.t.amax_amin(d.as_deref(), keepdim, false))?,
+        )
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
     fn argmax(&self, py: Python<'_>, dim: Option<i64>, keepdim: bool) -> PyResult<Py<PyAny>> {
@@ -860,41 +1089,88 @@ impl PyTensor {
     fn argmin(&self, py: Python<'_>, dim: Option<i64>, keepdim: bool) -> PyResult<Py<PyAny>> {
         wrap(py, guard(|| self.t.argmax_argmin(dim, keepdim, false))?)
     }
-    fn _var_std(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, correction: f64, keepdim: bool, take_sqrt: bool) -> PyResult<Py<PyAny>> {
+    fn _var_std(
+        &self,
+        py: Python<'_>,
+        dim: Option<&Bound<'_, PyAny>>,
+        correction: f64,
+        keepdim: bool,
+        take_sqrt: bool,
+    ) -> PyResult<Py<PyAny>> {
         let d = dims_arg(dim)?;
-        wrap(py, guard(|| self.t.var_std(d.as_deref(), correction, keepdim, take_sqrt))?)
+        wrap(
+            py,
+            guard(|| self.t.var_std(d.as_deref(), correction, keepdim, take_sqrt))?,
+        )
     }
     #[pyo3(signature = (p, dim=None, keepdim=false))]
-    fn _norm(&self, py: Python<'_>, p: f64, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<Py<PyAny>> {
+    fn _norm(
+        &self,
+        py: Python<'_>,
+        p: f64,
+        dim: Option<&Bound<'_, PyAny>>,
+        keepdim: bool,
+    ) -> PyResult<Py<PyAny>> {
         let d = dims_arg(dim)?;
         wrap(py, guard(|| self.t.norm(p, d.as_deref(), keepdim))?)
     }
     #[pyo3(signature = (dim, keepdim=false))]
-    fn logsumexp(&self, py: Python<'_>, dim: &Bound<'_, PyAny>, keepdim: bool) -> PyResult<Py<PyAny>> {
+    fn logsumexp(
+        &self,
+        py: Python<'_>,
+        dim: &Bound<'_, PyAny>,
+        keepdim: bool,
+    ) -> PyResult<Py<PyAny>> {
         let d = int_list(dim)?;
         wrap(py, guard(|| self.t.logsumexp(&d, keepdim))?)
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
-    fn all(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<Py<PyAny>> {
+    fn all(
+        &self,
+        py: Python<'_>,
+        dim: Option<&Bound<'_, PyAny>>,
+        keepdim: bool,
+    ) -> PyResult<Py<PyAny>> {
         let d = dims_arg(dim)?;
         wrap(py, guard(|| self.t.all_any(d.as_deref(), keepdim, true))?)
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
-    fn any(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<Py<PyAny>> {
+    fn any(
+        &self,
+        py: Python<'_>,
+        dim: Option<&Bound<'_, PyAny>>,
+        keepdim: bool,
+    ) -> PyResult<Py<PyAny>> {
         let d = dims_arg(dim)?;
         wrap(py, guard(|| self.t.all_any(d.as_deref(), keepdim, false))?)
     }
     #[pyo3(signature = (dim, *, dtype=None))]
-    fn cumsum(&self, py: Python<'_>, dim: i64, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+    fn cumsum(
+        &self,
+        py: Python<'_>,
+        dim: i64,
+        dtype: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let x = self.cast_opt(dtype)?;
         wrap(py, guard(|| x.cumulative(dim, true))?)
     }
     #[pyo3(signature = (dim, *, dtype=None))]
-    fn cumprod(&self, py: Python<'_>, dim: i64, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+    fn cumprod(
+        &self,
+        py: Python<'_>,
+        dim: i64,
+        dtype: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let x = self.cast_opt(dtype)?;
         wrap(py, guard(|| x.cumulative(dim, false))?)
     }
-    fn _sort(&self, py: Python<'_>, dim: i64, descending: bool, k: Option<usize>) -> PyResult<Py<PyAny>> {
+    fn _sort(
+        &self,
+        py: Python<'_>,
+        dim: i64,
+        descending: bool,
+        k: Option<usize>,
+    ) -> PyResult<Py<PyAny>> {
         let (v, i) = guard(|| self.t.sort_k(dim, descending, k))?;
         wrap_vec(py, vec![v, i])
     }
@@ -911,7 +1187,9 @@ impl PyTensor {
                 if d == self.t.dtype {
                     return wrap(py, self.t.clone());
                 }
-                return Err(PyRuntimeError::new_err("view(dtype) with a different dtype is not supported"));
+                return Err(PyRuntimeError::new_err(
+                    "view(dtype) with a different dtype is not supported",
+                ));
             }
         }
         let s = convert::shape_args(shape)?;
@@ -966,7 +1244,13 @@ impl PyTensor {
     fn select(&self, py: Python<'_>, dim: i64, index: i64) -> PyResult<Py<PyAny>> {
         wrap(py, guard(|| self.t.select(dim, index))?)
     }
-    fn unfold(&self, py: Python<'_>, dimension: i64, size: usize, step: usize) -> PyResult<Py<PyAny>> {
+    fn unfold(
+        &self,
+        py: Python<'_>,
+        dimension: i64,
+        size: usize,
+        step: usize,
+    ) -> PyResult<Py<PyAny>> {
         wrap(py, guard(|| self.t.unfold(dimension, size, step))?)
     }
     #[pyo3(signature = (offset=0, dim1=0, dim2=1))]
@@ -974,10 +1258,25 @@ impl PyTensor {
         wrap(py, guard(|| self.t.diagonal(offset, dim1, dim2))?)
     }
     #[pyo3(signature = (size, stride, storage_offset=None))]
-    fn as_strided(&self, py: Python<'_>, size: &Bound<'_, PyAny>, stride: &Bound<'_, PyAny>, storage_offset: Option<i64>) -> PyResult<Py<PyAny>> {
+    fn as_strided(
+        &self,
+        py: Python<'_>,
+        size: &Bound<'_, PyAny>,
+        stride: &Bound<'_, PyAny>,
+        storage_offset: Option<i64>,
+    ) -> PyResult<Py<PyAny>> {
         let size: Vec<usize> = int_list(size)?.iter().map(|&x| x.max(0) as usize).collect();
-        let stride: Vec<usize> = int_list(stride)?.iter().map(|&x| x.max(0) as usize).collect();
-        wrap(py, guard(|| self.t.as_strided(&size, &stride, storage_offset.map(|o| o.max(0) as usize)))?)
+        let stride: Vec<usize> = int_list(stride)?
+            .iter()
+            .map(|&x| x.max(0) as usize)
+            .collect();
+        wrap(
+            py,
+            guard(|| {
+                self.t
+                    .as_strided(&size, &stride, storage_offset.map(|o| o.max(0) as usize))
+            })?,
+        )
     }
     fn movedim(&self, py: Python<'_>, source: i64, destination: i64) -> PyResult<Py<PyAny>> {
         wrap(py, guard(|| self.t.movedim(source, destination))?)
@@ -991,13 +1290,20 @@ impl PyTensor {
         slf
     }
     #[pyo3(signature = (*, memory_format=None))]
-    fn clone(&self, py: Python<'_>, memory_format: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+    fn clone(
+        &self,
+        py: Python<'_>,
+        memory_format: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let _ = memory_format;
         let t = &self.t;
         wrap(py, guard_nogil(py, big(t), || t.clone_op())?)
     }
     #[pyo3(signature = (memory_format=None))]
-    fn contiguous(slf: &Bound<'_, Self>, memory_format: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+    fn contiguous(
+        slf: &Bound<'_, Self>,
+        memory_format: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let _ = memory_format;
         let t = slf.borrow().t.clone();
         if t.is_contiguous() {
@@ -1021,7 +1327,10 @@ impl PyTensor {
     }
     #[pyo3(signature = (*sizes))]
     fn repeat(&self, py: Python<'_>, sizes: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
-        let s: Vec<usize> = convert::shape_args(sizes)?.iter().map(|&x| x.max(0) as usize).collect();
+        let s: Vec<usize> = convert::shape_args(sizes)?
+            .iter()
+            .map(|&x| x.max(0) as usize)
+            .collect();
         wrap(py, guard(|| self.t.repeat(&s))?)
     }
     #[pyo3(signature = (*dims))]
@@ -1030,7 +1339,12 @@ impl PyTensor {
         wrap(py, guard(|| self.t.flip(&d))?)
     }
     #[pyo3(signature = (shifts, dims=None))]
-    fn roll(&self, py: Python<'_>, shifts: &Bound<'_, PyAny>, dims: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+    fn roll(
+        &self,
+        py: Python<'_>,
+        shifts: &Bound<'_, PyAny>,
+        dims: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let s = int_list(shifts)?;
         let d = dims_arg(dims)?.unwrap_or_default();
         wrap(py, guard(|| self.t.roll(&s, &d))?)
@@ -1045,7 +1359,12 @@ impl PyTensor {
     }
 
     // ---- indexing ops ----
-    fn index_select(&self, py: Python<'_>, dim: i64, index: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    fn index_select(
+        &self,
+        py: Python<'_>,
+        dim: i64,
+        index: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
         let i = tensor_arg(index)?;
         wrap(py, guard(|| self.t.index_select(dim, &i))?)
     }
@@ -1053,47 +1372,80 @@ impl PyTensor {
         let i = tensor_arg(index)?;
         wrap(py, guard(|| self.t.gather(dim, &i))?)
     }
-    fn _scatter(&self, py: Python<'_>, dim: i64, index: &Bound<'_, PyAny>, src: &Bound<'_, PyAny>, accumulate: bool) -> PyResult<Py<PyAny>> {
+    fn _scatter(
+        &self,
+        py: Python<'_>,
+        dim: i64,
+        index: &Bound<'_, PyAny>,
+        src: &Bound<'_, PyAny>,
+        accumulate: bool,
+    ) -> PyResult<Py<PyAny>> {
         let i = tensor_arg(index)?;
         let s = other_arg(src)?;
         let t = &self.t;
-        wrap(py, guard(|| {
-            let d = crate::tensor::wrap_dim(dim, t.ndim())?;
-            let st = match &s {
-                Other::T(x) => x.clone(),
-                Other::S(v) => Tensor::scalar_tensor(*v, t.dtype)?.broadcast_to(i.shape())?,
-            };
-            t.scatter_op(d, &i, &st, accumulate)
-        })?)
+        wrap(
+            py,
+            guard(|| {
+                let d = crate::tensor::wrap_dim(dim, t.ndim())?;
+                let st = match &s {
+                    Other::T(x) => x.clone(),
+                    Other::S(v) => Tensor::scalar_tensor(*v, t.dtype)?.broadcast_to(i.shape())?,
+                };
+                t.scatter_op(d, &i, &st, accumulate)
+            })?,
+        )
     }
-    fn _scatter_<'py>(mut slf: PyRefMut<'py, Self>, py: Python<'py>, dim: i64, index: &Bound<'py, PyAny>, src: &Bound<'py, PyAny>, accumulate: bool) -> PyResult<PyRefMut<'py, Self>> {
-        let r = slf._scatter(py, dim, index, src, accumulate)?;
+    fn _scatter_<'py>(
+        slf: &Bound<'py, Self>,
+        dim: i64,
+        index: &Bound<'py, PyAny>,
+        src: &Bound<'py, PyAny>,
+        accumulate: bool,
+    ) -> PyResult<Bound<'py, Self>> {
+        let py = slf.py();
+        let r = slf.borrow()._scatter(py, dim, index, src, accumulate)?;
         let r = tensor_arg(r.bind(py))?;
-        let t = &mut slf.t;
+        let mut me = slf.borrow_mut();
+        let t = &mut me.t;
         guard(|| {
             if crate::autograd::needs_grad(&[t]) || r.requires_grad() {
                 t.check_inplace()?;
             }
             t.assign_result(r)
         })?;
-        Ok(slf)
+        drop(me);
+        Ok(slf.clone())
     }
-    fn masked_fill(&self, py: Python<'_>, mask: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    fn masked_fill(
+        &self,
+        py: Python<'_>,
+        mask: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
         let m = tensor_arg(mask)?;
         let v = other_arg(value)?;
         let t = &self.t;
-        wrap(py, guard(|| {
-            let vt = match &v {
-                Other::T(x) => x.clone(),
-                Other::S(s) => Tensor::scalar_tensor(*s, t.dtype)?,
-            };
-            t.masked_fill(&m, &vt)
-        })?)
+        wrap(
+            py,
+            guard(|| {
+                let vt = match &v {
+                    Other::T(x) => x.clone(),
+                    Other::S(s) => Tensor::scalar_tensor(*s, t.dtype)?,
+                };
+                t.masked_fill(&m, &vt)
+            })?,
+        )
     }
-    fn masked_fill_<'py>(mut slf: PyRefMut<'py, Self>, py: Python<'py>, mask: &Bound<'py, PyAny>, value: &Bound<'py, PyAny>) -> PyResult<PyRefMut<'py, Self>> {
-        let r = slf.masked_fill(py, mask, value)?;
+    fn masked_fill_<'py>(
+        slf: &Bound<'py, Self>,
+        mask: &Bound<'py, PyAny>,
+        value: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, Self>> {
+        let py = slf.py();
+        let r = slf.borrow().masked_fill(py, mask, value)?;
         let r = tensor_arg(r.bind(py))?;
-        let t = &mut slf.t;
+        let mut me = slf.borrow_mut();
+        let t = &mut me.t;
         guard(|| {
             if crate::autograd::needs_grad(&[t]) || r.requires_grad() {
                 t.check_inplace()?;
@@ -1103,7 +1455,8 @@ impl PyTensor {
             t.bump_version();
             Ok(())
         })?;
-        Ok(slf)
+        drop(me);
+        Ok(slf.clone())
     }
     fn masked_select(&self, py: Python<'_>, mask: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let m = tensor_arg(mask)?;
@@ -1117,16 +1470,51 @@ impl PyTensor {
         wrap(py, guard(|| self.t.take(&i))?)
     }
     #[pyo3(signature = (indices, values, accumulate=false))]
-    fn index_put_<'py>(mut slf: PyRefMut<'py, Self>, indices: &Bound<'py, PyAny>, values: &Bound<'py, PyAny>, accumulate: bool) -> PyResult<PyRefMut<'py, Self>> {
-        let idx: Vec<Option<Tensor>> = indices.try_iter()?.map(|i| i.and_then(|i| if i.is_none() { Ok(None) } else { tensor_arg(&i).map(Some) })).collect::<PyResult<_>>()?;
+    fn index_put_<'py>(
+        slf: &Bound<'py, Self>,
+        indices: &Bound<'py, PyAny>,
+        values: &Bound<'py, PyAny>,
+        accumulate: bool,
+    ) -> PyResult<Bound<'py, Self>> {
+        let idx: Vec<Option<Tensor>> = indices
+            .try_iter()?
+            .map(|i| {
+                i.and_then(|i| {
+                    if i.is_none() {
+                        Ok(None)
+                    } else {
+                        tensor_arg(&i).map(Some)
+                    }
+                })
+            })
+            .collect::<PyResult<_>>()?;
         let v = tensor_arg(values)?;
-        let t = &mut slf.t;
+        let mut me = slf.borrow_mut();
+        let t = &mut me.t;
         guard(|| t.index_put_(&idx, &v, accumulate))?;
-        Ok(slf)
+        drop(me);
+        Ok(slf.clone())
     }
     #[pyo3(signature = (indices, values, accumulate=false))]
-    fn index_put(&self, py: Python<'_>, indices: &Bound<'_, PyAny>, values: &Bound<'_, PyAny>, accumulate: bool) -> PyResult<Py<PyAny>> {
-        let idx: Vec<Option<Tensor>> = indices.try_iter()?.map(|i| i.and_then(|i| if i.is_none() { Ok(None) } else { tensor_arg(&i).map(Some) })).collect::<PyResult<_>>()?;
+    fn index_put(
+        &self,
+        py: Python<'_>,
+        indices: &Bound<'_, PyAny>,
+        values: &Bound<'_, PyAny>,
+        accumulate: bool,
+    ) -> PyResult<Py<PyAny>> {
+        let idx: Vec<Option<Tensor>> = indices
+            .try_iter()?
+            .map(|i| {
+                i.and_then(|i| {
+                    if i.is_none() {
+                        Ok(None)
+                    } else {
+                        tensor_arg(&i).map(Some)
+                    }
+                })
+            })
+            .collect::<PyResult<_>>()?;
         let v = tensor_arg(values)?;
         wrap(py, guard(|| self.t.index_put(&idx, &v, accumulate))?)
     }
@@ -1157,8 +1545,14 @@ impl PyTensor {
     fn bfloat16(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         wrap(py, guard(|| self.t.cast(DType::BF16))?)
     }
-    fn copy_<'py>(mut slf: PyRefMut<'py, Self>, py: Python<'py>, src: &Bound<'py, PyAny>, non_blocking: Option<bool>) -> PyResult<PyRefMut<'py, Self>> {
+    #[pyo3(signature = (src, non_blocking=false))]
+    fn copy_<'py>(
+        slf: &Bound<'py, Self>,
+        src: &Bound<'py, PyAny>,
+        non_blocking: bool,
+    ) -> PyResult<Bound<'py, Self>> {
         let _ = non_blocking;
+        let py = slf.py();
         let s = match other_of(src) {
             Some(o) => o.tensor().map_err(super::to_py)?,
             None => {
@@ -1166,14 +1560,17 @@ impl PyTensor {
                 guard(|| n.to_tensor(n.infer_dtype()))?
             }
         };
-        let big = big(&slf.t);
-        let t = &mut slf.t;
+        let mut me = slf.borrow_mut();
+        let big = big(&me.t);
+        let t = &mut me.t;
         guard_nogil(py, big, || t.copy_(&s))?;
-        Ok(slf)
+        drop(me);
+        Ok(slf.clone())
     }
-    fn fill_<'py>(mut slf: PyRefMut<'py, Self>, value: &Bound<'py, PyAny>) -> PyResult<PyRefMut<'py, Self>> {
+    fn fill_<'py>(slf: &Bound<'py, Self>, value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
         let v = other_arg(value)?;
-        let t = &mut slf.t;
+        let mut me = slf.borrow_mut();
+        let t = &mut me.t;
         guard(|| {
             let vt = match &v {
                 Other::T(x) => x.clone(),
@@ -1181,7 +1578,8 @@ impl PyTensor {
             };
             t.copy_(&vt)
         })?;
-        Ok(slf)
+        drop(me);
+        Ok(slf.clone())
     }
     fn zero_(mut slf: PyRefMut<'_, Self>) -> PyResult<PyRefMut<'_, Self>> {
         let t = &mut slf.t;
@@ -1207,7 +1605,10 @@ impl PyTensor {
         guard(|| self.t.set_requires_grad(value))
     }
     #[pyo3(signature = (requires_grad=true))]
-    fn requires_grad_(mut slf: PyRefMut<'_, Self>, requires_grad: bool) -> PyResult<PyRefMut<'_, Self>> {
+    fn requires_grad_(
+        mut slf: PyRefMut<'_, Self>,
+        requires_grad: bool,
+    ) -> PyResult<PyRefMut<'_, Self>> {
         guard(|| slf.t.set_requires_grad(requires_grad))?;
         Ok(slf)
     }
@@ -1220,7 +1621,14 @@ impl PyTensor {
         match self.t.grad() {
             Some(g) => Ok(Some(wrap(py, g)?)),
             None => {
-                if !self.t.is_leaf() && !self.t.autograd.as_ref().map(|m| m.lock().retains_grad).unwrap_or(false) {
+                if !self.t.is_leaf()
+                    && !self
+                        .t
+                        .autograd
+                        .as_ref()
+                        .map(|m| m.lock().retains_grad)
+                        .unwrap_or(false)
+                {
                     let warnings = py.import("warnings")?;
                     warnings.call_method1(
                         "warn",
@@ -1245,11 +1653,14 @@ impl PyTensor {
     }
     /// `x.data = y`: x now reads y's storage, keeping its own autograd identity.
     #[setter(data)]
-    fn set_data(&mut self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn set_data(mut slf: PyRefMut<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        if value.as_ptr() == slf.as_ptr() {
+            return Ok(());
+        }
         let v = tensor_arg(value)?;
-        self.t.storage = v.storage.clone();
-        self.t.layout = v.layout.clone();
-        self.t.dtype = v.dtype;
+        slf.t.storage = v.storage.clone();
+        slf.t.layout = v.layout.clone();
+        slf.t.dtype = v.dtype;
         Ok(())
     }
     #[getter]
@@ -1265,12 +1676,18 @@ impl PyTensor {
     }
     #[getter]
     fn retains_grad(&self) -> bool {
-        self.t.autograd.as_ref().map(|m| m.lock().retains_grad).unwrap_or(false)
+        self.t
+            .autograd
+            .as_ref()
+            .map(|m| m.lock().retains_grad)
+            .unwrap_or(false)
     }
     #[getter]
     fn grad_fn(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         match self.t.grad_fn() {
-            Some(n) => Ok(Some(Py::new(py, super::autograd::PyNode { node: n.clone() })?.into_any())),
+            Some(n) => Ok(Some(
+                Py::new(py, super::autograd::PyNode { node: n.clone() })?.into_any(),
+            )),
             None => Ok(None),
         }
     }
@@ -1279,27 +1696,43 @@ impl PyTensor {
         guard(|| self.t.register_hook(h))?;
         Ok(py.None())
     }
-    fn register_post_accumulate_grad_hook(slf: &Bound<'_, Self>, hook: Py<PyAny>) -> PyResult<Py<PyAny>> {
+    fn register_post_accumulate_grad_hook(
+        slf: &Bound<'_, Self>,
+        hook: Py<PyAny>,
+    ) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         if !slf.borrow().t.is_leaf() {
-            return Err(PyRuntimeError::new_err("post accumulate grad hooks cannot be registered on non-leaf tensors"));
+            return Err(PyRuntimeError::new_err(
+                "post accumulate grad hooks cannot be registered on non-leaf tensors",
+            ));
         }
         let weak: Py<PyAny> = py.import("weakref")?.call_method1("ref", (slf,))?.unbind();
         let meta = slf.borrow_mut().t.meta();
-        meta.lock().post_accumulate_hooks.push(std::sync::Arc::new(move || {
-            Python::attach(|py| {
-                let t = weak.bind(py).call0().map_err(|e| crate::Error::Runtime(e.to_string()))?;
-                if !t.is_none() {
-                    hook.bind(py).call1((t,)).map_err(|e| crate::Error::Runtime(e.to_string()))?;
-                }
-                Ok(())
-            })
-        }));
+        meta.lock()
+            .post_accumulate_hooks
+            .push(std::sync::Arc::new(move || {
+                Python::attach(|py| {
+                    let t = weak
+                        .bind(py)
+                        .call0()
+                        .map_err(|e| crate::Error::Runtime(e.to_string()))?;
+                    if !t.is_none() {
+                        hook.bind(py)
+                            .call1((t,))
+                            .map_err(|e| crate::Error::Runtime(e.to_string()))?;
+                    }
+                    Ok(())
+                })
+            }));
         Ok(py.None())
     }
 }
 
-fn not_impl_to_type_error(py: Python<'_>, r: Py<PyAny>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+fn not_impl_to_type_error(
+    py: Python<'_>,
+    r: Py<PyAny>,
+    other: &Bound<'_, PyAny>,
+) -> PyResult<Py<PyAny>> {
     if r.bind(py).is(&py.NotImplemented()) {
         return Err(PyTypeError::new_err(format!(
             "mul(): argument 'other' must be Tensor or Number, not {}",
@@ -1319,7 +1752,11 @@ impl PyTensor {
             _ => Ok(self.t.clone()),
         }
     }
-    fn scaled_other(&self, other: &Bound<'_, PyAny>, alpha: Option<&Bound<'_, PyAny>>) -> PyResult<Other> {
+    fn scaled_other(
+        &self,
+        other: &Bound<'_, PyAny>,
+        alpha: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Other> {
         let o = other_arg(other)?;
         match alpha.and_then(scalar_of) {
             None => Ok(o),
@@ -1332,23 +1769,39 @@ impl PyTensor {
             }),
         }
     }
-    fn add_sub(&self, py: Python<'_>, other: &Bound<'_, PyAny>, alpha: Option<&Bound<'_, PyAny>>, op: BinaryOp) -> PyResult<Py<PyAny>> {
+    fn add_sub(
+        &self,
+        py: Python<'_>,
+        other: &Bound<'_, PyAny>,
+        alpha: Option<&Bound<'_, PyAny>>,
+        op: BinaryOp,
+    ) -> PyResult<Py<PyAny>> {
         let o = self.scaled_other(other, alpha)?;
         let t = &self.t;
         wrap(py, guard_nogil(py, big(t), || t.binary(o.operand(), op))?)
     }
-    fn iadd_sub(&mut self, py: Python<'_>, other: &Bound<'_, PyAny>, alpha: Option<&Bound<'_, PyAny>>, op: BinaryOp) -> PyResult<()> {
-        let o = self.scaled_other(other, alpha)?;
-        let big = big(&self.t);
-        let t = &mut self.t;
-        guard_nogil(py, big, || t.binary_(o.operand(), op))
+    fn iadd_sub(
+        slf: &Bound<'_, Self>,
+        other: &Bound<'_, PyAny>,
+        alpha: Option<&Bound<'_, PyAny>>,
+        op: BinaryOp,
+    ) -> PyResult<()> {
+        let o = slf.borrow().scaled_other(other, alpha)?;
+        let mut me = slf.borrow_mut();
+        let big = big(&me.t);
+        let t = &mut me.t;
+        guard_nogil(slf.py(), big, || t.binary_(o.operand(), op))
     }
 }
 
 /// Index tensors for the dims of `t` when advanced items followed basic ones (which became the view).
 /// The basic part must have left `t`'s dims intact (slices/None/ellipsis map 1:1 only when the view
 /// is t itself); otherwise the write goes through a mask of the view.
-fn expand_adv(t: &Tensor, view: &Tensor, adv: Vec<Option<Tensor>>) -> crate::Result<Vec<Option<Tensor>>> {
+fn expand_adv(
+    t: &Tensor,
+    view: &Tensor,
+    adv: Vec<Option<Tensor>>,
+) -> crate::Result<Vec<Option<Tensor>>> {
     if view.shape() == t.shape() && view.layout == t.layout {
         return Ok(adv);
     }
@@ -1384,9 +1837,19 @@ fn relative_layout(base: &Tensor, view: &Tensor) -> crate::tensor::Layout {
         .strides()
         .iter()
         .zip(view.shape())
-        .map(|(&s, &n)| if n <= 1 { 0 } else { to_rel(view.layout.offset + s) - offset })
+        .map(|(&s, &n)| {
+            if n <= 1 {
+                0
+            } else {
+                to_rel(view.layout.offset + s) - offset
+            }
+        })
         .collect();
-    crate::tensor::Layout { shape: view.layout.shape.clone(), strides, offset }
+    crate::tensor::Layout {
+        shape: view.layout.shape.clone(),
+        strides,
+        offset,
+    }
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

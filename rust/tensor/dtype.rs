@@ -42,7 +42,10 @@ impl DType {
         matches!(self, DType::F16 | DType::BF16 | DType::F32 | DType::F64)
     }
     pub fn is_int(self) -> bool {
-        matches!(self, DType::U8 | DType::I8 | DType::I16 | DType::I32 | DType::I64)
+        matches!(
+            self,
+            DType::U8 | DType::I8 | DType::I16 | DType::I32 | DType::I64
+        )
     }
     /// The name after `torch.` (`float32`, `int64`, ...).
     pub fn name(self) -> &'static str {
@@ -105,7 +108,8 @@ pub fn promote_types(a: DType, b: DType) -> DType {
     }
 }
 
-static DEFAULT_DTYPE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(DType::F32 as u8);
+static DEFAULT_DTYPE: std::sync::atomic::AtomicU8 =
+    std::sync::atomic::AtomicU8::new(DType::F32 as u8);
 
 /// `torch.get_default_dtype()`: the dtype of float literals and float factories.
 pub fn default_dtype() -> DType {
@@ -145,12 +149,18 @@ pub fn result_type(operands: &[(DType, Rank)]) -> DType {
         }
         (h, l) => h.or(l),
     };
-    combine(fold(Rank::Dim), combine(fold(Rank::ZeroDim), fold(Rank::Scalar))).unwrap_or(DType::F32)
+    combine(
+        fold(Rank::Dim),
+        combine(fold(Rank::ZeroDim), fold(Rank::Scalar)),
+    )
+    .unwrap_or(DType::F32)
 }
 
 /// The element trait every kernel is generic over. `Acc` is the type arithmetic runs in:
 /// the type itself, except f32 for the half types and i64-free bool handled through u8.
-pub trait Elem: Copy + Send + Sync + 'static + PartialEq + PartialOrd + std::fmt::Debug + Default {
+pub trait Elem:
+    Copy + Send + Sync + 'static + PartialEq + PartialOrd + std::fmt::Debug + Default
+{
     const DTYPE: DType;
     fn to_f64(self) -> f64;
     fn from_f64(v: f64) -> Self;
@@ -321,16 +331,46 @@ macro_rules! dispatch_all {
     ($dt:expr, $T:ident => $body:expr) => {{
         use $crate::tensor::DType as __D;
         match $dt {
-            __D::Bool => { type $T = bool; $body }
-            __D::U8 => { type $T = u8; $body }
-            __D::I8 => { type $T = i8; $body }
-            __D::I16 => { type $T = i16; $body }
-            __D::I32 => { type $T = i32; $body }
-            __D::I64 => { type $T = i64; $body }
-            __D::F16 => { type $T = half::f16; $body }
-            __D::BF16 => { type $T = half::bf16; $body }
-            __D::F32 => { type $T = f32; $body }
-            __D::F64 => { type $T = f64; $body }
+            __D::Bool => {
+                type $T = bool;
+                $body
+            }
+            __D::U8 => {
+                type $T = u8;
+                $body
+            }
+            __D::I8 => {
+                type $T = i8;
+                $body
+            }
+            __D::I16 => {
+                type $T = i16;
+                $body
+            }
+            __D::I32 => {
+                type $T = i32;
+                $body
+            }
+            __D::I64 => {
+                type $T = i64;
+                $body
+            }
+            __D::F16 => {
+                type $T = half::f16;
+                $body
+            }
+            __D::BF16 => {
+                type $T = half::bf16;
+                $body
+            }
+            __D::F32 => {
+                type $T = f32;
+                $body
+            }
+            __D::F64 => {
+                type $T = f64;
+                $body
+            }
         }
     }};
 }
@@ -341,10 +381,22 @@ macro_rules! dispatch_float {
     ($dt:expr, $T:ident => $body:expr, _ => $else:expr) => {{
         use $crate::tensor::DType as __D;
         match $dt {
-            __D::F16 => { type $T = half::f16; $body }
-            __D::BF16 => { type $T = half::bf16; $body }
-            __D::F32 => { type $T = f32; $body }
-            __D::F64 => { type $T = f64; $body }
+            __D::F16 => {
+                type $T = half::f16;
+                $body
+            }
+            __D::BF16 => {
+                type $T = half::bf16;
+                $body
+            }
+            __D::F32 => {
+                type $T = f32;
+                $body
+            }
+            __D::F64 => {
+                type $T = f64;
+                $body
+            }
             _ => $else,
         }
     }};
@@ -356,11 +408,26 @@ macro_rules! dispatch_int {
     ($dt:expr, $T:ident => $body:expr, _ => $else:expr) => {{
         use $crate::tensor::DType as __D;
         match $dt {
-            __D::U8 => { type $T = u8; $body }
-            __D::I8 => { type $T = i8; $body }
-            __D::I16 => { type $T = i16; $body }
-            __D::I32 => { type $T = i32; $body }
-            __D::I64 => { type $T = i64; $body }
+            __D::U8 => {
+                type $T = u8;
+                $body
+            }
+            __D::I8 => {
+                type $T = i8;
+                $body
+            }
+            __D::I16 => {
+                type $T = i16;
+                $body
+            }
+            __D::I32 => {
+                type $T = i32;
+                $body
+            }
+            __D::I64 => {
+                type $T = i64;
+                $body
+            }
             _ => $else,
         }
     }};

@@ -42,7 +42,11 @@ pub fn wrap_dim(dim: i64, ndim: usize) -> Result<usize> {
             dim
         )));
     }
-    Ok(if dim < 0 { (dim + n) as usize } else { dim as usize })
+    Ok(if dim < 0 {
+        (dim + n) as usize
+    } else {
+        dim as usize
+    })
 }
 
 /// The broadcast shape of two shapes, or PyTorch's error naming both.
@@ -50,8 +54,16 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Result<Dims> {
     let n = a.len().max(b.len());
     let mut out: Dims = SmallVec::from_elem(0, n);
     for i in 0..n {
-        let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
-        let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
+        let da = if i + a.len() >= n {
+            a[i + a.len() - n]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= n {
+            b[i + b.len() - n]
+        } else {
+            1
+        };
         out[i] = if da == db || db == 1 {
             da
         } else if da == 1 {
@@ -68,7 +80,11 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Result<Dims> {
 
 impl Layout {
     pub fn contiguous(shape: &[usize]) -> Layout {
-        Layout { shape: shape.into(), strides: contiguous_strides(shape), offset: 0 }
+        Layout {
+            shape: shape.into(),
+            strides: contiguous_strides(shape),
+            offset: 0,
+        }
     }
     pub fn ndim(&self) -> usize {
         self.shape.len()
@@ -91,7 +107,14 @@ impl Layout {
         if self.numel() == 0 {
             return self.offset;
         }
-        self.offset + self.shape.iter().zip(&self.strides).map(|(d, s)| (d - 1) * s).sum::<usize>() + 1
+        self.offset
+            + self
+                .shape
+                .iter()
+                .zip(&self.strides)
+                .map(|(d, s)| (d - 1) * s)
+                .sum::<usize>()
+            + 1
     }
 
     /// A view of this layout broadcast to `shape` (stride 0 along expanded dims).
@@ -121,7 +144,11 @@ impl Layout {
                 )));
             }
         }
-        Ok(Layout { shape: shape.into(), strides, offset: self.offset })
+        Ok(Layout {
+            shape: shape.into(),
+            strides,
+            offset: self.offset,
+        })
     }
 
     pub fn transpose(&self, d0: usize, d1: usize) -> Layout {
@@ -160,7 +187,8 @@ impl Layout {
         for tensor_d in (0..self.ndim()).rev() {
             tensor_numel *= self.shape[tensor_d];
             if tensor_d == 0
-                || (self.shape[tensor_d - 1] != 1 && self.strides[tensor_d - 1] != tensor_numel * chunk_base_stride)
+                || (self.shape[tensor_d - 1] != 1
+                    && self.strides[tensor_d - 1] != tensor_numel * chunk_base_stride)
             {
                 while view_d >= 0 && (view_numel < tensor_numel || shape[view_d as usize] == 1) {
                     new_strides[view_d as usize] = view_numel * chunk_base_stride;
@@ -208,13 +236,21 @@ pub fn infer_shape(shape: &[i64], numel: usize) -> Result<Dims> {
     match infer {
         Some(i) => {
             if known == 0 || numel % known != 0 {
-                return Err(Error::Runtime(format!("shape '{}' is invalid for input of size {}", text(), numel)));
+                return Err(Error::Runtime(format!(
+                    "shape '{}' is invalid for input of size {}",
+                    text(),
+                    numel
+                )));
             }
             out[i] = numel / known;
         }
         None => {
             if known != numel {
-                return Err(Error::Runtime(format!("shape '{}' is invalid for input of size {}", text(), numel)));
+                return Err(Error::Runtime(format!(
+                    "shape '{}' is invalid for input of size {}",
+                    text(),
+                    numel
+                )));
             }
         }
     }
@@ -233,7 +269,9 @@ mod tests {
     #[test]
     fn broadcast_error_names_sizes() {
         let e = broadcast_shapes(&[2, 3], &[4]).unwrap_err();
-        assert!(e.to_string().contains("size of tensor a (3) must match the size of tensor b (4)"));
+        assert!(e
+            .to_string()
+            .contains("size of tensor a (3) must match the size of tensor b (4)"));
     }
     #[test]
     fn infer() {

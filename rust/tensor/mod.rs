@@ -7,8 +7,13 @@ mod storage;
 #[allow(clippy::module_inception)]
 mod tensor;
 
-pub use dtype::{default_dtype, set_default_dtype, promote_types, result_type, DType, Elem, FloatElem, Rank, ALL_DTYPES};
+pub use dtype::{
+    default_dtype, promote_types, result_type, set_default_dtype, DType, Elem, FloatElem, Rank,
+    ALL_DTYPES,
+};
 pub use error::{Error, Result};
-pub use layout::{broadcast_shapes, contiguous_strides, fmt_shape, infer_shape, numel, wrap_dim, Dims, Layout};
+pub use layout::{
+    broadcast_shapes, contiguous_strides, fmt_shape, infer_shape, numel, wrap_dim, Dims, Layout,
+};
 pub use storage::{empty_cache, Storage};
 pub use tensor::{Scalar, Tensor};

@@ -60,7 +60,10 @@ fn raw_alloc(cap: usize) -> Result<NonNull<u8>> {
 fn raw_free(p: NonNull<u8>, cap: usize) {
     if cap >= CACHE_MIN {
         if let Ok(mut guard) = CACHE.lock() {
-            let cache = guard.get_or_insert_with(|| Cache { free: HashMap::new(), idle_bytes: 0 });
+            let cache = guard.get_or_insert_with(|| Cache {
+                free: HashMap::new(),
+                idle_bytes: 0,
+            });
             if cache.idle_bytes + cap <= CACHE_LIMIT {
                 cache.idle_bytes += cap;
                 cache.free.entry(cap).or_default().push(p.as_ptr() as usize);
@@ -69,7 +72,12 @@ fn raw_free(p: NonNull<u8>, cap: usize) {
         }
     }
     // SAFETY: p was allocated by raw_alloc with this exact capacity and alignment.
-    unsafe { alloc::dealloc(p.as_ptr(), AllocLayout::from_size_align_unchecked(cap, ALIGN)) }
+    unsafe {
+        alloc::dealloc(
+            p.as_ptr(),
+            AllocLayout::from_size_align_unchecked(cap, ALIGN),
+        )
+    }
 }
 
 /// Returns every idle cached block to the OS.
@@ -79,7 +87,12 @@ pub fn empty_cache() {
             for (cap, ptrs) in cache.free.drain() {
                 for p in ptrs {
                     // SAFETY: cached blocks came from raw_alloc with capacity `cap`.
-                    unsafe { alloc::dealloc(p as *mut u8, AllocLayout::from_size_align_unchecked(cap, ALIGN)) }
+                    unsafe {
+                        alloc::dealloc(
+                            p as *mut u8,
+                            AllocLayout::from_size_align_unchecked(cap, ALIGN),
+                        )
+                    }
                 }
             }
             cache.idle_bytes = 0;
@@ -107,9 +120,13 @@ unsafe impl Sync for Storage {}
 impl Storage {
     /// Uninitialised storage for `n` elements of `dtype`.
     pub fn uninit(n: usize, dtype: DType) -> Result<Storage> {
-        let nbytes = n
-            .checked_mul(dtype.size())
-            .ok_or_else(|| Error::OutOfMemory(format!("cannot allocate {} elements of {}", n, dtype.name())))?;
+        let nbytes = n.checked_mul(dtype.size()).ok_or_else(|| {
+            Error::OutOfMemory(format!(
+                "cannot allocate {} elements of {}",
+                n,
+                dtype.name()
+            ))
+        })?;
         if nbytes > isize::MAX as usize / 2 {
             return Err(Error::OutOfMemory(format!(
                 "DefaultCPUAllocator: not enough memory: you tried to allocate {} bytes.",
@@ -117,7 +134,12 @@ impl Storage {
             )));
         }
         let cap = size_class(nbytes);
-        Ok(Storage { ptr: raw_alloc(cap)?, nbytes, owner: Owner::Owned { cap }, version: AtomicU64::new(0) })
+        Ok(Storage {
+            ptr: raw_alloc(cap)?,
+            nbytes,
+            owner: Owner::Owned { cap },
+            version: AtomicU64::new(0),
+        })
     }
 
     pub fn zeroed(n: usize, dtype: DType) -> Result<Storage> {
@@ -138,9 +160,18 @@ impl Storage {
     ///
     /// # Safety
     /// `ptr` must point to `nbytes` bytes valid (and suitably aligned) for as long as `owner` lives.
-    pub unsafe fn borrowed(ptr: *mut u8, nbytes: usize, owner: Box<dyn Any + Send + Sync>) -> Storage {
+    pub unsafe fn borrowed(
+        ptr: *mut u8,
+        nbytes: usize,
+        owner: Box<dyn Any + Send + Sync>,
+    ) -> Storage {
         let ptr = NonNull::new(ptr).unwrap_or(NonNull::dangling());
-        Storage { ptr, nbytes, owner: Owner::Borrowed(owner), version: AtomicU64::new(0) }
+        Storage {
+            ptr,
+            nbytes,
+            owner: Owner::Borrowed(owner),
+            version: AtomicU64::new(0),
+        }
     }
 
     pub fn nbytes(&self) -> usize {

@@ -52,7 +52,12 @@ pub struct Tensor {
 
 impl Tensor {
     pub fn from_storage(storage: Arc<Storage>, layout: Layout, dtype: DType) -> Tensor {
-        Tensor { storage, layout, dtype, autograd: None }
+        Tensor {
+            storage,
+            layout,
+            dtype,
+            autograd: None,
+        }
     }
 
     /// Uninitialised contiguous tensor.
@@ -76,9 +81,18 @@ impl Tensor {
 
     pub fn from_vec<T: Elem>(data: &[T], shape: &[usize]) -> Result<Tensor> {
         if data.len() != super::numel(shape) {
-            crate::bail!(Runtime, "from_vec: {} values for shape {}", data.len(), super::fmt_shape(shape));
+            crate::bail!(
+                Runtime,
+                "from_vec: {} values for shape {}",
+                data.len(),
+                super::fmt_shape(shape)
+            );
         }
-        Ok(Tensor::from_storage(Arc::new(Storage::from_vec(data)?), Layout::contiguous(shape), T::DTYPE))
+        Ok(Tensor::from_storage(
+            Arc::new(Storage::from_vec(data)?),
+            Layout::contiguous(shape),
+            T::DTYPE,
+        ))
     }
 
     pub fn scalar_tensor(value: Scalar, dtype: DType) -> Result<Tensor> {
@@ -104,12 +118,21 @@ impl Tensor {
     /// Pointer to the first element of this view.
     pub fn data_ptr(&self) -> *mut u8 {
         // SAFETY: offset lies within the storage for any valid layout.
-        unsafe { self.storage.as_ptr().add(self.layout.offset * self.dtype.size()) }
+        unsafe {
+            self.storage
+                .as_ptr()
+                .add(self.layout.offset * self.dtype.size())
+        }
     }
 
     /// The same data under a new layout, sharing storage (no autograd record).
     pub fn with_layout(&self, layout: Layout) -> Tensor {
-        Tensor { storage: self.storage.clone(), layout, dtype: self.dtype, autograd: None }
+        Tensor {
+            storage: self.storage.clone(),
+            layout,
+            dtype: self.dtype,
+            autograd: None,
+        }
     }
 
     /// Same storage and layout, cut from the graph.

@@ -229,22 +229,13 @@ def _get_softmax_dim(name: str, ndim: int, stacklevel: int) -> int:
     return 0 if ndim in (0, 1, 3) else 1
 
 
-def _logsumexp(input: Tensor, dim: int) -> Tensor:
-    m = input.max(dim, keepdim=True)[0].detach()
-    m = m.masked_fill(m.isinf(), 0)
-    return torch.log(torch.exp(input - m).sum(dim, keepdim=True)) + m
-
-
 def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:
     """``exp(x) / sum(exp(x))`` along ``dim`` (computed in ``dtype`` when given)."""
     if dim is None:
         dim = _get_softmax_dim("softmax", input.dim(), _stacklevel)
     if dtype is not None:
         input = input.to(dtype)
-    if input.dim() == 0:
-        return torch.exp(input - input.detach())
-    e = torch.exp(input - input.max(dim, keepdim=True)[0].detach())
-    return e / e.sum(dim, keepdim=True)
+    return torch._C._nn_softmax(input, dim, False)
 
 
 def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:
@@ -262,9 +253,7 @@ def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dty
         dim = _get_softmax_dim("log_softmax", input.dim(), _stacklevel)
     if dtype is not None:
         input = input.to(dtype)
-    if input.dim() == 0:
-        return input - input.detach()
-    return input - _logsumexp(input, dim)
+    return torch._C._nn_softmax(input, dim, True)
 
 
 # ============================================================================ dropout
@@ -501,6 +490,8 @@ def _convnd(
         )
     if out_c % groups != 0:
         raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0")
+    if nd in (1, 2) and x.dtype.is_floating_point:
+        return _fused_conv(x, weight, bias, stride, pads, dilation, groups, nd, squeeze)
     if any(p != (0, 0) for p in pads):
         flat = tuple(v for lr in reversed(pads) for v in lr)
         x = _pad_constant(x, flat, 0.0)
@@ -518,6 +509,23 @@ def _convnd(
     y = torch.matmul(w, cols).reshape(n, out_c, *out)
     if bias is not None:
         y = y + bias.reshape(out_c, *([1] * nd))
+    return y.squeeze(0) if squeeze else y
+
+
+def _fused_conv(
+    x: Tensor, weight: Tensor, bias: Tensor | None, stride: tuple, pads: list, dilation: tuple, groups: int, nd: int,
+    squeeze: bool,
+) -> Tensor:
+    """The Rust im2col + GEMM kernel (1-D runs as 2-D with height 1); asymmetric pads are applied first."""
+    if any(a != b for a, b in pads):
+        x = _pad_constant(x, tuple(v for lr in reversed(pads) for v in lr), 0.0)
+        pads = [(0, 0)] * nd
+    if nd == 1:
+        x, weight = x.unsqueeze(2), weight.unsqueeze(2)
+        stride, dilation, pads = (1, *stride), (1, *dilation), [(0, 0), *pads]
+    y = torch._C._nn_conv2d(x, weight, bias, tuple(stride), tuple(p for p, _ in pads), tuple(dilation), groups)
+    if nd == 1:
+        y = y.squeeze(2)
     return y.squeeze(0) if squeeze else y
 
 
@@ -717,6 +725,16 @@ def _max_poolnd(
                 f"pad should be at most half of effective kernel size, but got pad={p}, kernel_size={k} and "
                 f"dilation={d}"
             )
+    if nd in (1, 2) and x.dtype.is_floating_point:
+        x2 = x.unsqueeze(2) if nd == 1 else x
+        lift = (lambda t: (1, *t)) if nd == 1 else (lambda t: t)
+        values, indices = torch._C._nn_max_pool2d(x2, lift(kernel), lift(stride), (0, *padding) if nd == 1 else padding,
+                                                  lift(dilation), ceil_mode)
+        if nd == 1:
+            values, indices = values.squeeze(2), indices.squeeze(2)
+        if squeeze:
+            values, indices = values.squeeze(0), indices.squeeze(0)
+        return (values, indices) if return_indices else values
     spatial = tuple(x.shape[2:])
     out = tuple(
         _pool_out(sz, k, s, p, d, ceil_mode) for sz, k, s, p, d in zip(spatial, kernel, stride, padding, dilation)
@@ -792,6 +810,13 @@ def _avg_poolnd(
         if p > k // 2:
             raise RuntimeError(f"pad should be at most half of effective kernel size, but got pad={p}, kernel_size={k} "
                                "and dilation=1")
+    if nd in (1, 2) and x.dtype.is_floating_point:
+        x2 = x.unsqueeze(2) if nd == 1 else x
+        lift = (lambda t: (1, *t)) if nd == 1 else (lambda t: t)
+        y = torch._C._nn_avg_pool2d(x2, lift(kernel), lift(stride), (0, *padding) if nd == 1 else padding, ceil_mode,
+                                    count_include_pad, divisor_override or None)
+        y = y.squeeze(2) if nd == 1 else y
+        return y.squeeze(0) if squeeze else y
     spatial = tuple(x.shape[2:])
     out = tuple(_pool_out(sz, k, s, p, 1, ceil_mode) for sz, k, s, p in zip(spatial, kernel, stride, padding))
     if any(o <= 0 for o in out):
@@ -996,16 +1021,7 @@ def layer_norm(
             f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
             f"[*, {', '.join(map(str, normalized_shape))}], but got input of size{list(input.shape)}"
         )
-    dims = list(range(input.dim() - k, input.dim()))
-    mean = input.mean(dims, keepdim=True)
-    centered = input - mean
-    var = (centered * centered).mean(dims, keepdim=True)
-    out = centered / torch.sqrt(var + eps)
-    if weight is not None:
-        out = out * weight
-    if bias is not None:
-        out = out + bias
-    return out
+    return torch._C._nn_layer_norm(input, k, weight, bias, eps)
 
 
 def rms_norm(

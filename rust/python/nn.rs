@@ -1,0 +1,116 @@
+//! Bindings of the fused nn kernels (`ferrotorch._C._nn_*`), called from `nn.functional`.
+
+use super::guard;
+use super::tensor::{tensor_arg, wrap, wrap_vec};
+use crate::ops::conv::Conv2d;
+use pyo3::prelude::*;
+
+fn opt_tensor(o: Option<&Bound<'_, PyAny>>) -> PyResult<Option<crate::Tensor>> {
+    match o {
+        Some(x) if !x.is_none() => Ok(Some(tensor_arg(x)?)),
+        _ => Ok(None),
+    }
+}
+
+#[pyfunction]
+fn _nn_softmax(py: Python<'_>, x: &Bound<'_, PyAny>, dim: i64, log: bool) -> PyResult<Py<PyAny>> {
+    let t = tensor_arg(x)?;
+    wrap(py, py.detach(|| guard(|| t.softmax(dim, log)))?)
+}
+
+#[pyfunction]
+#[pyo3(signature = (x, n_norm, weight=None, bias=None, eps=1e-5))]
+fn _nn_layer_norm(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    n_norm: usize,
+    weight: Option<&Bound<'_, PyAny>>,
+    bias: Option<&Bound<'_, PyAny>>,
+    eps: f64,
+) -> PyResult<Py<PyAny>> {
+    let t = tensor_arg(x)?;
+    let (w, b) = (opt_tensor(weight)?, opt_tensor(bias)?);
+    wrap(
+        py,
+        py.detach(|| guard(|| t.layer_norm(n_norm, w.as_ref(), b.as_ref(), eps)))?,
+    )
+}
+
+#[pyfunction]
+#[pyo3(signature = (x, weight, bias, stride, padding, dilation, groups))]
+#[allow(clippy::too_many_arguments)]
+fn _nn_conv2d(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    weight: &Bound<'_, PyAny>,
+    bias: Option<&Bound<'_, PyAny>>,
+    stride: (usize, usize),
+    padding: (usize, usize),
+    dilation: (usize, usize),
+    groups: usize,
+) -> PyResult<Py<PyAny>> {
+    let (t, w, b) = (tensor_arg(x)?, tensor_arg(weight)?, opt_tensor(bias)?);
+    let p = Conv2d {
+        stride,
+        padding,
+        dilation,
+        groups,
+    };
+    wrap(py, py.detach(|| guard(|| t.conv2d(&w, b.as_ref(), p)))?)
+}
+
+#[pyfunction]
+fn _nn_max_pool2d(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    kernel: (usize, usize),
+    stride: (usize, usize),
+    padding: (usize, usize),
+    dilation: (usize, usize),
+    ceil_mode: bool,
+) -> PyResult<Py<PyAny>> {
+    let t = tensor_arg(x)?;
+    let (v, i) =
+        py.detach(|| guard(|| t.max_pool2d(kernel, stride, padding, dilation, ceil_mode)))?;
+    wrap_vec(py, vec![v, i])
+}
+
+#[pyfunction]
+#[pyo3(signature = (x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override=None))]
+#[allow(clippy::too_many_arguments)]
+fn _nn_avg_pool2d(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    kernel: (usize, usize),
+    stride: (usize, usize),
+    padding: (usize, usize),
+    ceil_mode: bool,
+    count_include_pad: bool,
+    divisor_override: Option<usize>,
+) -> PyResult<Py<PyAny>> {
+    let t = tensor_arg(x)?;
+    wrap(
+        py,
+        py.detach(|| {
+            guard(|| {
+                t.avg_pool2d(
+                    kernel,
+                    stride,
+                    padding,
+                    ceil_mode,
+                    count_include_pad,
+                    divisor_override,
+                )
+            })
+        })?,
+    )
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(_nn_softmax, m)?)?;
+    m.add_function(wrap_pyfunction!(_nn_layer_norm, m)?)?;
+    m.add_function(wrap_pyfunction!(_nn_conv2d, m)?)?;
+    m.add_function(wrap_pyfunction!(_nn_max_pool2d, m)?)?;
+    m.add_function(wrap_pyfunction!(_nn_avg_pool2d, m)?)?;
+    Ok(())
+}
