@@ -168,7 +168,14 @@ impl Tensor {
     /// `sum(dims, keepdim)`; ints and bools sum into int64.
     pub fn sum_dims(&self, dims: &[usize], keepdim: bool) -> Result<Tensor> {
         let shape = out_shape(self.shape(), dims, keepdim);
-        let out = if self.dtype.is_float() {
+        let fast = if self.dtype.is_float() && self.is_contiguous() {
+            crate::dispatch_float!(self.dtype, T => sum_contiguous::<T>(self, dims)?, _ => None)
+        } else {
+            None
+        };
+        let out = if let Some(v) = fast {
+            crate::dispatch_float!(self.dtype, T => finish::<T>(v.into_iter().map(T::from_f64).collect(), &shape)?, _ => unreachable!())
+        } else if self.dtype.is_float() {
             crate::dispatch_float!(self.dtype, T => {
                 let v = fold::<T, f64>(self, dims, 0.0, |a, x, _| a + x.to_f64(), |a, b| a + b);
                 finish::<T>(v.into_iter().map(T::from_f64).collect(), &shape)?
@@ -544,6 +551,65 @@ impl Tensor {
     pub fn sum_all_f64(&self) -> f64 {
         crate::dispatch_all!(self.dtype, T => fold::<T, f64>(self, &(0..self.ndim()).collect::<Vec<_>>(), 0.0, |a, x, _| a + x.to_f64(), |a, b| a + b)[0])
     }
+}
+
+/// Sum of a contiguous slice in f64 with eight independent accumulators (vectorises; no latency chain).
+fn sum_lanes<T: Elem>(s: &[T]) -> f64 {
+    let mut acc = [0f64; 8];
+    let chunks = s.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for i in 0..8 {
+            acc[i] += c[i].to_f64();
+        }
+    }
+    acc.iter().sum::<f64>() + rest.iter().map(|v| v.to_f64()).sum::<f64>()
+}
+
+/// Fast paths for a contiguous tensor reduced over a trailing block of dims (row sums) or a
+/// leading block (column sums); None for other dim sets.
+fn sum_contiguous<T: Elem>(x: &Tensor, dims: &[usize]) -> Result<Option<Vec<f64>>> {
+    let nd = x.ndim();
+    let k: usize = dims.iter().map(|&d| x.shape()[d]).product();
+    let n = x.numel();
+    if dims.is_empty() || n == 0 {
+        return Ok(None);
+    }
+    // SAFETY: contiguous view of n elements.
+    let data = unsafe { std::slice::from_raw_parts(x.data_ptr() as *const T, n) };
+    let threads = super::threads::get_num_threads();
+    let par = n >= super::iter::PAR_THRESHOLD && threads > 1;
+    let trailing = dims.iter().enumerate().all(|(i, &d)| d == nd - dims.len() + i);
+    let leading = dims.iter().enumerate().all(|(i, &d)| d == i);
+    if trailing {
+        let p = n / k;
+        if p == 1 && par {
+            let chunk = n.div_ceil(threads * 4);
+            return Ok(Some(vec![data.par_chunks(chunk).map(sum_lanes).sum()]));
+        }
+        let v: Vec<f64> = if par { data.par_chunks(k).map(sum_lanes).collect() } else { data.chunks(k).map(sum_lanes).collect() };
+        return Ok(Some(v));
+    }
+    if leading {
+        let p = n / k;
+        let col_sums = |lo: usize, hi: usize| -> Vec<f64> {
+            let mut acc = vec![0f64; hi - lo];
+            for r in 0..k {
+                let row = &data[r * p + lo..r * p + hi];
+                for (a, v) in acc.iter_mut().zip(row) {
+                    *a += v.to_f64();
+                }
+            }
+            acc
+        };
+        if par && p >= threads * 64 {
+            let chunk = p.div_ceil(threads * 4);
+            let parts: Vec<Vec<f64>> = (0..p.div_ceil(chunk)).into_par_iter().map(|c| col_sums(c * chunk, ((c + 1) * chunk).min(p))).collect();
+            return Ok(Some(parts.concat()));
+        }
+        return Ok(Some(col_sums(0, p)));
+    }
+    Ok(None)
 }
 
 /// (prod of dims before d, size of d, prod of dims after d).
