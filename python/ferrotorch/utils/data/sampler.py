@@ -82,7 +82,9 @@ class RandomSampler(Sampler[int]):
         if not isinstance(self.replacement, bool):
             raise TypeError(f"replacement should be a boolean value, but got replacement={self.replacement}")
         if not _is_positive_int(self.num_samples):
-            raise ValueError(f"num_samples should be a positive integer value, but got num_samples={self.num_samples}")
+            raise ValueError(
+                f"num_samples should be a positive integer value, but got num_samples={self.num_samples}"
+            )
 
     @property
     def num_samples(self) -> int:
@@ -96,10 +98,14 @@ class RandomSampler(Sampler[int]):
         generator = _fresh_generator(self.generator)
         if self.replacement:
             for _ in range(self.num_samples // 32):
-                yield from ferrotorch.randint(0, n, (32,), dtype=ferrotorch.int64, generator=generator).tolist()
+                yield from ferrotorch.randint(
+                    0, n, (32,), dtype=ferrotorch.int64, generator=generator
+                ).tolist()
             rest = self.num_samples % 32
             if rest:
-                yield from ferrotorch.randint(0, n, (rest,), dtype=ferrotorch.int64, generator=generator).tolist()
+                yield from ferrotorch.randint(
+                    0, n, (rest,), dtype=ferrotorch.int64, generator=generator
+                ).tolist()
         else:
             for _ in range(self.num_samples // n):
                 yield from ferrotorch.randperm(n, generator=generator).tolist()
@@ -137,7 +143,9 @@ class WeightedRandomSampler(Sampler[int]):
         generator: Any = None,
     ) -> None:
         if not _is_positive_int(num_samples):
-            raise ValueError(f"num_samples should be a positive integer value, but got num_samples={num_samples}")
+            raise ValueError(
+                f"num_samples should be a positive integer value, but got num_samples={num_samples}"
+            )
         if not isinstance(replacement, bool):
             raise ValueError(  # noqa: TRY004 - PyTorch's exception type
                 f"replacement should be a boolean value, but got replacement={replacement}"
@@ -153,7 +161,9 @@ class WeightedRandomSampler(Sampler[int]):
         self.generator = generator
 
     def __iter__(self) -> Iterator[int]:
-        draws = ferrotorch.multinomial(self.weights, self.num_samples, self.replacement, generator=self.generator)
+        draws = ferrotorch.multinomial(
+            self.weights, self.num_samples, self.replacement, generator=self.generator
+        )
         yield from draws.tolist()
 
     def __len__(self) -> int:
@@ -165,7 +175,9 @@ class BatchSampler(Sampler[list[int]]):
 
     def __init__(self, sampler: Sampler[int] | Iterable[int], batch_size: int, drop_last: bool) -> None:
         if not _is_positive_int(batch_size):
-            raise ValueError(f"batch_size should be a positive integer value, but got batch_size={batch_size}")
+            raise ValueError(
+                f"batch_size should be a positive integer value, but got batch_size={batch_size}"
+            )
         if not isinstance(drop_last, bool):
             raise ValueError(  # noqa: TRY004 - PyTorch's exception type
                 f"drop_last should be a boolean value, but got drop_last={drop_last}"
