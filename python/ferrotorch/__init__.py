@@ -83,7 +83,7 @@ globals().update({k: v for k, v in _FUNCTIONS.items() if k not in globals()})
 globals().update(_LEGACY)
 
 from . import autograd, backends, cuda  # noqa: E402
-from . import datasets, nn, utils  # noqa: E402
+from . import datasets, nn, optim, utils  # noqa: E402
 from .serialization import load, save  # noqa: E402
 
 __version__ = "0.1.0"

@@ -8,6 +8,7 @@ pub mod iter;
 pub mod join;
 pub mod matmul;
 pub mod nn;
+pub mod optim;
 pub mod random;
 pub mod reduce;
 pub mod sort;

@@ -6,6 +6,7 @@ mod convert;
 mod creation;
 mod nn;
 mod numpy;
+mod optim;
 mod tensor;
 
 use crate::tensor::Error;
@@ -68,5 +69,6 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     numpy::register(m)?;
     autograd::register(m)?;
     nn::register(m)?;
+    optim::register(m)?;
     Ok(())
 }

@@ -1,0 +1,137 @@
+//! Binding of the fused optimizer update (`ferrotorch._C._optim_update`), called from `optim`.
+
+use super::guard_nogil;
+use super::tensor::tensor_arg;
+use crate::ops::optim::{fused_update, Update};
+use crate::Tensor;
+use pyo3::exceptions::{PyKeyError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+/// Reads hyper-parameter `name` of a param group as a float (bools read as 0/1).
+fn num(h: &Bound<'_, PyDict>, name: &str) -> PyResult<f64> {
+    h.get_item(name)?
+        .ok_or_else(|| {
+            PyKeyError::new_err(format!("optimizer hyper-parameter '{}' is missing", name))
+        })?
+        .extract::<f64>()
+}
+
+fn flag(h: &Bound<'_, PyDict>, name: &str) -> PyResult<bool> {
+    Ok(num(h, name)? != 0.0)
+}
+
+fn parse(kind: &str, h: &Bound<'_, PyDict>) -> PyResult<Update> {
+    let (wd, maximize) = (num(h, "weight_decay")?, flag(h, "maximize")?);
+    Ok(match kind {
+        "sgd" => Update::Sgd {
+            lr: num(h, "lr")?,
+            momentum: num(h, "momentum")?,
+            dampening: num(h, "dampening")?,
+            nesterov: flag(h, "nesterov")?,
+            weight_decay: wd,
+            maximize,
+        },
+        "adam" | "adamw" => Update::Adam {
+            lr: num(h, "lr")?,
+            beta1: num(h, "beta1")?,
+            beta2: num(h, "beta2")?,
+            eps: num(h, "eps")?,
+            weight_decay: wd,
+            decoupled: kind == "adamw",
+            amsgrad: flag(h, "amsgrad")?,
+            maximize,
+        },
+        "adagrad" => Update::Adagrad {
+            eps: num(h, "eps")?,
+            weight_decay: wd,
+            maximize,
+        },
+        "rmsprop" => Update::RmsProp {
+            lr: num(h, "lr")?,
+            alpha: num(h, "alpha")?,
+            eps: num(h, "eps")?,
+            weight_decay: wd,
+            momentum: num(h, "momentum")?,
+            centered: flag(h, "centered")?,
+            maximize,
+        },
+        "adadelta" => Update::Adadelta {
+            lr: num(h, "lr")?,
+            rho: num(h, "rho")?,
+            eps: num(h, "eps")?,
+            weight_decay: wd,
+            maximize,
+        },
+        "adamax" => Update::Adamax {
+            beta1: num(h, "beta1")?,
+            beta2: num(h, "beta2")?,
+            eps: num(h, "eps")?,
+            weight_decay: wd,
+            maximize,
+        },
+        "nadam" | "radam" => {
+            let (lr, beta1, beta2, eps) = (
+                num(h, "lr")?,
+                num(h, "beta1")?,
+                num(h, "beta2")?,
+                num(h, "eps")?,
+            );
+            let decoupled = flag(h, "decoupled_weight_decay")?;
+            if kind == "nadam" {
+                Update::NAdam {
+                    lr,
+                    beta1,
+                    beta2,
+                    eps,
+                    weight_decay: wd,
+                    decoupled,
+                    maximize,
+                }
+            } else {
+                Update::RAdam {
+                    lr,
+                    beta1,
+                    beta2,
+                    eps,
+                    weight_decay: wd,
+                    decoupled,
+                    maximize,
+                }
+            }
+        }
+        _ => {
+            return Err(PyValueError::new_err(format!(
+                "unknown optimizer update '{}'",
+                kind
+            )))
+        }
+    })
+}
+
+fn tensors(v: &[Bound<'_, PyAny>]) -> PyResult<Vec<Tensor>> {
+    v.iter().map(tensor_arg).collect()
+}
+
+/// Updates every parameter of one group in place (see `ops::optim`).
+#[pyfunction]
+fn _optim_update(
+    py: Python<'_>,
+    kind: &str,
+    hyper: &Bound<'_, PyDict>,
+    params: Vec<Bound<'_, PyAny>>,
+    grads: Vec<Bound<'_, PyAny>>,
+    states: Vec<Vec<Bound<'_, PyAny>>>,
+    coefs: Vec<Vec<f64>>,
+) -> PyResult<()> {
+    let u = parse(kind, hyper)?;
+    let (p, g) = (tensors(&params)?, tensors(&grads)?);
+    let s: Vec<Vec<Tensor>> = states.iter().map(|v| tensors(v)).collect::<PyResult<_>>()?;
+    let big = p.iter().map(|t| t.numel()).sum::<usize>() >= crate::ops::iter::PAR_THRESHOLD;
+    guard_nogil(py, big, || fused_update(&u, &p, &g, &s, &coefs))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(_optim_update, m)?)?;
+    Ok(())
+}
