@@ -6,10 +6,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import ferrotorch as torch
 import numpy as np
 import pytest
-
-import ferrotorch as torch
 from ferrotorch import nn
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
