@@ -1,6 +1,6 @@
 """A small convolutional network on the bundled 8x8 digits.
 
-    python examples/cnn_digits.py [--epochs 15]
+python examples/cnn_digits.py [--epochs 15]
 """
 
 import argparse
@@ -54,7 +54,9 @@ def accuracy(model: nn.Module, loader: DataLoader) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=2e-3)

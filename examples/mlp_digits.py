@@ -1,6 +1,6 @@
 """An MLP on the bundled 8x8 handwritten digits (1437 training / 360 test images): the main example.
 
-    python examples/mlp_digits.py [--epochs 30] [--plot loss.png]
+python examples/mlp_digits.py [--epochs 30] [--plot loss.png]
 """
 
 import argparse
@@ -37,7 +37,9 @@ def accuracy(model: nn.Module, loader: DataLoader) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)
@@ -62,7 +64,9 @@ def main() -> None:
             optimizer.step()
             losses.append(loss.item())
         if epoch % 5 == 0 or epoch == args.epochs:
-            print(f"epoch {epoch:3d}  loss {losses[-1]:.4f}  test accuracy {accuracy(model, test_loader):.3f}")
+            print(
+                f"epoch {epoch:3d}  loss {losses[-1]:.4f}  test accuracy {accuracy(model, test_loader):.3f}"
+            )
     seconds = time.perf_counter() - start
     print(f"{seconds / args.epochs * 1000:.0f} ms per epoch")
 
