@@ -478,15 +478,23 @@ def test_plateau_accepts_tensor_metric_and_state_dict_round_trip() -> None:
     assert opt2.param_groups[0]["lr"] == opt.param_groups[0]["lr"] == pytest.approx(0.25)
 
 
+def _add_group(opt: Any, lr: float) -> None:
+    group = {"params": [ft.zeros(2, requires_grad=True)], "lr": lr}
+    if hasattr(opt, "add_param_group"):
+        opt.add_param_group(group)
+    else:
+        opt.param_groups.append(dict(opt.defaults, **group))
+
+
 def test_plateau_added_param_group() -> None:
     opt = make_opt((1.0,))
     sched = L.ReduceLROnPlateau(opt, patience=0, min_lr=0.0)
-    opt.param_groups.append({"params": [], "lr": 1.0})
+    _add_group(opt, 1.0)
     plateau_lrs(sched, opt, [1.0, 2.0])
     assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.1, 0.1])
     opt3 = make_opt((1.0,))
     sched3 = L.ReduceLROnPlateau(opt3, patience=0, min_lr=[0.0])
-    opt3.param_groups.append({"params": [], "lr": 1.0})
+    _add_group(opt3, 1.0)
     with pytest.raises(RuntimeError, match="number of param groups"):
         plateau_lrs(sched3, opt3, [1.0, 2.0])
 
@@ -698,6 +706,39 @@ def test_tensor_lr_is_filled_in_place() -> None:
     assert opt.param_groups[0]["lr"] is lr and float(lr) == pytest.approx(0.25)
     assert float(sched.get_last_lr()[0]) == pytest.approx(0.25)
     assert float(opt.param_groups[0]["initial_lr"]) == 1.0
+
+
+@pytest.mark.skipif(_SGD is None, reason="ferrotorch.optim.SGD not available")
+def test_sgd_updates_use_the_scheduled_lr() -> None:
+    p = ft.zeros(3, requires_grad=True)
+    opt = _SGD([p], lr=0.5)
+    sched = L.MultiStepLR(opt, milestones=[2, 4], gamma=0.1)
+    expected = 0.0
+    for e in range(6):
+        opt.zero_grad()
+        (p * 2.0).sum().backward()  # grad = 2 everywhere
+        opt.step()
+        expected -= 2.0 * 0.5 * 0.1 ** sum(m <= e for m in (2, 4))
+        sched.step()
+    assert p.tolist() == pytest.approx([expected] * 3, rel=1e-6)
+
+
+@pytest.mark.skipif(_SGD is None, reason="ferrotorch.optim.SGD not available")
+def test_resume_through_optimizer_state_dict() -> None:
+    def fresh() -> tuple[Any, Any]:
+        opt = _SGD([ft.zeros(2, requires_grad=True)], lr=1.0, momentum=0.9)
+        return opt, L.OneCycleLR(opt, max_lr=1.0, total_steps=30)
+
+    opt, sched = fresh()
+    curve(opt, sched, 10)
+    osd, ssd = copy.deepcopy(opt.state_dict()), copy.deepcopy(sched.state_dict())
+    rest = curve(opt, sched, 15, key="momentum")
+    opt2 = _SGD([ft.zeros(2, requires_grad=True)], lr=1.0, momentum=0.9)
+    opt2.load_state_dict(osd)  # carries initial_lr, max_lr, min_lr, momentum bounds
+    sched2 = L.OneCycleLR(opt2, max_lr=1.0, total_steps=30, last_epoch=9)
+    sched2.load_state_dict(ssd)
+    assert_curve(curve(opt2, sched2, 15, key="momentum"), rest, rel=1e-12)
+    assert opt2.param_groups[0]["lr"] == pytest.approx(opt.param_groups[0]["lr"])
 
 
 # ---------------------------------------------------------------------------------------------------------------
