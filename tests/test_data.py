@@ -640,9 +640,10 @@ def _dying_item(i):
 
 
 def test_dead_worker_is_reported():
-    loader = DataLoader(Range(2, _dying_item), num_workers=1, timeout=1)
+    it = iter(DataLoader(Range(2, _dying_item), num_workers=1, timeout=1))
+    it._workers[0].join(60)  # dead before the parent asks: the report must not depend on timing
     with pytest.raises(RuntimeError, match=r"DataLoader worker \(pid\(s\) \d+\) exited unexpectedly"):
-        next(iter(loader))
+        next(it)
 
 
 def test_tensors_pickle_across_processes():
