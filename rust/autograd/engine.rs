@@ -189,6 +189,7 @@ pub fn run(req: Request) -> Result<Vec<Option<Tensor>>> {
         let outs = if grads.iter().all(|g| g.is_none()) {
             vec![None; node.next_edges.len()]
         } else {
+            let _running = super::Running::enter(&node);
             node.call(&grads, req.retain_graph)?
         };
         drop(grads);

@@ -139,6 +139,32 @@ fn grad_accumulator(meta: &Arc<AutogradMeta>) -> Arc<Node> {
 pub struct Saved {
     tensor: Tensor,
     version: u64,
+    /// `Some(output_nr)` when this is the recording node's own output (saved without its grad_fn).
+    output: Option<usize>,
+}
+
+thread_local! {
+    /// The nodes whose formulas are running on this thread (innermost last), so a saved output
+    /// can be handed back with its grad_fn under `create_graph=True` without a reference cycle.
+    static RUNNING: std::cell::RefCell<Vec<Arc<Node>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Marks `node` as running while alive (see `Saved::value`).
+pub(crate) struct Running;
+
+impl Running {
+    pub(crate) fn enter(node: &Arc<Node>) -> Running {
+        RUNNING.with(|r| r.borrow_mut().push(node.clone()));
+        Running
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        RUNNING.with(|r| {
+            r.borrow_mut().pop();
+        });
+    }
 }
 
 impl Saved {
@@ -146,14 +172,43 @@ impl Saved {
         Saved {
             tensor: t.clone(),
             version: t.storage.version(),
+            output: None,
         }
     }
-    /// Saves an op's own output without its grad_fn (that would be a reference cycle).
+    /// Saves an op's own (first) output without its grad_fn (that would be a reference cycle);
+    /// `value()` gives it back differentiable while the node runs with grad mode on.
     pub fn output(t: &Tensor) -> Saved {
         Saved {
             tensor: t.detach(),
             version: t.storage.version(),
+            output: Some(0),
         }
+    }
+    /// The saved tensor as a differentiable value: a saved output gets its grad_fn (the running
+    /// node) back when a graph of the backward pass is being built (`create_graph=True`).
+    pub fn value(&self) -> Result<Tensor> {
+        let t = self.get()?;
+        let Some(nr) = self.output else {
+            return Ok(t.clone());
+        };
+        if !is_grad_enabled() {
+            return Ok(t.clone());
+        }
+        let node = RUNNING.with(|r| r.borrow().last().cloned());
+        let mut t = t.clone();
+        if let Some(node) = node {
+            if t.dtype.is_float() {
+                t.autograd = Some(Arc::new(AutogradMeta {
+                    grad_fn: Some(node),
+                    output_nr: nr,
+                    state: Mutex::new(GradState {
+                        requires_grad: true,
+                        ..Default::default()
+                    }),
+                }));
+            }
+        }
+        Ok(t)
     }
     pub fn get(&self) -> Result<&Tensor> {
         if self.tensor.storage.version() != self.version {

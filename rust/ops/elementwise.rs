@@ -616,7 +616,7 @@ fn binary_backward(op: BinaryOp, a: &Tensor, b: &Tensor, out: Tensor) -> Tensor 
                 };
                 let gb = if rb {
                     // d/db a^b = a^b * ln a, defined as 0 where a == 0 and b >= 0
-                    let d = xo.get()?.mul(&av.unary(UnaryOp::Log)?)?;
+                    let d = xo.value()?.mul(&av.unary(UnaryOp::Log)?)?;
                     let mask = av
                         .cmp_scalar(Eq, 0.0)?
                         .binary(Operand::T(&bv.cmp_scalar(Ge, 0.0)?), And)?;
@@ -1263,16 +1263,16 @@ fn unary_backward(op: UnaryOp, x: &Tensor, out: Tensor) -> Tensor {
     let name = op.name();
     let f: Box<dyn Fn(&Tensor) -> Result<Tensor> + Send> = match op {
         Neg => Box::new(|g| g.neg()),
-        Exp => Box::new(move |g| g.mul(so.get()?)),
-        Exp2 => Box::new(move |g| g.mul(so.get()?)?.mul_scalar(std::f64::consts::LN_2)),
-        Expm1 => Box::new(move |g| g.mul(&so.get()?.add_scalar(1.0)?)),
+        Exp => Box::new(move |g| g.mul(&so.value()?)),
+        Exp2 => Box::new(move |g| g.mul(&so.value()?)?.mul_scalar(std::f64::consts::LN_2)),
+        Expm1 => Box::new(move |g| g.mul(&so.value()?.add_scalar(1.0)?)),
         Log => Box::new(move |g| g.div(sx.get()?)),
         Log1p => Box::new(move |g| g.div(&sx.get()?.add_scalar(1.0)?)),
         Log2 => Box::new(move |g| g.div(&sx.get()?.mul_scalar(std::f64::consts::LN_2)?)),
         Log10 => Box::new(move |g| g.div(&sx.get()?.mul_scalar(std::f64::consts::LN_10)?)),
-        Sqrt => Box::new(move |g| g.div(&so.get()?.mul_scalar(2.0)?)),
+        Sqrt => Box::new(move |g| g.div(&so.value()?.mul_scalar(2.0)?)),
         Rsqrt => Box::new(move |g| {
-            let o = so.get()?;
+            let o = &so.value()?;
             g.mul(&o.mul(o)?.mul(o)?)?.mul_scalar(-0.5)
         }),
         Square | PowScalar(_) => {
@@ -1284,11 +1284,11 @@ fn unary_backward(op: UnaryOp, x: &Tensor, out: Tensor) -> Tensor {
                 g.mul(&sx.get()?.unary(PowScalar(p - 1.0))?)?.mul_scalar(p)
             })
         }
-        RPowScalar(b) => Box::new(move |g| g.mul(so.get()?)?.mul_scalar(b.ln())),
+        RPowScalar(b) => Box::new(move |g| g.mul(&so.value()?)?.mul_scalar(b.ln())),
         Sin => Box::new(move |g| g.mul(&sx.get()?.unary(Cos)?)),
         Cos => Box::new(move |g| g.mul(&sx.get()?.unary(Sin)?)?.neg()),
         Tan => Box::new(move |g| {
-            let o = so.get()?;
+            let o = &so.value()?;
             g.mul(&o.mul(o)?.add_scalar(1.0)?)
         }),
         Asin => Box::new(move |g| {
@@ -1319,23 +1319,85 @@ fn unary_backward(op: UnaryOp, x: &Tensor, out: Tensor) -> Tensor {
         }
         Atanh => Box::new(move |g| g.div(&sx.get()?.unary(Square)?.neg()?.add_scalar(1.0)?)),
         Tanh => Box::new(move |g| {
-            let o = so.get()?;
+            let o = &so.value()?;
             g.mul(&o.mul(o)?.neg()?.add_scalar(1.0)?)
         }),
         Sigmoid => Box::new(move |g| {
-            let o = so.get()?;
+            let o = &so.value()?;
             g.mul(&o.mul(&o.neg()?.add_scalar(1.0)?)?)
         }),
         Reciprocal => Box::new(move |g| {
-            let o = so.get()?;
+            let o = &so.value()?;
             g.mul(&o.mul(o)?)?.neg()
         }),
         Relu => Box::new(move |g| g.mul(&so.get()?.cmp_scalar(BinaryOp::Gt, 0.0)?.cast(g.dtype)?)),
         Sign | Floor | Ceil | Round | RoundDecimals(_) | Trunc => Box::new(|g| g.mul_scalar(0.0)),
         Frac => Box::new(|g| Ok(g.clone())),
-        _ => Box::new(move |g| g.mul(&sx.get()?.unary_deriv(op)?)),
+        _ => Box::new(move |g| {
+            let x = sx.get()?;
+            // building a graph of the backward pass: the derivative must itself be differentiable
+            if crate::autograd::is_grad_enabled() {
+                if let Some(d) = deriv_expr(op, x)? {
+                    return g.mul(&d);
+                }
+            }
+            g.mul(&x.unary_deriv(op)?)
+        }),
     };
     record1(name, &[x], out, move |g| Ok(vec![Some(f(g)?)]))
+}
+
+/// d op / dx written in differentiable tensor ops (for `create_graph=True`; the fused
+/// `unary_deriv` kernel is used otherwise). None for ops whose derivative is piecewise constant.
+fn deriv_expr(op: UnaryOp, x: &Tensor) -> Result<Option<Tensor>> {
+    use std::f64::consts::{FRAC_1_SQRT_2, FRAC_2_SQRT_PI};
+    use UnaryOp::*;
+    let sig = |t: &Tensor| t.unary(Sigmoid);
+    Ok(Some(match op {
+        Gelu => {
+            let cdf = x
+                .mul_scalar(FRAC_1_SQRT_2)?
+                .unary(Erf)?
+                .mul_scalar(0.5)?
+                .add_scalar(0.5)?;
+            let pdf = x
+                .mul(x)?
+                .mul_scalar(-0.5)?
+                .unary(Exp)?
+                .mul_scalar(0.398_942_280_401_432_7)?;
+            cdf.add(&x.mul(&pdf)?)?
+        }
+        GeluTanh => {
+            let k = 0.797_884_560_802_865_4;
+            let x2 = x.mul(x)?;
+            let t = x
+                .add(&x2.mul(x)?.mul_scalar(0.044715)?)?
+                .mul_scalar(k)?
+                .unary(Tanh)?;
+            let left = t.mul_scalar(0.5)?.add_scalar(0.5)?;
+            let dt = t.mul(&t)?.neg()?.add_scalar(1.0)?;
+            let inner = x2
+                .mul_scalar(3.0 * 0.044715)?
+                .add_scalar(1.0)?
+                .mul_scalar(k)?;
+            left.add(&x.mul(&dt)?.mul(&inner)?.mul_scalar(0.5)?)?
+        }
+        Silu => {
+            let s = sig(x)?;
+            s.mul(&x.mul(&s.neg()?.add_scalar(1.0)?)?.add_scalar(1.0)?)?
+        }
+        Mish => {
+            let t = x.unary(Exp)?.unary(Log1p)?.unary(Tanh)?;
+            t.add(&x.mul(&t.mul(&t)?.neg()?.add_scalar(1.0)?)?.mul(&sig(x)?)?)?
+        }
+        Erf => x.mul(x)?.neg()?.unary(Exp)?.mul_scalar(FRAC_2_SQRT_PI)?,
+        LogSigmoid => sig(&x.neg()?)?,
+        Softsign => {
+            let d = x.unary(Abs)?.add_scalar(1.0)?;
+            d.mul(&d)?.unary(Reciprocal)?
+        }
+        _ => return Ok(None),
+    }))
 }
 
 /// `Tensor.lerp(end, weight)`, `addcmul`, `addcdiv` as compositions (their formulas follow).

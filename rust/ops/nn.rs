@@ -86,7 +86,7 @@ impl Tensor {
                 "SoftmaxBackward0"
             };
             return Ok(record1(name, &[&x], out, move |g| {
-                let y = so.get()?;
+                let y = &so.value()?;
                 let gi = if log {
                     // g - exp(y) * sum(g)
                     g.sub(
@@ -176,10 +176,24 @@ impl Tensor {
             })?;
             let norm_dims: Vec<i64> = (x.ndim() - n_norm..x.ndim()).map(|d| d as i64).collect();
             let batch_dims: Vec<i64> = (0..x.ndim() - n_norm).map(|d| d as i64).collect();
-            let xh = xhat.clone();
+            let xh0 = xhat.clone();
+            let sx = Saved::new(self);
             let outs = record("NativeLayerNormBackward0", &inputs, vec![out], move |g| {
                 let Some(g) = &g[0] else {
                     return Ok(vec![None; 1 + has_w as usize + has_b as usize]);
+                };
+                // building a graph of the backward pass: xhat and rstd again, as functions of x
+                let (xh, rstd) = if crate::autograd::is_grad_enabled() {
+                    let x = sx.get()?;
+                    let c = x.sub(&x.mean(Some(&norm_dims), true)?)?;
+                    let r = c
+                        .mul(&c)?
+                        .mean(Some(&norm_dims), true)?
+                        .add_scalar(eps)?
+                        .unary(super::elementwise::UnaryOp::Rsqrt)?;
+                    (c.mul(&r)?, r)
+                } else {
+                    (xh0.clone(), rstd.clone())
                 };
                 let gw = match &sw {
                     Some(w) => g.mul(w.get()?)?,

@@ -242,13 +242,19 @@ impl Tensor {
             })
         };
         if needs_grad(&[self]) {
-            let (sx, so) = (Saved::new(self), Saved::output(&out));
+            let sx = Saved::new(self);
             let (orig, keep_shape) = (self.shape().to_vec(), out_shape(self.shape(), &d, true));
+            let one_dim = (d.len() == 1).then(|| d[0]);
             return Ok(record1("ProdBackward0", &[self], out, move |g| {
-                // d prod / d x_i = prod / x_i (inputs with zeros are not special-cased)
+                // d prod / d x_i = product of the other elements: exclusive products from both
+                // ends, no division (exact where inputs are zero, differentiable again)
                 let g = g.reshape(&keep_shape)?.broadcast_to(&orig)?;
-                let o = so.get()?.reshape(&keep_shape)?;
-                Ok(vec![Some(g.mul(&o)?.div(sx.get()?)?)])
+                let x = sx.get()?;
+                let others = match one_dim {
+                    Some(dim) => prod_of_others(x, dim)?,
+                    None => prod_of_others(&x.reshape(&[x.numel()])?, 0)?.reshape(&orig)?,
+                };
+                Ok(vec![Some(g.mul(&others)?)])
             }));
         }
         Ok(out)
@@ -491,7 +497,7 @@ impl Tensor {
                 if is_sum {
                     Ok(vec![Some(rev(g)?)])
                 } else {
-                    Ok(vec![Some(rev(&g.mul(so.get()?)?)?.div(sx.get()?)?)])
+                    Ok(vec![Some(rev(&g.mul(&so.value()?)?)?.div(sx.get()?)?)])
                 }
             }));
         }
@@ -622,4 +628,24 @@ pub fn split3(shape: &[usize], d: usize) -> (usize, usize, usize) {
         shape[d],
         shape[d + 1..].iter().product(),
     )
+}
+
+/// For each element along `dim`: the product of all the other elements of its line
+/// (exclusive cumulative products from the front and from the back, multiplied).
+fn prod_of_others(x: &Tensor, dim: usize) -> Result<Tensor> {
+    let n = x.shape()[dim];
+    if n <= 1 {
+        return Tensor::full(x.shape(), crate::Scalar::Float(1.0), x.dtype);
+    }
+    let di = dim as i64;
+    let mut one_shape = x.shape().to_vec();
+    one_shape[dim] = 1;
+    let ones = Tensor::full(&one_shape, crate::Scalar::Float(1.0), x.dtype)?;
+    let exclusive = |t: &Tensor| -> Result<Tensor> {
+        let head = t.slice(dim, 0, n - 1, 1)?.cumulative(di, false)?;
+        Tensor::cat(&[ones.clone(), head], di)
+    };
+    let front = exclusive(x)?;
+    let back = exclusive(&x.flip(&[di])?)?.flip(&[di])?;
+    front.mul(&back)
 }

@@ -350,9 +350,9 @@ pub struct Nested {
     pub f: Vec<f64>,
     pub i: Vec<i64>,
     pub any_float: bool,
-    pub all_bool: bool,
-    /// dtype of the first tensor met inside the data, if any
-    pub tensor_dtype: Option<DType>,
+    /// promotion of every leaf's dtype (Python float: the default dtype, int: int64, numpy scalars and
+    /// tensors: their own), as torch.tensor infers it; None for empty data
+    pub dtype: Option<DType>,
 }
 
 pub fn parse_nested(obj: &Bound<'_, PyAny>) -> PyResult<Nested> {
@@ -361,8 +361,7 @@ pub fn parse_nested(obj: &Bound<'_, PyAny>) -> PyResult<Nested> {
         f: Vec::new(),
         i: Vec::new(),
         any_float: false,
-        all_bool: true,
-        tensor_dtype: None,
+        dtype: None,
     };
     walk(obj, 0, &mut n)?;
     Ok(n)
@@ -376,7 +375,18 @@ fn walk(obj: &Bound<'_, PyAny>, depth: usize, n: &mut Nested) -> PyResult<()> {
                 n.shape[depth], depth
             )));
         }
-        push_scalar(n, s);
+        let exact = obj.is_exact_instance_of::<PyFloat>()
+            || obj.is_exact_instance_of::<PyInt>()
+            || obj.is_exact_instance_of::<PyBool>();
+        let numpy = if exact {
+            None
+        } else {
+            obj.get_type()
+                .name()
+                .ok()
+                .and_then(|t| numpy_name_dtype(&t.to_string()))
+        };
+        push_scalar(n, s, numpy.unwrap_or_else(|| s.dtype()));
         return Ok(());
     }
     if let Ok(t) = obj.cast::<PyTensor>() {
@@ -388,9 +398,8 @@ fn walk(obj: &Bound<'_, PyAny>, depth: usize, n: &mut Nested) -> PyResult<()> {
                 return walk(list.bind(obj.py()), depth, n);
             }
         }
-        n.tensor_dtype.get_or_insert(t.dtype);
         let s = super::guard(|| t.item())?;
-        push_scalar(n, s);
+        push_scalar(n, s, t.dtype);
         return Ok(());
     }
     let seq: Vec<Bound<'_, PyAny>> =
@@ -430,15 +439,12 @@ fn walk(obj: &Bound<'_, PyAny>, depth: usize, n: &mut Nested) -> PyResult<()> {
     Ok(())
 }
 
-fn push_scalar(n: &mut Nested, s: Scalar) {
-    match s {
-        Scalar::Bool(_) => {}
-        Scalar::Int(_) => n.all_bool = false,
-        Scalar::Float(_) => {
-            n.all_bool = false;
-            n.any_float = true;
-        }
-    }
+fn push_scalar(n: &mut Nested, s: Scalar, dtype: DType) {
+    n.any_float |= matches!(s, Scalar::Float(_));
+    n.dtype = Some(
+        n.dtype
+            .map_or(dtype, |d| crate::tensor::promote_types(d, dtype)),
+    );
     n.f.push(s.to_f64());
     n.i.push(s.to_i64());
 }
@@ -446,20 +452,7 @@ fn push_scalar(n: &mut Nested, s: Scalar) {
 impl Nested {
     /// The dtype torch.tensor infers.
     pub fn infer_dtype(&self) -> DType {
-        if let Some(d) = self.tensor_dtype {
-            if self.f.len() == 1 {
-                return d;
-            }
-        }
-        if self.any_float {
-            default_dtype()
-        } else if self.all_bool && !self.f.is_empty() {
-            DType::Bool
-        } else if self.f.is_empty() {
-            default_dtype()
-        } else {
-            DType::I64
-        }
+        self.dtype.unwrap_or_else(default_dtype)
     }
     pub fn to_tensor(&self, dtype: DType) -> crate::Result<Tensor> {
         if self.any_float || dtype.is_float() {

@@ -422,7 +422,8 @@ fn randn(
 
 /// `randint(low=0, high, size)`.
 #[pyfunction]
-#[pyo3(signature = (*args, generator=None, dtype=None, device=None, requires_grad=false, size=None))]
+#[pyo3(signature = (*args, low=None, high=None, generator=None, dtype=None, device=None, requires_grad=false, size=None))]
+#[allow(clippy::too_many_arguments)]
 fn randint(
     py: Python<'_>,
     args: &Bound<'_, PyTuple>,
@@ -433,11 +434,13 @@ fn randint(
     size: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
     check_cpu(device)?;
-    let mut ints: Vec<i64> = Vec::new();
+    let mut ints: Vec<i64> = low.into_iter().collect();
     let mut shape_obj = size.cloned();
     for a in args.iter() {
         if let Ok(i) = super::convert::index_int(&a) {
             ints.push(i);
+    low: Option<i64>,
+    high: Option<i64>,
         } else {
             shape_obj = Some(a);
         }
@@ -454,6 +457,7 @@ fn randint(
             .iter()
             .map(|&d| d.max(0) as usize)
             .collect(),
+    ints.extend(high);
         None => {
             return Err(PyTypeError::new_err(
                 "randint() missing required argument 'size'",
