@@ -3,10 +3,9 @@ promote), and randint's keyword forms — values checked against what PyTorch do
 
 from __future__ import annotations
 
+import ferrotorch as torch
 import numpy as np
 import pytest
-
-import ferrotorch as torch
 
 
 @pytest.mark.parametrize(
