@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Any
 
 from .. import _C
 from .._C import Tensor
@@ -16,7 +17,6 @@ __all__ = [
     "graph", "inference_mode", "is_grad_enabled", "no_grad", "once_differentiable", "set_grad_enabled",
 ]
 
-_TensorOrTensors = Union[Tensor, Sequence[Tensor]]
 
 
 def _as_list(x: Any) -> list:
@@ -27,7 +27,7 @@ def _as_list(x: Any) -> list:
     return list(x)
 
 
-def backward(tensors: _TensorOrTensors, grad_tensors: Any = None, retain_graph: Optional[bool] = None,
+def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None, retain_graph: bool | None = None,
              create_graph: bool = False, grad_variables: Any = None, inputs: Any = None) -> None:
     """Sums d(tensors)/d(leaf) into every leaf's ``.grad`` (or only into ``inputs``)."""
     ts = _as_list(tensors)
@@ -41,9 +41,9 @@ def backward(tensors: _TensorOrTensors, grad_tensors: Any = None, retain_graph: 
     _C._backward(ts, grads, bool(retain_graph), bool(create_graph), ins)
 
 
-def grad(outputs: _TensorOrTensors, inputs: _TensorOrTensors, grad_outputs: Any = None,
-         retain_graph: Optional[bool] = None, create_graph: bool = False, only_inputs: bool = True,
-         allow_unused: Optional[bool] = None, is_grads_batched: bool = False,
+def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor], grad_outputs: Any = None,
+         retain_graph: bool | None = None, create_graph: bool = False, only_inputs: bool = True,
+         allow_unused: bool | None = None, is_grads_batched: bool = False,
          materialize_grads: bool = False) -> tuple:
     """Returns d(outputs)/d(inputs) without touching any ``.grad``."""
     outs = _as_list(outputs)

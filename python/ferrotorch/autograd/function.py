@@ -4,7 +4,8 @@ setup_context styles). The node is recorded in Rust; its backward calls back int
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .. import _C
 from .._C import Tensor
@@ -127,5 +128,5 @@ class _C_no_grad:
     def __enter__(self) -> None:
         self.prev = _C._set_grad_enabled(False)
 
-    def __exit__(self, *a: Any) -> None:
+    def __exit__(self, *a: object) -> None:
         _C._set_grad_enabled(self.prev)

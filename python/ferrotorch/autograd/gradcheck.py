@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import itertools
 import warnings
-from typing import Any, Callable, List, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from .. import _C
 from .._C import Tensor
@@ -24,7 +25,7 @@ def _as_tuple(x: Any) -> tuple:
     return tuple(x) if isinstance(x, (tuple, list)) else (x,)
 
 
-def _tensor_outputs(out: Any) -> List[Tensor]:
+def _tensor_outputs(out: Any) -> list[Tensor]:
     return [o for o in _as_tuple(out) if isinstance(o, Tensor)]
 
 
@@ -32,14 +33,14 @@ def _indices(shape: Sequence[int]):
     return itertools.product(*[range(s) for s in shape])
 
 
-def _flat_values(t: Tensor) -> List[float]:
+def _flat_values(t: Tensor) -> list[float]:
     return t.detach().double().reshape(-1).tolist()
 
 
-def _numerical_jacobian(func: Callable, inputs: tuple, i: int, eps: float) -> List[List[List[float]]]:
+def _numerical_jacobian(func: Callable, inputs: tuple, i: int, eps: float) -> list[list[list[float]]]:
     """``J[k][r][c]``: d(output k, element r)/d(inputs[i], element c), by central differences."""
     alias = inputs[i].detach()  # shares storage: writing it perturbs the input func sees
-    cols: List[List[List[float]]] = []
+    cols: list[list[list[float]]] = []
     for idx in _indices(alias.shape):
         orig = alias[idx].item()
         alias[idx] = orig + eps
@@ -56,7 +57,7 @@ def _numerical_jacobian(func: Callable, inputs: tuple, i: int, eps: float) -> Li
     return jac
 
 
-def _analytical_rows(out: Tensor, diff: List[Tensor]) -> List[List[List[float]]]:
+def _analytical_rows(out: Tensor, diff: list[Tensor]) -> list[list[list[float]]]:
     """``R[r][d]``: row r of d(out)/d(diff[d]) (flattened), one backward pass per output element."""
     rows = []
     for j in range(out.numel()):
@@ -122,7 +123,7 @@ def gradcheck(func: Callable, inputs: Any, *, eps: float = 1e-6, atol: float = 1
     return True
 
 
-def gradgradcheck(func: Callable, inputs: Any, grad_outputs: Optional[Any] = None, *, eps: float = 1e-6,
+def gradgradcheck(func: Callable, inputs: Any, grad_outputs: Any | None = None, *, eps: float = 1e-6,
                   atol: float = 1e-5, rtol: float = 1e-3, gen_non_contig_grad_outputs: bool = False,
                   raise_exception: bool = True, nondet_tol: float = 0.0, check_undefined_grad: bool = True,
                   check_grad_dtypes: bool = False, check_batched_grad: bool = False, check_fwd_over_rev: bool = False,
