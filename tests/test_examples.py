@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import ferrotorch
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -15,8 +16,9 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 def run(script: str, *args: str) -> str:
     env = dict(os.environ)
-    # a checkout whose extension is built in place, or an installed ferrotorch
-    env["PYTHONPATH"] = os.pathsep.join([str(EXAMPLES.parent / "python"), env.get("PYTHONPATH", "")])
+    # the same ferrotorch this test process imported (installed, or a checkout built in place)
+    home = str(Path(ferrotorch.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join([home, env.get("PYTHONPATH", "")])
     out = subprocess.run(
         [sys.executable, str(EXAMPLES / script), *args],
         capture_output=True,
