@@ -114,6 +114,15 @@ def seed() -> _builtins.int:
     return default_generator.seed()
 
 
+def get_rng_state():
+    """The default generator's state (a uint8 tensor), for ``set_rng_state``."""
+    return default_generator.get_state()
+
+
+def set_rng_state(new_state) -> None:
+    default_generator.set_state(new_state)
+
+
 def set_printoptions(*args, **kwargs) -> None:
     from ._tensor_str import set_printoptions as _set
 

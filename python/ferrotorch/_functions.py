@@ -12,7 +12,7 @@ _METHODS = """
 abs absolute acos acosh add addcdiv addcmul addmm all amax amin aminmax any arccos arccosh arcsin arcsinh arctan
 arctan2 arctanh argmax argmin argsort argwhere asin asinh atan atan2 atanh bitwise_and bitwise_left_shift
 bitwise_not bitwise_or bitwise_right_shift bitwise_xor bmm ceil chunk clamp clamp_max clamp_min clip clone cos cosh
-count_nonzero cummax cumprod cumsum detach diagonal div divide dot eq erf exp exp2 expm1 fix flatten flip
+count_nonzero cummax cummin cumprod cumsum detach diagonal div divide dot eq erf exp exp2 expm1 fix flatten flip
 float_power floor floor_divide fmod frac gather ge ger greater greater_equal gt index_select isfinite isinf isnan
 isneginf isposinf kthvalue le lerp less less_equal log log10 log1p log2 logical_and logical_not logical_or
 logical_xor logsumexp lt masked_fill masked_select matmul max maximum mean median min minimum mm moveaxis movedim
@@ -157,7 +157,7 @@ def meshgrid(*tensors: Any, indexing: str = "ij") -> tuple:
     shape = [t.numel() for t in tensors]
     out = [t.reshape([-1 if i == j else 1 for j in range(n)]).expand(shape) for i, t in enumerate(tensors)]
     if indexing == "xy" and n >= 2:
-        out = [o.transpose(0, 1) for o in (out[1], out[0], *out[2:])]
+        out = [out[1], out[0], *out[2:]]  # ij of (y, x, ...) with the first two outputs swapped
     return tuple(out)
 
 
@@ -181,48 +181,109 @@ def trace(input: Tensor) -> Tensor:
 
 
 def einsum(equation: str, *operands: Any) -> Tensor:
-    """Einstein summation by broadcasting products and sums (matmul for two-operand contractions)."""
+    """Einstein summation: repeated subscripts take diagonals, ``...`` broadcasts, two-operand contractions
+    go through one batched matmul, more operands are contracted left to right."""
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     eq = equation.replace(" ", "")
-    if "->" in eq:
-        lhs, rhs = eq.split("->")
-    else:
-        lhs = eq
-        letters = [c for c in lhs.replace(",", "") if c.isalpha()]
-        rhs = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    lhs, rhs = eq.split("->") if "->" in eq else (eq, None)
     terms = lhs.split(",")
     if len(terms) != len(operands):
-        raise RuntimeError("einsum(): more operands were provided than specified in the equation")
-    letters = []
-    for t in terms:
-        for c in t:
-            if c not in letters:
-                letters.append(c)
-    sizes: dict = {}
-    views = []
+        raise RuntimeError(f"einsum(): {len(terms)} operands were specified in the equation but "
+                           f"{len(operands)} were provided")
+    # ``...`` becomes private letters, right-aligned across operands
+    n_ell = 0
     for t, op in zip(terms, operands):
+        if "..." in t:
+            n_ell = max(n_ell, op.dim() - (len(t) - 3))
+    ell = [chr(0x100 + i) for i in range(n_ell)]
+    subs = []
+    for t, op in zip(terms, operands):
+        if "..." in t:
+            k = op.dim() - (len(t) - 3)
+            t = t.replace("...", "".join(ell[n_ell - k:]))
         if len(t) != op.dim():
             raise RuntimeError(f"einsum(): the number of subscripts in the equation ({len(t)}) does not match the "
-                               f"number of dimensions ({op.dim()}) for operand")
+                               f"number of dimensions ({op.dim()}) for operand {len(subs)}"
+                               + ("" if "..." in lhs else " and no ellipsis was given"))
+        subs.append(list(t))
+    if rhs is None:
+        letters = [c for s_ in subs for c in s_ if c not in ell]
+        out = ell + sorted(c for c in set(letters) if letters.count(c) == 1)
+    else:
+        out = list(rhs.replace("...", "".join(ell)))
+    # repeated subscripts within one operand: take the diagonal
+    ops = []
+    for s_, op in zip(subs, operands):
         x = op
-        # repeated subscripts in one term take the diagonal
-        seen: dict = {}
-        for i, c in enumerate(t):
-            sizes.setdefault(c, op.shape[i])
-            seen.setdefault(c, []).append(i)
-        perm = [t.index(c) for c in letters if c in t]
-        x = x.permute(*perm)
-        shape = [sizes[c] if c in t else 1 for c in letters]
-        views.append(x.reshape(shape))
-    prod = views[0]
-    for v in views[1:]:
-        prod = prod * v
-    red = [i for i, c in enumerate(letters) if c not in rhs]
-    if red:
-        prod = prod.sum(dim=tuple(red))
-    kept = [c for c in letters if c in rhs]
-    return prod.permute(*[kept.index(c) for c in rhs]) if kept else prod
+        while True:
+            dup = next((c for c in s_ if s_.count(c) > 1), None)
+            if dup is None:
+                break
+            i = s_.index(dup)
+            j = s_.index(dup, i + 1)
+            x = x.diagonal(0, i, j)
+            s_ = [c for k, c in enumerate(s_) if k not in (i, j)] + [dup]
+        ops.append((x, s_))
+    sizes: dict = {}
+    for x, s_ in ops:
+        for c, n in zip(s_, x.shape):
+            if n != 1 or c not in sizes:
+                if c in sizes and sizes[c] != 1 and n != sizes[c]:
+                    raise RuntimeError(f"einsum(): operands do not broadcast with remapped shapes (original->remapped)"
+                                       f": subscript {c} has size {n} in one operand and {sizes[c]} in another")
+                sizes[c] = n
+    for c in out:
+        if c not in sizes:
+            raise RuntimeError(f"einsum(): output subscript {c} does not appear in the equation for any input operand")
+
+    def needed_after(k: int) -> set:
+        keep = set(out)
+        for _, s2 in ops[k + 1:]:
+            keep.update(s2)
+        return keep
+
+    # sum out letters only one operand has and nobody else needs
+    def presum(x: Tensor, s_: list, keep: set):
+        red = [i for i, c in enumerate(s_) if c not in keep]
+        if red:
+            x = x.sum(dim=tuple(red))
+            s_ = [c for i, c in enumerate(s_) if i not in red]
+        return x, s_
+
+    x, sx = ops[0]
+    others = {c for _, s2 in ops[1:] for c in s2}
+    x, sx = presum(x, sx, set(out) | others)
+    for k in range(1, len(ops)):
+        y, sy = ops[k]
+        keep = needed_after(k)
+        y, sy = presum(y, sy, keep | set(sx))
+        x, sx = _contract(x, sx, y, sy, keep, sizes)
+    x, sx = presum(x, sx, set(out))
+    return x.permute(*[sx.index(c) for c in out]) if sx else x
+
+
+def _contract(x: Tensor, sx: list, y: Tensor, sy: list, keep: set, sizes: dict):
+    """Contracts two operands over the letters both have and ``keep`` lacks, as one batched matmul."""
+    batch = [c for c in sx if c in sy and c in keep]
+    contr = [c for c in sx if c in sy and c not in keep]
+    left = [c for c in sx if c not in sy]
+    right = [c for c in sy if c not in sx]
+
+    def arrange(t: Tensor, s_: list, order: list) -> Tensor:
+        t = t.permute(*[s_.index(c) for c in order]) if s_ else t
+        return t.expand(*[sizes[c] for c in order]) if order else t
+
+    def prod(cs: list) -> int:
+        n = 1
+        for c in cs:
+            n *= sizes[c]
+        return n
+
+    a = arrange(x, sx, batch + left + contr).reshape(prod(batch), prod(left), prod(contr))
+    b = arrange(y, sy, batch + contr + right).reshape(prod(batch), prod(contr), prod(right))
+    r = a.bmm(b).reshape([sizes[c] for c in batch + left + right])
+    return r, batch + left + right
 
 
 def is_tensor(obj: Any) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import _C
+from ._size import Size
 
 _TYPES = {
     "FloatTensor": _C.float32, "DoubleTensor": _C.float64, "HalfTensor": _C.float16,
@@ -36,7 +37,7 @@ def _make(name: str, dtype: Any) -> type:
     def __new__(cls: type, *args: Any) -> _C.Tensor:
         if not args:
             return _C.empty(0, dtype=dtype)
-        if all(isinstance(a, int) for a in args) or (len(args) == 1 and isinstance(args[0], tuple)):
+        if all(isinstance(a, int) for a in args) or (len(args) == 1 and isinstance(args[0], Size)):
             return _C.zeros(*args, dtype=dtype)
         if isinstance(args[0], _C.Tensor):
             return args[0].to(dtype)

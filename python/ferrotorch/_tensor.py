@@ -36,6 +36,8 @@ class return_types:
     median = _named("median", ("values", "indices"))
     mode = _named("mode", ("values", "indices"))
     aminmax = _named("aminmax", ("min", "max"))
+    cummax = _named("cummax", ("values", "indices"))
+    cummin = _named("cummin", ("values", "indices"))
 
 
 def _method(name: str):
@@ -135,7 +137,11 @@ def clamp(self: Tensor, min: Any = None, max: Any = None) -> Tensor:
         if max is not None:
             out = out.minimum(max if isinstance(max, Tensor) else _C.tensor(max, dtype=self.dtype))
         return out
-    return self._unary("clamp", _bound(min, True, self), _bound(max, False, self))
+    x = self
+    for b in (min, max):
+        if b is not None and not isinstance(b, _py_bool) and _C.result_type(x, b) != x.dtype:
+            x = x.to(_C.result_type(x, b))
+    return x._unary("clamp", _bound(min, True, self), _bound(max, False, self))
 
 
 @_method("clamp_")
@@ -185,8 +191,10 @@ def div(self: Tensor, other: Any, *, rounding_mode: Optional[str] = None) -> Ten
     if rounding_mode == "floor":
         return self._binary(other, "floor_divide")
     if rounding_mode == "trunc":
-        q = self._binary(other, "div")
-        return q.trunc() if not (q.dtype.is_floating_point and not self.dtype.is_floating_point) else q.trunc()
+        if not _C.result_type(self, other).is_floating_point:
+            # exact integer truncation: a - fmod(a, b) is a multiple of b
+            return (self - self.fmod(other))._binary(other, "floor_divide")
+        return self._binary(other, "div").trunc()
     raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
 
 
@@ -257,6 +265,8 @@ def addmm(self: Tensor, mat1: Tensor, mat2: Tensor, *, beta: Any = 1, alpha: Any
     prod = mat1.mm(mat2)
     if alpha != 1:
         prod = prod * alpha
+    if beta == 0:
+        return prod + self.new_zeros(self.shape)  # beta=0: input is ignored, NaN and inf in it too
     return prod + (self if beta == 1 else self * beta)
 
 
@@ -325,6 +335,53 @@ def var(self: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = Fal
     if isinstance(dim, _py_bool):
         dim, unbiased = None, dim
     return self._var_std(dim, _correction(unbiased, correction), keepdim, False)
+
+
+@_method("var_mean")
+def var_mean(self: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
+             correction: Any = None) -> tuple:
+    return var(self, dim, unbiased, keepdim, correction=correction), self.mean(dim, keepdim)
+
+
+@_method("std_mean")
+def std_mean(self: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *,
+             correction: Any = None) -> tuple:
+    return std(self, dim, unbiased, keepdim, correction=correction), self.mean(dim, keepdim)
+
+
+def _cum_extreme(self: Tensor, dim: int, is_max: bool):
+    n = self.size(dim) if self.dim() else 1
+    x = self if self.dim() else self.reshape(1)
+    d = dim % x.dim()
+    vals, idxs, best, best_i = [], [], None, None
+    for k in range(n):
+        cur = x.select(d, k)
+        if best is None:
+            best, best_i = cur, _C.zeros(*cur.shape, dtype=_C.int64)
+        else:
+            # a later equal value takes the index, and NaN sticks, as in PyTorch
+            take = (cur >= best) if is_max else (cur <= best)
+            take = take | cur.isnan() if cur.is_floating_point() else take
+            if best.is_floating_point():
+                take = take & ~(best.isnan() & ~cur.isnan())
+            best = _C._where(take, cur, best)
+            best_i = _C._where(take, _C.full(tuple(cur.shape), k, dtype=_C.int64), best_i)
+        vals.append(best)
+        idxs.append(best_i)
+    v, i = _C.stack(vals, d), _C.stack(idxs, d)
+    if not self.dim():
+        v, i = v.reshape(()), i.reshape(())
+    return v, i
+
+
+@_method("cummax")
+def cummax(self: Tensor, dim: int):
+    return return_types.cummax(*_cum_extreme(self, dim, True))
+
+
+@_method("cummin")
+def cummin(self: Tensor, dim: int):
+    return return_types.cummin(*_cum_extreme(self, dim, False))
 
 
 @_method("norm")
@@ -424,6 +481,36 @@ def tensor_split(self: Tensor, sections: Any, dim: int = 0):
     return self._split_sizes(sizes, dim)
 
 
+@_method("tile")
+def tile(self: Tensor, *dims: Any) -> Tensor:
+    reps = list(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else list(dims)
+    reps = [1] * (self.dim() - len(reps)) + reps
+    return self.repeat(*reps)
+
+
+@_method("repeat_interleave")
+def repeat_interleave(self: Tensor, repeats: Any = None, dim: Optional[int] = None, *,
+                      output_size: Optional[int] = None) -> Tensor:
+    if repeats is None:  # torch.repeat_interleave(repeats): self holds the counts
+        return _C.arange(self.numel()).repeat_interleave(self)
+    x = self.reshape(-1) if dim is None else self
+    d = 0 if dim is None else dim % x.dim()
+    n = x.size(d)
+    if isinstance(repeats, Tensor) and repeats.numel() != 1:
+        counts = repeats.tolist()
+        if len(counts) != n:
+            raise RuntimeError("repeats must have the same size as input along dim")
+        if builtins.min(counts, default=0) < 0:
+            raise RuntimeError("repeats can not be negative")
+        idx = _C.tensor([i for i, c in enumerate(counts) for _ in range(c)], dtype=_C.int64)
+    else:
+        r = _py_int(repeats)
+        if r < 0:
+            raise RuntimeError("repeats can not be negative")
+        idx = _C.arange(n).unsqueeze(1).expand(n, r).reshape(-1)
+    return x.index_select(d, idx)
+
+
 @_method("view_as")
 def view_as(self: Tensor, other: Tensor) -> Tensor:
     return self.view(other.shape)
@@ -443,7 +530,13 @@ def expand_as(self: Tensor, other: Tensor) -> Tensor:
 def unflatten(self: Tensor, dim: int, sizes: Sequence[int]) -> Tensor:
     d = dim % self.dim() if self.dim() else 0
     shape = list(self.shape)
-    return self.reshape(shape[:d] + list(sizes) + shape[d + 1:])
+    sizes = list(sizes)
+    known = math.prod(s for s in sizes if s != -1)
+    if sizes.count(-1) > 1 or (-1 not in sizes and known != shape[d]) or (
+            -1 in sizes and (known == 0 or shape[d] % known)):
+        raise RuntimeError(f"unflatten: Provided sizes {sizes} don't multiply up to the size of dim {dim} "
+                           f"({shape[d]}) in the input tensor")
+    return self.reshape(shape[:d] + sizes + shape[d + 1:])
 
 
 @_method("swapaxes")
@@ -452,6 +545,9 @@ def swapaxes(self: Tensor, axis0: int, axis1: int) -> Tensor:
 
 
 Tensor.swapdims = swapaxes
+Tensor.mH = property(lambda self: self.mT)
+Tensor.H = property(lambda self: self.T if self.dim() == 2 else self.t())
+Tensor.adjoint = lambda self: self.mT
 Tensor.moveaxis = Tensor.movedim
 Tensor.ndimension = Tensor.dim
 Tensor.nelement = Tensor.numel
@@ -641,6 +737,8 @@ def uniform_(self: Tensor, a: float = 0.0, b: float = 1.0, *, generator: Any = N
 
 @_method("normal_")
 def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
+    if std < 0:
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
     _C._sample_(self, "normal", mean, std, generator)
     return self
 

@@ -114,6 +114,10 @@ fn compute_dtype(op: BinaryOp, a: &Tensor, b: &Operand) -> Result<DType> {
             Runtime,
             "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead."
         ),
+        BinaryOp::Sub if a.dtype == DType::Bool || b.dtype_rank().0 == DType::Bool => crate::bail!(
+            Runtime,
+            "Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead."
+        ),
         BinaryOp::BitAnd | BinaryOp::BitOr | BinaryOp::BitXor | BinaryOp::Shl | BinaryOp::Shr if common.is_float() => {
             crate::bail!(Runtime, "\"{:?}_cpu\" not implemented for '{}'", op, crate::ops::dtype_title(common))
         }
@@ -221,6 +225,7 @@ impl Tensor {
 
     /// The in-place form `self (op)= b`: writes through every view of self's storage.
     pub fn binary_(&mut self, b: Operand, op: BinaryOp) -> Result<()> {
+        self.check_no_internal_overlap()?;
         let dt = compute_dtype(op, self, &b)?;
         let res_dtype = if op.is_comparison() || op.is_logical() {
             DType::Bool
@@ -261,6 +266,19 @@ impl Tensor {
             self.copy_raw(&tmp)?;
         }
         self.bump_version();
+        Ok(())
+    }
+
+    /// In-place writes into an expanded tensor (a stride-0 dim of size > 1) are refused, as in PyTorch.
+    pub fn check_no_internal_overlap(&self) -> Result<()> {
+        if self
+            .shape()
+            .iter()
+            .zip(self.strides())
+            .any(|(&n, &s)| n > 1 && s == 0)
+        {
+            crate::bail!(Runtime, "unsupported operation: more than one element of the written-to tensor refers to a single memory location. Please clone() the tensor before performing the operation.");
+        }
         Ok(())
     }
 
@@ -1211,6 +1229,7 @@ impl Tensor {
 
     /// The in-place form of a unary op.
     pub fn unary_(&mut self, op: UnaryOp) -> Result<()> {
+        self.check_no_internal_overlap()?;
         if needs_grad(&[self]) {
             self.check_inplace()?;
             let result = self.saved_copy()?.unary(op)?;

@@ -26,6 +26,20 @@ fn wrap_index(i: i64, size: usize, dim: usize) -> Result<usize> {
     Ok(if i < 0 { (i + s) as usize } else { i as usize })
 }
 
+/// gather/scatter index check: PyTorch accepts no negative indices there and raises RuntimeError.
+fn scatter_gather_index(i: i64, size: usize, dim: usize) -> Result<usize> {
+    if i < 0 || i >= size as i64 {
+        crate::bail!(
+            Runtime,
+            "index {} is out of bounds for dimension {} with size {}",
+            i,
+            dim,
+            size
+        );
+    }
+    Ok(i as usize)
+}
+
 /// Multi-indices of a shape in row-major order, visited one by one.
 fn for_each_index(shape: &[usize], mut f: impl FnMut(&[usize]) -> Result<()>) -> Result<()> {
     let n: usize = shape.iter().product();
@@ -75,7 +89,7 @@ impl Tensor {
                     }
                 }
                 let size = if self.ndim() == 0 { 1 } else { self.shape()[d] };
-                let j = wrap_index(iv[k], size, d)?;
+                let j = scatter_gather_index(iv[k], size, d)?;
                 let mut off = self.layout.offset as isize - self.layout.offset as isize;
                 for (a, &s) in ix.iter().enumerate() {
                     if self.ndim() > 0 {
@@ -342,7 +356,7 @@ fn scatter_into(
         let mut k = 0;
         for_each_index(index.shape(), |ix| {
             let size = if out.ndim() == 0 { 1 } else { out.shape()[d] };
-            let j = wrap_index(iv[k], size, d)?;
+            let j = scatter_gather_index(iv[k], size, d)?;
             let mut off = 0usize;
             for (a, &s) in ix.iter().enumerate() {
                 if out.ndim() == 0 {

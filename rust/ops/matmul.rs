@@ -122,8 +122,11 @@ fn check_same_dtype(op: &str, a: &Tensor, b: &Tensor) -> Result<()> {
 impl Tensor {
     /// `mm`: [n,k] @ [k,m].
     pub fn mm(&self, b: &Tensor) -> Result<Tensor> {
-        if self.ndim() != 2 || b.ndim() != 2 {
+        if self.ndim() != 2 {
             crate::bail!(Runtime, "self must be a matrix");
+        }
+        if b.ndim() != 2 {
+            crate::bail!(Runtime, "mat2 must be a matrix");
         }
         if self.shape()[1] != b.shape()[0] {
             crate::bail!(

@@ -327,6 +327,11 @@ impl Tensor {
     /// `amax/amin(dims)`, also `max()`/`min()` with no dim. Gradient splits evenly among ties.
     pub fn amax_amin(&self, dims: Option<&[i64]>, keepdim: bool, is_max: bool) -> Result<Tensor> {
         let d = resolve_dims(dims, self.ndim())?;
+        if self.numel() == 0 && dims.is_some() && d.iter().all(|&k| self.shape()[k] > 0) {
+            // only non-empty dims reduced: the result is empty too
+            let shape = out_shape(self.shape(), &d, keepdim);
+            return Tensor::empty(&shape, self.dtype);
+        }
         if self.numel() == 0 {
             crate::bail!(
                 Runtime,

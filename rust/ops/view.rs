@@ -256,9 +256,21 @@ impl Tensor {
         let d = wrap_dim(dim, self.ndim())?;
         let size = self.shape()[d] as i64;
         let s = if start < 0 { start + size } else { start };
-        if s < 0 || length < 0 || s + length > size {
+        if s < 0 || s > size {
             crate::bail!(
                 Index,
+                "start out of range (expected to be in range of [{}, {}], but got {})",
+                -size,
+                size,
+                start
+            );
+        }
+        if length < 0 {
+            crate::bail!(Runtime, "narrow(): length must be non-negative.");
+        }
+        if s + length > size {
+            crate::bail!(
+                Runtime,
                 "start ({}) + length ({}) exceeds dimension size ({}).",
                 start,
                 length,
@@ -278,10 +290,10 @@ impl Tensor {
         if index < -size || index >= size {
             crate::bail!(
                 Index,
-                "index {} is out of bounds for dimension {} with size {}",
+                "select(): index {} out of range for tensor of size {} at dimension {}",
                 index,
-                d,
-                size
+                crate::tensor::fmt_shape(self.shape()),
+                d
             );
         }
         let i = if index < 0 { index + size } else { index } as usize;

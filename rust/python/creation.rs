@@ -121,7 +121,13 @@ fn tensor(
         let d = dtype_or(dtype, src.dtype)?;
         guard(|| src.cast_raw(d)?.clone_contiguous())?
     } else if data.hasattr("__array_interface__")? && data.getattr("dtype").is_ok() {
-        let src = super::numpy::from_numpy(py, data)?;
+        // a copy anyway: numpy scalars and negative strides are fine here
+        let np = py.import("numpy")?;
+        let mut arr = np.getattr("asarray")?.call1((data,))?;
+        if !arr.getattr("flags")?.getattr("c_contiguous")?.is_truthy()? {
+            arr = arr.call_method0("copy")?;
+        }
+        let src = super::numpy::from_numpy(py, &arr)?;
         let src = tensor_arg(src.bind(py))?;
         let d = dtype_or(dtype, src.dtype)?;
         guard(|| src.cast_raw(d)?.clone_contiguous())?
@@ -144,9 +150,13 @@ fn as_tensor(
 ) -> PyResult<Py<PyAny>> {
     check_cpu(device)?;
     let src = if let Ok(t) = data.cast::<PyTensor>() {
+        if dtype.is_none() || dtype_or(dtype, t.borrow().t.dtype)? == t.borrow().t.dtype {
+            return Ok(data.clone().unbind());
+        }
         t.borrow().t.clone()
     } else if data.hasattr("__array_interface__")? && data.getattr("dtype").is_ok() {
-        tensor_arg(super::numpy::from_numpy(py, data)?.bind(py))?
+        let arr = py.import("numpy")?.getattr("asarray")?.call1((data,))?;
+        tensor_arg(super::numpy::from_numpy(py, &arr)?.bind(py))?
     } else {
         let n = parse_nested(data)?;
         let d = dtype_or(dtype, n.infer_dtype())?;
@@ -320,7 +330,9 @@ fn linspace(
     // symmetric evaluation, as PyTorch does, so the end point is exact
     let v: Vec<f64> = (0..n)
         .map(|i| {
-            if i < n / 2 {
+            if n == 1 {
+                start
+            } else if i < n / 2 {
                 start + step * i as f64
             } else {
                 end - step * (n - 1 - i) as f64
@@ -478,13 +490,20 @@ fn randint(
 #[pyo3(signature = (n, *, generator=None, dtype=None, device=None, requires_grad=false))]
 fn randperm(
     py: Python<'_>,
-    n: usize,
+    n: i64,
     generator: Option<&Bound<'_, PyAny>>,
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> PyResult<Py<PyAny>> {
     check_cpu(device)?;
+    if n < 0 {
+        return Err(PyRuntimeError::new_err(format!(
+            "n must be non-negative, got{}",
+            n
+        )));
+    }
+    let n = n as usize;
     let g = gen_of(generator)?;
     let d = dtype_or(dtype, DType::I64)?;
     finish(
@@ -581,6 +600,11 @@ fn cat(
     dim: i64,
     out: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
+    if tensors.cast::<PyTensor>().is_ok() {
+        return Err(PyTypeError::new_err(
+            "cat(): argument 'tensors' (position 1) must be tuple of Tensors, not Tensor",
+        ));
+    }
     let ts: Vec<Tensor> = tensors
         .try_iter()?
         .map(|t| tensor_arg(&t?))
@@ -597,6 +621,11 @@ fn stack(
     dim: i64,
     out: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
+    if tensors.cast::<PyTensor>().is_ok() {
+        return Err(PyTypeError::new_err(
+            "stack(): argument 'tensors' (position 1) must be tuple of Tensors, not Tensor",
+        ));
+    }
     let ts: Vec<Tensor> = tensors
         .try_iter()?
         .map(|t| tensor_arg(&t?))
@@ -612,6 +641,13 @@ fn write_out(py: Python<'_>, r: Tensor, out: Option<&Bound<'_, PyAny>>) -> PyRes
             let dst = o.cast::<PyTensor>()?;
             {
                 let mut d = dst.borrow_mut();
+                if !crate::ops::elementwise::can_cast(r.dtype, d.t.dtype) {
+                    return Err(PyRuntimeError::new_err(format!(
+                        "result type {} can't be cast to the desired output type {}",
+                        crate::ops::dtype_title(r.dtype),
+                        crate::ops::dtype_title(d.t.dtype)
+                    )));
+                }
                 if d.t.shape() != r.shape() {
                     if d.t.numel() == 0 || d.t.is_contiguous() {
                         let fresh = guard(|| Tensor::empty(r.shape(), d.t.dtype))?;

@@ -219,6 +219,11 @@ fn parse_index(idx: &Bound<'_, PyAny>) -> PyResult<Vec<Item>> {
         if it.is_none() {
             out.push(Item::None);
         } else if it.is(&PyEllipsis::get(it.py())) {
+            if out.iter().any(|i| matches!(i, Item::Ellipsis)) {
+                return Err(PyIndexError::new_err(
+                    "an index can only have a single ellipsis ('...')",
+                ));
+            }
             out.push(Item::Ellipsis);
         } else if let Ok(s) = it.cast::<PySlice>() {
             let get = |n: &str| -> PyResult<Option<i64>> {
@@ -272,6 +277,12 @@ fn apply_index(t: &Tensor, items: &[Item]) -> crate::Result<(Tensor, Vec<Option<
             _ => 0,
         })
         .sum();
+    if consumed > 0 && t.ndim() == 0 {
+        crate::bail!(
+            Index,
+            "invalid index of a 0-dim tensor. Use `tensor.item()` in Python or `tensor.item<T>()` in C++ to convert a 0-dim tensor to a number"
+        );
+    }
     if consumed > t.ndim() {
         crate::bail!(
             Index,
@@ -281,12 +292,24 @@ fn apply_index(t: &Tensor, items: &[Item]) -> crate::Result<(Tensor, Vec<Option<
     }
     let mut x = t.clone();
     let mut dim = 0usize;
+    let mut src_dim = 0usize; // the dim of `t` the next item indexes (for error messages)
     let mut adv: Vec<Option<Tensor>> = Vec::new();
     let mut has_adv = false;
     for it in items {
         match it {
             Item::Int(i) => {
+                let size = x.shape()[dim] as i64;
+                if *i < -size || *i >= size {
+                    crate::bail!(
+                        Index,
+                        "index {} is out of bounds for dimension {} with size {}",
+                        i,
+                        src_dim,
+                        size
+                    );
+                }
                 x = x.select(dim as i64, *i)?;
+                src_dim += 1;
             }
             Item::Slice(start, stop, step) => {
                 let size = x.shape()[dim] as i64;
@@ -300,6 +323,7 @@ fn apply_index(t: &Tensor, items: &[Item]) -> crate::Result<(Tensor, Vec<Option<
                 x = x.slice(dim, s as usize, e.max(s) as usize, step as usize)?;
                 adv.push(None);
                 dim += 1;
+                src_dim += 1;
             }
             Item::None => {
                 x = x.unsqueeze(dim as i64)?;
@@ -312,13 +336,14 @@ fn apply_index(t: &Tensor, items: &[Item]) -> crate::Result<(Tensor, Vec<Option<
                     adv.push(None);
                 }
                 dim += n;
+                src_dim += n;
             }
             Item::Tensor(ix) => {
                 has_adv = true;
                 if ix.ndim() == 0 && ix.dtype == DType::Bool {
                     // x[True] adds a dim of size 1 (or 0 for False)
                     x = x.unsqueeze(dim as i64)?;
-                    if !ix.item()?.to_i64() != 0 {
+                    if ix.item()?.to_i64() == 0 {
                         x = x.slice(dim, 0, 0, 1)?;
                     }
                     adv.push(None);
@@ -332,6 +357,7 @@ fn apply_index(t: &Tensor, items: &[Item]) -> crate::Result<(Tensor, Vec<Option<
                 };
                 adv.push(Some(ix.clone()));
                 dim += n;
+                src_dim += n;
             }
         }
     }
@@ -398,7 +424,9 @@ impl PyTensor {
             guard(|| Tensor::empty(&[0], DType::F32))?
         } else if args.len() == 1 && args.get_item(0)?.cast::<PyTensor>().is_ok() {
             args.get_item(0)?.cast::<PyTensor>()?.borrow().t.detach()
-        } else if args.iter().all(|a| index_int(&a).is_ok()) {
+        } else if args.iter().all(|a| index_int(&a).is_ok())
+            || (args.len() == 1 && args.get_item(0)?.get_type().name()? == "Size")
+        {
             let shape: Vec<usize> = convert::shape_args(args)?
                 .iter()
                 .map(|&d| d.max(0) as usize)
@@ -551,11 +579,11 @@ impl PyTensor {
     fn __bool__(&self) -> PyResult<bool> {
         if self.t.numel() != 1 {
             return Err(PyRuntimeError::new_err(format!(
-                "Boolean value of Tensor with {} values is ambiguous",
+                "Boolean value of Tensor with {} is ambiguous",
                 if self.t.numel() == 0 {
-                    "no"
+                    "no values"
                 } else {
-                    "more than one"
+                    "more than one value"
                 }
             )));
         }
@@ -564,7 +592,7 @@ impl PyTensor {
     fn __float__(&self) -> PyResult<f64> {
         Ok(guard(|| {
             self.t.item().map_err(|_| {
-                crate::Error::Type(
+                crate::Error::Value(
                     "only one element tensors can be converted to Python scalars".into(),
                 )
             })
@@ -574,7 +602,7 @@ impl PyTensor {
     fn __int__(&self) -> PyResult<i64> {
         Ok(guard(|| {
             self.t.item().map_err(|_| {
-                crate::Error::Type(
+                crate::Error::Value(
                     "only one element tensors can be converted to Python scalars".into(),
                 )
             })
@@ -635,9 +663,13 @@ impl PyTensor {
     }
     fn __getitem__(&self, py: Python<'_>, idx: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         // fast path: a single int
-        if let Ok(i) = idx.cast::<pyo3::types::PyInt>() {
+        if let (Ok(i), false) = (
+            idx.cast::<pyo3::types::PyInt>(),
+            idx.is_instance_of::<PyBool>(),
+        ) {
             let i: i64 = i.extract()?;
-            return wrap(py, guard(|| self.t.select(0, i))?);
+            let t = &self.t;
+            return wrap(py, guard(|| apply_index(t, &[Item::Int(i)]).map(|r| r.0))?);
         }
         let items = parse_index(idx)?;
         let t = &self.t;
@@ -671,8 +703,18 @@ impl PyTensor {
                 Other::S(s) => Tensor::scalar_tensor(*s, t.dtype)?,
             };
             if !adv.is_empty() {
-                let full = expand_adv(t, &view, adv)?;
-                return t.index_put_(&full, &vt, false);
+                if view.shape() == t.shape() && view.layout == t.layout {
+                    return t.index_put_(&adv, &vt, false);
+                }
+                if crate::autograd::needs_grad(&[t, &vt]) {
+                    crate::bail!(
+                        NotImplemented,
+                        "assignment combining slices and index tensors on a tensor that requires grad is not supported yet; index with tensors only"
+                    );
+                }
+                // the view shares t's storage: writing into it writes t
+                let mut view = view;
+                return view.index_put_(&adv, &vt, false);
             }
             if crate::autograd::needs_grad(&[t, &vt]) {
                 t.check_inplace()?;
@@ -1214,6 +1256,12 @@ impl PyTensor {
     }
     #[getter(mT)]
     fn m_t(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        if self.t.ndim() < 2 {
+            return Err(PyRuntimeError::new_err(format!(
+                "tensor.mT is only supported on matrices or batches of matrices. Got {}-D tensor.",
+                self.t.ndim()
+            )));
+        }
         wrap(py, guard(|| self.t.transpose(-2, -1))?)
     }
     #[pyo3(signature = (*dims))]
@@ -1758,7 +1806,19 @@ impl PyTensor {
         alpha: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Other> {
         let o = other_arg(other)?;
-        match alpha.and_then(scalar_of) {
+        let alpha = alpha.and_then(scalar_of);
+        if let Some(Scalar::Float(_)) = alpha {
+            let other_int = match &o {
+                Other::S(s) => !matches!(s, Scalar::Float(_)),
+                Other::T(t) => !t.dtype.is_float(),
+            };
+            if !self.t.dtype.is_float() && other_int {
+                return Err(PyRuntimeError::new_err(
+                    "For integral input tensors, argument alpha must not be a floating point number.",
+                ));
+            }
+        }
+        match alpha {
             None => Ok(o),
             Some(a) => Ok(match o {
                 Other::S(s) => Other::S(match (s, a) {
@@ -1792,23 +1852,6 @@ impl PyTensor {
         let t = &mut me.t;
         guard_nogil(slf.py(), big, || t.binary_(o.operand(), op))
     }
-}
-
-/// Index tensors for the dims of `t` when advanced items followed basic ones (which became the view).
-/// The basic part must have left `t`'s dims intact (slices/None/ellipsis map 1:1 only when the view
-/// is t itself); otherwise the write goes through a mask of the view.
-fn expand_adv(
-    t: &Tensor,
-    view: &Tensor,
-    adv: Vec<Option<Tensor>>,
-) -> crate::Result<Vec<Option<Tensor>>> {
-    if view.shape() == t.shape() && view.layout == t.layout {
-        return Ok(adv);
-    }
-    crate::bail!(
-        NotImplemented,
-        "assignment combining slices and index tensors is not supported yet; index with tensors only, or take the slice first"
-    )
 }
 
 /// The layout of `view` relative to a contiguous tensor shaped like `base` (both share storage).

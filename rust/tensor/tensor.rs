@@ -62,12 +62,14 @@ impl Tensor {
 
     /// Uninitialised contiguous tensor.
     pub fn empty(shape: &[usize], dtype: DType) -> Result<Tensor> {
+        check_numel(shape)?;
         let layout = Layout::contiguous(shape);
         let storage = Storage::uninit(layout.numel(), dtype)?;
         Ok(Tensor::from_storage(Arc::new(storage), layout, dtype))
     }
 
     pub fn zeros(shape: &[usize], dtype: DType) -> Result<Tensor> {
+        check_numel(shape)?;
         let layout = Layout::contiguous(shape);
         let storage = Storage::zeroed(layout.numel(), dtype)?;
         Ok(Tensor::from_storage(Arc::new(storage), layout, dtype))
@@ -172,4 +174,20 @@ impl Tensor {
     pub fn bump_version(&self) {
         self.storage.bump_version();
     }
+}
+
+/// Refuses shapes whose element count overflows (the allocation would silently be too small).
+fn check_numel(shape: &[usize]) -> Result<()> {
+    if shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .and_then(|n| n.checked_mul(16))
+        .is_none()
+    {
+        return Err(Error::OutOfMemory(format!(
+            "Trying to create tensor of shape {} : its number of elements overflows",
+            crate::tensor::fmt_shape(shape)
+        )));
+    }
+    Ok(())
 }
