@@ -46,6 +46,7 @@ from ._tensor import return_types
 from ._functions import FUNCTIONS as _FUNCTIONS
 from ._functions import (
     allclose,
+    bincount,
     broadcast_shapes,
     broadcast_tensors,
     cdist,

@@ -320,3 +320,22 @@ def isclose(a: Tensor, b: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equa
 def equal(a: Tensor, b: Tensor) -> bool:
     return a.shape == b.shape and bool((a == b).all())
 
+
+
+def bincount(input: Tensor, weights: Optional[Tensor] = None, minlength: int = 0) -> Tensor:
+    """Counts of each value in a 1-d tensor of non-negative ints (sums of ``weights`` when given)."""
+    if input.dtype.is_floating_point or input.dtype == _C.bool:
+        raise NotImplementedError(f"\"bincount_cpu\" not implemented for '{_TITLES.get(str(input.dtype), input.dtype)}'")
+    if input.dim() != 1 or (input.numel() and input.min().item() < 0):
+        raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
+    if weights is not None and (weights.dim() != 1 or weights.shape[0] != input.shape[0]):
+        raise RuntimeError("weights should be 1-d and have the same length as input")
+    n = max(int(input.max().item()) + 1 if input.numel() else 0, minlength)
+    if weights is None:
+        return _C.zeros(n, dtype=_C.int64).scatter_add_(0, input.long(), _C.ones(input.shape[0], dtype=_C.int64))
+    dtype = weights.dtype if weights.dtype in (_C.float32, _C.float64) else _C.float64
+    return _C.zeros(n, dtype=dtype).scatter_add_(0, input.long(), weights.to(dtype))
+
+
+Tensor.bincount = bincount  # type: ignore[attr-defined]
+_TITLES = {"torch.float32": "Float", "torch.float64": "Double", "torch.float16": "Half", "torch.bfloat16": "BFloat16"}
