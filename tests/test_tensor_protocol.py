@@ -132,3 +132,39 @@ def test_tensor_is_not_iterable_as_scalars_mixed_with_python():
     assert max(x).item() == 3.0
     assert sorted(x.tolist(), reverse=True) == [3.0, 2.0, 1.0]
     assert np.array(list(x)).tolist() == [1.0, 2.0, 3.0]
+
+
+def test_num_threads_roundtrip():
+    n = torch.get_num_threads()
+    assert n >= 1
+    try:
+        torch.set_num_threads(1)
+        assert torch.get_num_threads() == 1
+        x = torch.ones(1 << 20)
+        assert (x * 2).sum().item() == 2 * (1 << 20)
+    finally:
+        torch.set_num_threads(n)
+    assert torch.get_num_threads() == n
+
+
+def _child_work(q):
+    a = torch.ones(512, 512)
+    q.put(((a @ a).sum().item(), (torch.ones(1 << 21) + 1).sum().item()))
+
+
+def test_fork_after_parallel_work_does_not_hang():
+    import multiprocessing as mp
+
+    a = torch.ones(512, 512)
+    (a @ a).sum()  # the parent's pool is warm
+    (torch.ones(1 << 21) * 3).sum()
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=_child_work, args=(q,))
+    p.start()
+    p.join(120)
+    if p.is_alive():
+        p.kill()
+        pytest.fail("forked child hung on the parent's thread pool")
+    assert p.exitcode == 0
+    assert q.get(timeout=5) == (512.0 ** 3, 2.0 * (1 << 21))
