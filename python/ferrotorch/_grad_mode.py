@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import _C
 
@@ -16,7 +17,7 @@ class _GradMode:
     def __enter__(self) -> None:
         self._prev = _C._set_grad_enabled(self._enabled)
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         _C._set_grad_enabled(self._prev)
 
     def __call__(self, fn: Callable) -> Callable:
@@ -27,20 +28,35 @@ class _GradMode:
 
         return wrapper
 
-    def clone(self) -> "_GradMode":
+    def clone(self) -> _GradMode:
         return self.__class__()
 
 
-class no_grad(_GradMode):
+class _NoParamDecorator(_GradMode):
+    """Also usable bare, as ``@torch.no_grad`` (PyTorch >= 2.1), besides ``@torch.no_grad()``."""
+
+    def __new__(cls, orig_func: Callable | None = None) -> Any:
+        if orig_func is None:
+            return super().__new__(cls)
+        return cls()(orig_func)
+
+
+class no_grad(_NoParamDecorator):
     """Disables gradient recording inside the block (or the decorated function)."""
 
     _enabled = False
 
+    def __init__(self) -> None:
+        pass
 
-class enable_grad(_GradMode):
+
+class enable_grad(_NoParamDecorator):
     """Enables gradient recording inside the block."""
 
     _enabled = True
+
+    def __init__(self) -> None:
+        pass
 
 
 class set_grad_enabled(_GradMode):
@@ -53,7 +69,7 @@ class set_grad_enabled(_GradMode):
     def __enter__(self) -> None:
         pass
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         _C._set_grad_enabled(self._prev)
 
     def __call__(self, fn: Callable) -> Callable:
@@ -71,6 +87,11 @@ class set_grad_enabled(_GradMode):
 class inference_mode(_GradMode):
     """Like no_grad (tensors made inside are plain tensors); ``inference_mode(False)`` is a no-op."""
 
+    def __new__(cls, mode: Any = True) -> Any:
+        if isinstance(mode, bool):
+            return super().__new__(cls)
+        return cls()(mode)  # bare ``@torch.inference_mode``
+
     def __init__(self, mode: bool = True) -> None:
         self.mode = bool(mode)
         self._enabled = not self.mode
@@ -80,7 +101,7 @@ class inference_mode(_GradMode):
             self._prev = _C._set_grad_enabled(False)
             self._prev_inf = _C._set_inference_mode(True)
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self.mode:
             _C._set_grad_enabled(self._prev)
             _C._set_inference_mode(self._prev_inf)
@@ -95,7 +116,7 @@ class inference_mode(_GradMode):
 
         return wrapper
 
-    def clone(self) -> "inference_mode":
+    def clone(self) -> inference_mode:
         return inference_mode(self.mode)
 
 

@@ -61,6 +61,39 @@ def backward(self: Tensor, gradient: Optional[Tensor] = None, retain_graph: Opti
     _backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
 
+def _hook_with_handle(register: Any, tensor: Tensor, hook: Any) -> Any:
+    """Registers a forwarding closure in the core; the returned handle's ``remove()`` disconnects it."""
+    from .utils.hooks import RemovableHandle
+
+    hooks: dict = {}
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+
+    def forward(*args: Any) -> Any:
+        fn = hooks.get(handle.id)
+        return None if fn is None else fn(*args)
+
+    register(tensor, forward)
+    return handle
+
+
+_core_register_hook = Tensor.register_hook
+_core_register_post_accumulate_grad_hook = Tensor.register_post_accumulate_grad_hook
+
+
+@_method("register_hook")
+def register_hook(self: Tensor, hook: Any) -> Any:
+    """``hook(grad) -> Tensor or None`` runs when this tensor's gradient is computed; a returned tensor
+    replaces the gradient. Returns a handle with ``remove()``."""
+    return _hook_with_handle(_core_register_hook, self, hook)
+
+
+@_method("register_post_accumulate_grad_hook")
+def register_post_accumulate_grad_hook(self: Tensor, hook: Any) -> Any:
+    """``hook(tensor)`` runs after a gradient has been accumulated into this leaf's ``.grad``."""
+    return _hook_with_handle(_core_register_post_accumulate_grad_hook, self, hook)
+
+
 # ---- element-wise unary ops by name (+ in-place forms) ----
 _UNARY = [
     "sign", "exp2", "expm1", "log1p", "log2", "log10", "rsqrt", "square", "sin", "cos", "tan", "asin",

@@ -167,6 +167,11 @@ fn finish<T: Elem>(vals: Vec<T>, shape: &[usize]) -> Result<Tensor> {
 impl Tensor {
     /// `sum(dims, keepdim)`; ints and bools sum into int64.
     pub fn sum_dims(&self, dims: &[usize], keepdim: bool) -> Result<Tensor> {
+        self.sum_named(dims, keepdim, "SumBackward1")
+    }
+
+    /// `sum` recording under `name` (PyTorch: SumBackward0 for a full sum, SumBackward1 with dims).
+    fn sum_named(&self, dims: &[usize], keepdim: bool, name: &'static str) -> Result<Tensor> {
         let shape = out_shape(self.shape(), dims, keepdim);
         let fast = if self.dtype.is_float() && self.is_contiguous() {
             crate::dispatch_float!(self.dtype, T => sum_contiguous::<T>(self, dims)?, _ => None)
@@ -188,7 +193,7 @@ impl Tensor {
         };
         if needs_grad(&[self]) {
             let (orig, keep_shape) = (self.shape().to_vec(), out_shape(self.shape(), dims, true));
-            return Ok(record1("SumBackward1", &[self], out, move |g| {
+            return Ok(record1(name, &[self], out, move |g| {
                 Ok(vec![Some(g.reshape(&keep_shape)?.broadcast_to(&orig)?)])
             }));
         }
@@ -197,7 +202,12 @@ impl Tensor {
 
     pub fn sum(&self, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
         let d = resolve_dims(dims, self.ndim())?;
-        self.sum_dims(&d, keepdim)
+        let name = if dims.is_none() {
+            "SumBackward0"
+        } else {
+            "SumBackward1"
+        };
+        self.sum_named(&d, keepdim, name)
     }
 
     pub fn mean(&self, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
@@ -216,7 +226,12 @@ impl Tensor {
         };
         if needs_grad(&[self]) {
             let (orig, keep_shape) = (self.shape().to_vec(), out_shape(self.shape(), &d, true));
-            return Ok(record1("MeanBackward1", &[self], s, move |g| {
+            let name = if dims.is_none() {
+                "MeanBackward0"
+            } else {
+                "MeanBackward1"
+            };
+            return Ok(record1(name, &[self], s, move |g| {
                 Ok(vec![Some(
                     g.reshape(&keep_shape)?
                         .broadcast_to(&orig)?

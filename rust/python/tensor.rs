@@ -900,44 +900,52 @@ impl PyTensor {
     }
 
     // ---- named hot ops ----
-    #[pyo3(signature = (other, *, alpha=None))]
-    fn add(
+    #[pyo3(signature = (other, value=None, *, alpha=None))]
+    fn add<'py>(
         &self,
-        py: Python<'_>,
-        other: &Bound<'_, PyAny>,
-        alpha: Option<&Bound<'_, PyAny>>,
+        py: Python<'py>,
+        other: &Bound<'py, PyAny>,
+        value: Option<&Bound<'py, PyAny>>,
+        alpha: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        self.add_sub(py, other, alpha, BinaryOp::Add)
+        let (other, alpha) = legacy_alpha("add", other, value, alpha)?;
+        self.add_sub(py, &other, alpha.as_ref(), BinaryOp::Add)
     }
-    #[pyo3(signature = (other, *, alpha=None))]
-    fn sub(
+    #[pyo3(signature = (other, value=None, *, alpha=None))]
+    fn sub<'py>(
         &self,
-        py: Python<'_>,
-        other: &Bound<'_, PyAny>,
-        alpha: Option<&Bound<'_, PyAny>>,
+        py: Python<'py>,
+        other: &Bound<'py, PyAny>,
+        value: Option<&Bound<'py, PyAny>>,
+        alpha: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        self.add_sub(py, other, alpha, BinaryOp::Sub)
+        let (other, alpha) = legacy_alpha("sub", other, value, alpha)?;
+        self.add_sub(py, &other, alpha.as_ref(), BinaryOp::Sub)
     }
     fn mul(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let r = self.bin(py, other, BinaryOp::Mul)?;
         not_impl_to_type_error(py, r, other)
     }
-    #[pyo3(signature = (other, *, alpha=None))]
+    #[pyo3(signature = (other, value=None, *, alpha=None))]
     fn add_<'py>(
         slf: &Bound<'py, Self>,
         other: &Bound<'py, PyAny>,
+        value: Option<&Bound<'py, PyAny>>,
         alpha: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, Self>> {
-        Self::iadd_sub(slf, other, alpha, BinaryOp::Add)?;
+        let (other, alpha) = legacy_alpha("add_", other, value, alpha)?;
+        Self::iadd_sub(slf, &other, alpha.as_ref(), BinaryOp::Add)?;
         Ok(slf.clone())
     }
-    #[pyo3(signature = (other, *, alpha=None))]
+    #[pyo3(signature = (other, value=None, *, alpha=None))]
     fn sub_<'py>(
         slf: &Bound<'py, Self>,
         other: &Bound<'py, PyAny>,
+        value: Option<&Bound<'py, PyAny>>,
         alpha: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, Self>> {
-        Self::iadd_sub(slf, other, alpha, BinaryOp::Sub)?;
+        let (other, alpha) = legacy_alpha("sub_", other, value, alpha)?;
+        Self::iadd_sub(slf, &other, alpha.as_ref(), BinaryOp::Sub)?;
         Ok(slf.clone())
     }
     fn mul_<'py>(slf: &Bound<'py, Self>, other: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
@@ -1893,6 +1901,36 @@ fn relative_layout(base: &Tensor, view: &Tensor) -> crate::tensor::Layout {
         strides,
         offset,
     }
+}
+
+/// PyTorch's deprecated overload `add(Number alpha, Tensor other)` (seed code still calls
+/// `p.data.add(-lr, p.grad.data)`): warns as PyTorch does and returns `(other, alpha)`.
+fn legacy_alpha<'py>(
+    name: &str,
+    first: &Bound<'py, PyAny>,
+    second: Option<&Bound<'py, PyAny>>,
+    alpha: Option<&Bound<'py, PyAny>>,
+) -> PyResult<(Bound<'py, PyAny>, Option<Bound<'py, PyAny>>)> {
+    let Some(second) = second else {
+        return Ok((first.clone(), alpha.cloned()));
+    };
+    if alpha.is_some() || first.is_instance_of::<PyTensor>() || scalar_of(first).is_none() {
+        return Err(PyTypeError::new_err(format!(
+            "{name}() received an invalid combination of arguments - expected (Tensor other, *, Number alpha)"
+        )));
+    }
+    let py = first.py();
+    let msg = format!(
+        "This overload of {name} is deprecated:\n\t{name}(Number alpha, Tensor other)\nConsider using one of the following signatures instead:\n\t{name}(Tensor other, *, Number alpha = 1)"
+    );
+    let msg = std::ffi::CString::new(msg).unwrap_or_default();
+    PyErr::warn(
+        py,
+        &py.get_type::<pyo3::exceptions::PyUserWarning>(),
+        &msg,
+        1,
+    )?;
+    Ok((second.clone(), Some(first.clone())))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
