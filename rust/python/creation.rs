@@ -439,6 +439,8 @@ fn randn(
 fn randint(
     py: Python<'_>,
     args: &Bound<'_, PyTuple>,
+    low: Option<i64>,
+    high: Option<i64>,
     generator: Option<&Bound<'_, PyAny>>,
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
@@ -451,12 +453,11 @@ fn randint(
     for a in args.iter() {
         if let Ok(i) = super::convert::index_int(&a) {
             ints.push(i);
-    low: Option<i64>,
-    high: Option<i64>,
         } else {
             shape_obj = Some(a);
         }
     }
+    ints.extend(high);
     let (low, high) = match ints.as_slice() {
         [h] => (0, *h),
         [l, h] => (*l, *h),
@@ -469,7 +470,6 @@ fn randint(
             .iter()
             .map(|&d| d.max(0) as usize)
             .collect(),
-    ints.extend(high);
         None => {
             return Err(PyTypeError::new_err(
                 "randint() missing required argument 'size'",
