@@ -2,7 +2,7 @@
 //! backward. N-d inputs are handled as 2-D: conv1d is conv2d with a height of 1.
 
 use crate::autograd::{needs_grad, record, Saved};
-use crate::tensor::{fmt_shape, Elem, FloatElem, Result, Tensor};
+use crate::tensor::{fmt_shape, DType, Elem, FloatElem, Result, Tensor};
 use rayon::prelude::*;
 
 #[derive(Clone, Copy, Debug)]
@@ -44,68 +44,332 @@ impl Geo {
     fn cols(&self) -> usize {
         self.oh * self.ow
     }
-    /// Input coordinate for output (oh, ow) and kernel tap (ki, kj); None in the padding.
-    #[inline(always)]
-    fn src(&self, oh: usize, ow: usize, ki: usize, kj: usize) -> Option<(usize, usize)> {
-        let ih =
-            (oh * self.p.stride.0 + ki * self.p.dilation.0) as isize - self.p.padding.0 as isize;
-        let iw =
-            (ow * self.p.stride.1 + kj * self.p.dilation.1) as isize - self.p.padding.1 as isize;
-        if ih < 0 || iw < 0 || ih >= self.h as isize || iw >= self.w as isize {
-            None
-        } else {
-            Some((ih as usize, iw as usize))
+}
+
+/// The real types the GEMM kernels run in (f16/bf16 convolutions run in f32).
+trait ConvElem: Elem + std::ops::AddAssign {}
+impl ConvElem for f32 {}
+impl ConvElem for f64 {}
+
+/// Valid output columns `[lo, hi)` of kernel tap `k` along one axis (input index `o*s + k*d - p` in `[0, len)`).
+#[inline]
+fn valid_range(out: usize, len: usize, k: usize, s: usize, d: usize, p: usize) -> (usize, usize) {
+    let off = (k * d) as isize - p as isize; // input index = o*s + off
+    let lo = if off >= 0 {
+        0
+    } else {
+        ((-off) as usize).div_ceil(s)
+    };
+    let hi = if (len as isize) <= off {
+        0
+    } else {
+        ((len as isize - off - 1) as usize / s + 1).min(out)
+    };
+    (lo.min(hi), hi)
+}
+
+/// One sample's (one group's) input planes `[cg, H, W]` → columns `[cg*kh*kw, oh*ow]`.
+fn im2col_one<T: ConvElem>(x: &[T], g: &Geo, dst: &mut [T]) {
+    let (s, d, p) = (g.p.stride, g.p.dilation, g.p.padding);
+    let l = g.cols();
+    for (r, row) in dst.chunks_exact_mut(l).enumerate() {
+        let (c, ki, kj) = (r / (g.kh * g.kw), (r / g.kw) % g.kh, r % g.kw);
+        let plane = &x[c * g.h * g.w..(c + 1) * g.h * g.w];
+        let (w_lo, w_hi) = valid_range(g.ow, g.w, kj, s.1, d.1, p.1);
+        let (h_lo, h_hi) = valid_range(g.oh, g.h, ki, s.0, d.0, p.0);
+        for (oh, seg) in row.chunks_exact_mut(g.ow).enumerate() {
+            if oh < h_lo || oh >= h_hi {
+                seg.fill(T::zero());
+                continue;
+            }
+            let ih = oh * s.0 + ki * d.0 - p.0;
+            seg[..w_lo].fill(T::zero());
+            seg[w_hi..].fill(T::zero());
+            if w_hi > w_lo {
+                let start = ih * g.w + w_lo * s.1 + kj * d.1 - p.1;
+                if s.1 == 1 {
+                    seg[w_lo..w_hi].copy_from_slice(&plane[start..start + (w_hi - w_lo)]);
+                } else {
+                    for (j, v) in seg[w_lo..w_hi].iter_mut().enumerate() {
+                        *v = plane[start + j * s.1];
+                    }
+                }
+            }
         }
     }
 }
 
-/// x [N, C, H, W] contiguous → columns [N, C*kh*kw, oh*ow].
-fn im2col<T: Elem>(x: &[T], n: usize, g: &Geo) -> Vec<T> {
-    let (rows, cols) = (g.rows(), g.cols());
-    let mut out = vec![T::default(); n * rows * cols];
-    out.par_chunks_mut(cols).enumerate().for_each(|(r, dst)| {
-        let (b, row) = (r / rows, r % rows);
-        let (c, ki, kj) = (row / (g.kh * g.kw), (row / g.kw) % g.kh, row % g.kw);
-        let plane = &x[(b * g.c + c) * g.h * g.w..(b * g.c + c + 1) * g.h * g.w];
-        for oh in 0..g.oh {
-            for ow in 0..g.ow {
-                if let Some((ih, iw)) = g.src(oh, ow, ki, kj) {
-                    dst[oh * g.ow + ow] = plane[ih * g.w + iw];
+/// Columns `[cg*kh*kw, oh*ow]` → summed into one sample's (zeroed) input planes `[cg, H, W]`.
+fn col2im_one<T: ConvElem>(cols: &[T], g: &Geo, dst: &mut [T]) {
+    let (s, d, p) = (g.p.stride, g.p.dilation, g.p.padding);
+    let l = g.cols();
+    for (r, row) in cols.chunks_exact(l).enumerate() {
+        let (c, ki, kj) = (r / (g.kh * g.kw), (r / g.kw) % g.kh, r % g.kw);
+        let plane = &mut dst[c * g.h * g.w..(c + 1) * g.h * g.w];
+        let (w_lo, w_hi) = valid_range(g.ow, g.w, kj, s.1, d.1, p.1);
+        let (h_lo, h_hi) = valid_range(g.oh, g.h, ki, s.0, d.0, p.0);
+        if w_hi <= w_lo {
+            continue;
+        }
+        for oh in h_lo..h_hi {
+            let ih = oh * s.0 + ki * d.0 - p.0;
+            let seg = &row[oh * g.ow + w_lo..oh * g.ow + w_hi];
+            let start = ih * g.w + w_lo * s.1 + kj * d.1 - p.1;
+            if s.1 == 1 {
+                for (o, v) in plane[start..start + seg.len()].iter_mut().zip(seg) {
+                    *o += *v;
+                }
+            } else {
+                for (j, v) in seg.iter().enumerate() {
+                    plane[start + j * s.1] += *v;
                 }
             }
         }
-    });
-    out
+    }
 }
 
-/// Columns [N, C*kh*kw, oh*ow] → summed back into x's shape [N, C, H, W].
-fn col2im<T: FloatElem>(cols: &[T], n: usize, g: &Geo) -> Vec<T> {
-    let mut out = vec![T::default(); n * g.c * g.h * g.w];
-    let (rows, ncols) = (g.rows(), g.cols());
-    out.par_chunks_mut(g.h * g.w)
+/// `dst[m, n] = (accumulate ? dst : 0) + lhs[m, k] @ rhs[k, n]`, operands given by (row, column) strides.
+#[allow(clippy::too_many_arguments)]
+fn gemm_into<T: ConvElem>(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [T],
+    accumulate: bool,
+    lhs: (&[T], usize, usize),
+    rhs: (&[T], usize, usize),
+    par: gemm::Parallelism,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            dst[..m * n].fill(T::zero());
+        }
+        return;
+    }
+    assert!(dst.len() >= m * n, "gemm_into: destination too small");
+    // SAFETY: the slices cover every element addressed through the given strides (callers pass
+    // exact [m,k], [k,n] and [m,n] blocks); T is f32 or f64, which the gemm crate implements.
+    unsafe {
+        gemm::gemm::<T>(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.0.as_ptr(),
+            lhs.2 as isize,
+            lhs.1 as isize,
+            rhs.0.as_ptr(),
+            rhs.2 as isize,
+            rhs.1 as isize,
+            T::one(),
+            T::one(),
+            false,
+            false,
+            false,
+            par,
+        )
+    }
+}
+
+/// Whether the columns of a sample are its input itself (1×1 kernel, stride 1, no padding).
+fn cols_are_input(g: &Geo) -> bool {
+    g.kh == 1 && g.kw == 1 && g.p.stride == (1, 1) && g.p.padding == (0, 0)
+}
+
+/// How the batch is split: `(chunks, gemm parallelism inside a chunk)`.
+fn batch_split(n: usize) -> (usize, gemm::Parallelism) {
+    let threads = super::threads::get_num_threads();
+    if threads > 1 && n >= threads {
+        (threads, gemm::Parallelism::None)
+    } else if threads > 1 {
+        (1, gemm::Parallelism::Rayon(threads))
+    } else {
+        (1, gemm::Parallelism::None)
+    }
+}
+
+/// # Safety
+/// `t` must be contiguous with element type `T`, and outlive the slice.
+unsafe fn slice_of<T>(t: &Tensor) -> &[T] {
+    std::slice::from_raw_parts(t.data_ptr() as *const T, t.numel())
+}
+
+/// Forward without bias into a fresh `[N, O, oh, ow]`, per sample: im2col into a scratch buffer, then
+/// one GEMM per group straight into the output (bias, when given, is the GEMM's initial value).
+fn conv_forward<T: ConvElem>(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    g: &Geo,
+) -> Result<Tensor> {
+    let (n, o) = (x.shape()[0], w.shape()[0]);
+    let groups = g.p.groups;
+    let og = o / groups;
+    let (rows, l) = (g.rows(), g.cols());
+    let (x, w) = (x.contiguous()?, w.contiguous()?);
+    let bias = bias.map(|b| b.contiguous()).transpose()?;
+    let out = Tensor::empty(&[n, o, g.oh, g.ow], T::DTYPE)?;
+    if out.numel() == 0 {
+        return Ok(out);
+    }
+    // SAFETY: contiguous tensors of dtype T; `out` is fresh and written only through `ov`.
+    let (xv, wv) = unsafe { (slice_of::<T>(&x), slice_of::<T>(&w)) };
+    let bv = bias.as_ref().map(|b| unsafe { slice_of::<T>(b) });
+    let ov = unsafe { std::slice::from_raw_parts_mut(out.data_ptr() as *mut T, out.numel()) };
+    let direct = cols_are_input(g);
+    let in_plane = g.c * g.h * g.w;
+    let (chunks, par) = batch_split(n);
+    let per = n.div_ceil(chunks);
+    ov.par_chunks_mut(per * o * l)
         .enumerate()
-        .for_each(|(plane_i, dst)| {
-            let (b, c) = (plane_i / g.c, plane_i % g.c);
-            let mut acc = vec![<T::C as num_traits::Zero>::zero(); g.h * g.w];
-            for ki in 0..g.kh {
-                for kj in 0..g.kw {
-                    let row = (c * g.kh + ki) * g.kw + kj;
-                    let src = &cols[(b * rows + row) * ncols..(b * rows + row + 1) * ncols];
-                    for oh in 0..g.oh {
-                        for ow in 0..g.ow {
-                            if let Some((ih, iw)) = g.src(oh, ow, ki, kj) {
-                                acc[ih * g.w + iw] =
-                                    acc[ih * g.w + iw] + src[oh * g.ow + ow].to_c();
-                            }
+        .for_each(|(ci, oc)| {
+            let mut cols = vec![T::zero(); if direct { 0 } else { rows * l }];
+            for (bi, ob) in oc.chunks_exact_mut(o * l).enumerate() {
+                let b = ci * per + bi;
+                for gi in 0..groups {
+                    let xs = &xv[(b * groups + gi) * in_plane..(b * groups + gi + 1) * in_plane];
+                    let dst = &mut ob[gi * og * l..(gi + 1) * og * l];
+                    if let Some(bv) = bv {
+                        for (oc_i, row) in dst.chunks_exact_mut(l).enumerate() {
+                            row.fill(bv[gi * og + oc_i]);
                         }
+                    }
+                    let src: &[T] = if direct {
+                        xs
+                    } else {
+                        im2col_one(xs, g, &mut cols);
+                        &cols
+                    };
+                    let wg = &wv[gi * og * rows..(gi + 1) * og * rows];
+                    gemm_into(
+                        og,
+                        l,
+                        rows,
+                        dst,
+                        bv.is_some(),
+                        (wg, rows, 1),
+                        (src, l, 1),
+                        par,
+                    );
+                }
+            }
+        });
+    Ok(out)
+}
+
+/// (grad_input, grad_weight) of conv2d without bias: per chunk of samples, `gw += go · colsᵀ` into the
+/// chunk's own accumulator (summed at the end) and `gx = col2im(Wᵀ · go)` into each sample's slice.
+fn conv_backward<T: ConvElem>(
+    x: &Tensor,
+    w: &Tensor,
+    gout: &Tensor,
+    g: &Geo,
+    need_x: bool,
+    need_w: bool,
+) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    let (n, o) = (x.shape()[0], w.shape()[0]);
+    let groups = g.p.groups;
+    let og = o / groups;
+    let (rows, l) = (g.rows(), g.cols());
+    let (x, w, gout) = (x.contiguous()?, w.contiguous()?, gout.contiguous()?);
+    // SAFETY: contiguous tensors of dtype T.
+    let (xv, wv, gv) = unsafe { (slice_of::<T>(&x), slice_of::<T>(&w), slice_of::<T>(&gout)) };
+    let in_plane = g.c * g.h * g.w;
+    if n == 0 || in_plane == 0 || l == 0 || rows == 0 {
+        let gx = need_x
+            .then(|| Tensor::zeros(x.shape(), T::DTYPE))
+            .transpose()?;
+        let gw = need_w
+            .then(|| Tensor::zeros(w.shape(), T::DTYPE))
+            .transpose()?;
+        return Ok((gx, gw));
+    }
+    let gx = if need_x {
+        Some(Tensor::zeros(x.shape(), T::DTYPE)?)
+    } else {
+        None
+    };
+    let direct = cols_are_input(g);
+    let (chunks, par) = batch_split(n);
+    let per = n.div_ceil(chunks).max(1);
+    let nchunks = n.div_ceil(per);
+    let one_chunk = |ci: usize, gxc: Option<&mut [T]>| -> Vec<T> {
+        let mut gw_acc = vec![T::zero(); if need_w { o * rows } else { 0 }];
+        let mut cols = vec![T::zero(); if direct { 0 } else { rows * l }];
+        let mut gxc = gxc;
+        for b in ci * per..((ci + 1) * per).min(n) {
+            for gi in 0..groups {
+                let xs = &xv[(b * groups + gi) * in_plane..(b * groups + gi + 1) * in_plane];
+                let go = &gv[(b * o + gi * og) * l..(b * o + (gi + 1) * og) * l];
+                let wg = &wv[gi * og * rows..(gi + 1) * og * rows];
+                if need_w {
+                    let src: &[T] = if direct {
+                        xs
+                    } else {
+                        im2col_one(xs, g, &mut cols);
+                        &cols
+                    };
+                    let acc = &mut gw_acc[gi * og * rows..(gi + 1) * og * rows];
+                    gemm_into(og, rows, l, acc, true, (go, l, 1), (src, 1, l), par);
+                }
+                if let Some(gxc) = gxc.as_deref_mut() {
+                    let bl = b - ci * per;
+                    let dst =
+                        &mut gxc[(bl * groups + gi) * in_plane..(bl * groups + gi + 1) * in_plane];
+                    if direct {
+                        gemm_into(rows, l, og, dst, false, (wg, 1, rows), (go, l, 1), par);
+                    } else {
+                        gemm_into(
+                            rows,
+                            l,
+                            og,
+                            &mut cols,
+                            false,
+                            (wg, 1, rows),
+                            (go, l, 1),
+                            par,
+                        );
+                        col2im_one(&cols, g, dst);
                     }
                 }
             }
-            for (d, a) in dst.iter_mut().zip(acc) {
-                *d = T::from_c(a);
+        }
+        gw_acc
+    };
+    let partials: Vec<Vec<T>> = match &gx {
+        Some(gx) => {
+            // SAFETY: `gx` is fresh and written only through this slice.
+            let gxv =
+                unsafe { std::slice::from_raw_parts_mut(gx.data_ptr() as *mut T, gx.numel()) };
+            gxv.par_chunks_mut(per * groups * in_plane)
+                .enumerate()
+                .map(|(ci, c)| one_chunk(ci, Some(c)))
+                .collect()
+        }
+        None => (0..nchunks)
+            .into_par_iter()
+            .map(|ci| one_chunk(ci, None))
+            .collect(),
+    };
+    let gw = if need_w {
+        let mut it = partials.into_iter();
+        let mut acc = it.next().unwrap_or_else(|| vec![T::zero(); o * rows]);
+        for part in it {
+            for (a, v) in acc.iter_mut().zip(part) {
+                *a += v;
             }
-        });
-    out
+        }
+        Some(Tensor::from_vec(&acc, w.shape())?)
+    } else {
+        None
+    };
+    Ok((gx, gw))
 }
 
 fn geo(x: &Tensor, w: &Tensor, p: Conv2d) -> Result<Geo> {
@@ -157,84 +421,48 @@ fn geo(x: &Tensor, w: &Tensor, p: Conv2d) -> Result<Geo> {
     })
 }
 
-/// Per group: input channels [g*cg, (g+1)*cg) as a contiguous [N, cg, H, W] block.
-fn group_input(x: &Tensor, gi: usize, cg: usize, groups: usize) -> Result<Tensor> {
-    if groups == 1 {
-        x.contiguous()
-    } else {
-        x.slice(1, gi * cg, (gi + 1) * cg, 1)?.contiguous()
+/// `conv_forward` in the input's dtype: f32/f64 natively, f16/bf16 through f32.
+fn conv_forward_any(x: &Tensor, w: &Tensor, b: Option<&Tensor>, g: &Geo) -> Result<Tensor> {
+    match x.dtype {
+        DType::F32 => conv_forward::<f32>(x, w, b, g),
+        DType::F64 => conv_forward::<f64>(x, w, b, g),
+        DType::F16 | DType::BF16 => {
+            let b32 = b.map(|b| b.cast_raw(DType::F32)).transpose()?;
+            let y = conv_forward::<f32>(
+                &x.cast_raw(DType::F32)?,
+                &w.cast_raw(DType::F32)?,
+                b32.as_ref(),
+                g,
+            )?;
+            y.cast_raw(x.dtype)
+        }
+        d => crate::bail!(
+            Runtime,
+            "\"conv2d\" not implemented for '{}'",
+            crate::ops::dtype_title(d)
+        ),
     }
 }
 
-fn conv_forward<T: FloatElem>(x: &Tensor, w: &Tensor, g: &Geo) -> Result<Tensor> {
-    let n = x.shape()[0];
-    let o = w.shape()[0];
-    let og = o / g.p.groups;
-    let mut outs = Vec::new();
-    for gi in 0..g.p.groups {
-        let xg = group_input(x, gi, g.c, g.p.groups)?;
-        let cols = Tensor::from_vec(&im2col(&xg.to_vec::<T>(), n, g), &[n, g.rows(), g.cols()])?;
-        let wg = w
-            .slice(0, gi * og, (gi + 1) * og, 1)?
-            .reshape(&[og, g.rows()])?;
-        outs.push(wg.matmul(&cols)?);
-    }
-    let out = if outs.len() == 1 {
-        outs.pop().expect("one group")
-    } else {
-        Tensor::cat(&outs, 1)?
-    };
-    out.reshape(&[n, o, g.oh, g.ow])
-}
-
-/// (grad_input, grad_weight) of conv2d without bias.
-fn conv_backward<T: FloatElem>(
+/// `conv_backward` in the input's dtype: f32/f64 natively, f16/bf16 through f32.
+fn conv_backward_any(
     x: &Tensor,
     w: &Tensor,
-    gout: &Tensor,
+    go: &Tensor,
     g: &Geo,
     need_x: bool,
     need_w: bool,
 ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-    let n = x.shape()[0];
-    let o = w.shape()[0];
-    let og = o / g.p.groups;
-    let gout = gout.contiguous()?.reshape(&[n, o, g.cols()])?;
-    let (mut gx, mut gw) = (Vec::new(), Vec::new());
-    for gi in 0..g.p.groups {
-        let go = if g.p.groups == 1 {
-            gout.clone()
-        } else {
-            gout.slice(1, gi * og, (gi + 1) * og, 1)?
-        };
-        let wg = w
-            .slice(0, gi * og, (gi + 1) * og, 1)?
-            .reshape(&[og, g.rows()])?;
-        if need_w {
-            let xg = group_input(x, gi, g.c, g.p.groups)?;
-            let cols =
-                Tensor::from_vec(&im2col(&xg.to_vec::<T>(), n, g), &[n, g.rows(), g.cols()])?;
-            // sum_n go[n] @ cols[n]^T, as one GEMM over the (n, l) pairs
-            let go2 = go.permute(&[1, 0, 2])?.reshape(&[og, n * g.cols()])?;
-            let cols2 = cols
-                .permute(&[0, 2, 1])?
-                .reshape(&[n * g.cols(), g.rows()])?;
-            gw.push(go2.mm(&cols2)?.reshape(&[og, g.c, g.kh, g.kw])?);
-        }
-        if need_x {
-            let gcols = wg.t()?.matmul(&go)?.contiguous()?;
-            let v = col2im(&gcols.to_vec::<T>(), n, g);
-            gx.push(Tensor::from_vec(&v, &[n, g.c, g.h, g.w])?);
+    match x.dtype {
+        DType::F32 => conv_backward::<f32>(x, w, go, g, need_x, need_w),
+        DType::F64 => conv_backward::<f64>(x, w, go, g, need_x, need_w),
+        d => {
+            let f = |t: &Tensor| t.cast_raw(DType::F32);
+            let (gx, gw) = conv_backward::<f32>(&f(x)?, &f(w)?, &f(go)?, g, need_x, need_w)?;
+            let back = |t: Option<Tensor>| t.map(|t| t.cast_raw(d)).transpose();
+            Ok((back(gx)?, back(gw)?))
         }
     }
-    let join = |mut v: Vec<Tensor>, dim: i64| -> Result<Option<Tensor>> {
-        Ok(match v.len() {
-            0 => None,
-            1 => v.pop(),
-            _ => Some(Tensor::cat(&v, dim)?),
-        })
-    };
-    Ok((join(gx, 1)?, join(gw, 0)?))
 }
 
 impl Tensor {
@@ -249,16 +477,27 @@ impl Tensor {
             );
         }
         let g = geo(self, weight, p)?;
-        let (x, w) = (self.detach(), weight.detach());
-        let out = {
-            let _ng = crate::autograd::GradModeGuard::new(false);
-            let mut out = crate::dispatch_float!(x.dtype, T => conv_forward::<T>(&x, &w, &g)?,
-                _ => crate::bail!(Runtime, "\"conv2d\" not implemented for '{}'", crate::ops::dtype_title(x.dtype)));
-            if let Some(b) = bias {
-                out = out.add(&b.reshape(&[b.numel(), 1, 1])?)?;
+        if let Some(b) = bias {
+            if b.ndim() != 1 || b.numel() != weight.shape()[0] {
+                crate::bail!(
+                    Runtime,
+                    "Given weight of size {}, expected bias to be 1-dimensional with {} elements, but got bias of size {} instead",
+                    fmt_shape(weight.shape()),
+                    weight.shape()[0],
+                    fmt_shape(b.shape())
+                );
             }
-            out
-        };
+            if b.dtype != self.dtype {
+                crate::bail!(
+                    Runtime,
+                    "Input type ({}) and bias type ({}) should be the same",
+                    crate::ops::type_name(self).trim(),
+                    crate::ops::type_name(b).trim()
+                );
+            }
+        }
+        let (x, w) = (self.detach(), weight.detach());
+        let out = conv_forward_any(&x, &w, bias.map(|b| b.detach()).as_ref(), &g)?;
         let mut inputs = vec![self, weight];
         inputs.extend(bias);
         if needs_grad(&inputs) {
@@ -271,7 +510,7 @@ impl Tensor {
                 let (x, w) = (sx.get()?.detach(), sw.get()?.detach());
                 let g = geo(&x, &w, p)?;
                 let go = go.detach();
-                let (gx, gw) = crate::dispatch_float!(x.dtype, T => conv_backward::<T>(&x, &w, &go, &g, rx, rw)?, _ => unreachable!());
+                let (gx, gw) = conv_backward_any(&x, &w, &go, &g, rx, rw)?;
                 let mut res = vec![gx, gw];
                 if has_b {
                     res.push(Some(go.sum(Some(&[0, 2, 3]), false)?));
