@@ -828,9 +828,13 @@ def log_softmax(self: Tensor, dim: int, dtype: Any = None) -> Tensor:
 # ---- Python protocol extras ----
 @_method("__format__")
 def __format__(self: Tensor, spec: str) -> str:
-    if self.dim() == 0 and spec:
-        return self.item().__format__(spec)
-    return object.__format__(repr(self), spec) if spec else repr(self)
+    # as PyTorch: a 0-dim plain tensor formats as its number ('{}'.format(loss) prints 0.123...), a Parameter
+    # or a tensor with dims as its repr (and a non-empty spec is then a TypeError)
+    if self.dim() == 0 and builtins.type(self) is Tensor:
+        return self.detach().item().__format__(spec)
+    if spec:
+        raise TypeError("unsupported format string passed to Tensor.__format__")
+    return repr(self)
 
 
 Tensor.__str__ = lambda self: repr(self)

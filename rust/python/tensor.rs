@@ -208,9 +208,29 @@ enum Item {
     Tensor(Tensor),
 }
 
+/// PyTorch (like numpy before 1.23) reads a short list that holds a tensor, a sequence, a slice, `...` or
+/// None as a tuple of indices: `t[[mask]]` is `t[mask]`, `t[[[0, 1], [1, 0]]]` is `t[[0, 1], [1, 0]]`.
+fn list_is_tuple(idx: &Bound<'_, PyAny>) -> bool {
+    let Ok(l) = idx.cast::<PyList>() else {
+        return false;
+    };
+    l.len() < 32
+        && l.iter().any(|o| {
+            o.is_none()
+                || o.is(&PyEllipsis::get(o.py()))
+                || o.cast::<PyTensor>().is_ok()
+                || o.cast::<PySlice>().is_ok()
+                || o.cast::<PyList>().is_ok()
+                || o.cast::<PyTuple>().is_ok()
+                || o.hasattr("__array_interface__").unwrap_or(false)
+        })
+}
+
 fn parse_index(idx: &Bound<'_, PyAny>) -> PyResult<Vec<Item>> {
     let items: Vec<Bound<'_, PyAny>> = if let Ok(t) = idx.cast::<PyTuple>() {
         t.iter().collect()
+    } else if list_is_tuple(idx) {
+        idx.cast::<PyList>()?.iter().collect()
     } else {
         vec![idx.clone()]
     };

@@ -1379,8 +1379,38 @@ def mse_loss(
     """``(x - y)²``, reduced."""
     _check_same_size(input, target, "mse_loss")
     reduction = _reduction.resolve(size_average, reduce, reduction)
+    if (
+        weight is None and reduction in ("none", "mean", "sum") and tuple(input.shape) == tuple(target.shape)
+        and input.dtype == target.dtype and input.dtype.is_floating_point and torch.is_grad_enabled()
+        and (input.requires_grad or target.requires_grad)
+    ):
+        return _mse_loss_node(input, target, reduction)
     diff = input - target
     return _reduction.apply(_weighted(diff * diff, weight), reduction)
+
+
+def _mse_loss_node(input: Tensor, target: Tensor, reduction: str) -> Tensor:
+    """``mse_loss`` as one ``MseLossBackward0`` node, as PyTorch records it: saves ``input - target`` only."""
+    with torch.no_grad():
+        diff = input - target
+        sq = diff * diff
+        out = sq if reduction == "none" else sq.sum() if reduction == "sum" else sq.mean()
+    versions = (input._version, target._version)
+    scale = 2.0 / max(diff.numel(), 1) if reduction == "mean" else 2.0
+
+    def backward(grad: Tensor) -> tuple[Tensor, Tensor]:
+        for t, v in zip((input, target), versions):
+            if t._version != v:
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified by an inplace "
+                    f"operation: [{t.type()} {list(t.shape)}] is at version {t._version}; expected version {v} "
+                    "instead.")
+        # under create_graph, recompute the difference so that the gradient is itself differentiable
+        d = input - target if torch.is_grad_enabled() else diff
+        g = d * (grad * scale)
+        return g, -g
+
+    return torch._C._record_function("MseLossBackward0", [input, target], [out], [True], backward)[0]
 
 
 def smooth_l1_loss(
