@@ -670,6 +670,22 @@ SUM_VALUES = [[0.7808, -1.4388, 0.3151], [-0.0076, 1.0716, -0.8465], [-0.8175, 0
               [0.2435, 0.8512, 0.7142], [1.4737, -0.8545, 2.4833]]
 
 
+def test_002_tensor_types_and_basic_ops() -> None:
+    # seed 002 lines 30-40: the five basic types (FloatTensor the default), byte and char, ones_like/zeros/size
+    kinds = {"FloatTensor": torch.float32, "LongTensor": torch.int64, "IntTensor": torch.int32,
+             "ShortTensor": torch.int16, "DoubleTensor": torch.float64, "ByteTensor": torch.uint8,
+             "CharTensor": torch.int8}
+    for name, dtype in kinds.items():
+        t = getattr(torch, name)(2, 3)
+        assert t.dtype == dtype and t.type() == f"torch.{name}" and t.shape == torch.Size([2, 3])
+    assert torch.zeros(2, 3).type() == "torch.FloatTensor" and torch.get_default_dtype() == torch.float32
+    x = torch.zeros(5, 3)
+    assert torch.equal(torch.ones_like(x), torch.ones(5, 3)) and x.size() == torch.Size([5, 3]) and x.size(1) == 3
+    assert x[:, 1].shape == torch.Size([5]) and x[1:3, :2].shape == torch.Size([2, 2])  # numpy-like indexing
+    # line 160 says CharTensor cannot go to numpy: that was old PyTorch; today (and here) it converts
+    assert torch.CharTensor([1, -2]).numpy().dtype == np.int8
+
+
 def test_002_addition_four_ways(capsys: pytest.CaptureFixture[str]) -> None:
     # setup: the handbook's x (defined before this excerpt) chosen so that x + y is the tutorial's printout
     y_values = torch.rand(5, 3)
@@ -1263,6 +1279,7 @@ def linear_regression_snippets(capsys: pytest.CaptureFixture[str], weight: float
 
 
 def test_003_linear_regression(capsys: pytest.CaptureFixture[str]) -> None:
+    torch.manual_seed(0)  # setup: a fixed start, so that the loss threshold below holds every run
     model, training, predicted, params = linear_regression_snippets(capsys)
     assert len(training) == 200
     for epoch in range(100):
@@ -1370,6 +1387,20 @@ def test_004_adam_loop() -> None:
       optimizer.step()
 
     assert losses[-1] < losses[0] * 0.7
+
+
+def test_004_rnn_batch_first() -> None:
+    # seed 004 line 365: nn.RNN takes (seq_len, batch, input_size); batch_first=True takes (batch, seq_len,
+    # input_size) and saves the transpose
+    torch.manual_seed(0)
+    rnn = nn.RNN(4, 5)
+    rnn_bf = nn.RNN(4, 5, batch_first=True)
+    rnn_bf.load_state_dict(rnn.state_dict())
+    seq = torch.randn(7, 2, 4)
+    out, h = rnn(seq)
+    out_bf, h_bf = rnn_bf(seq.transpose(0, 1))
+    assert out.shape == torch.Size([7, 2, 5]) and out_bf.shape == torch.Size([2, 7, 5])
+    assert torch.allclose(out_bf.transpose(0, 1), out, atol=1e-6) and torch.allclose(h_bf, h, atol=1e-6)
 
 
 def test_004_autograd_dot(capsys: pytest.CaptureFixture[str]) -> None:
@@ -1506,6 +1537,13 @@ def test_004_masked_assignment() -> None:
     both = torch.zeros_like(inpt)
     both[(-5.0 < inpt) & (inpt < -1.0)] = 8.0  # what was meant, the same here
     assert torch.equal(both, outen)
+
+
+def test_004_squeeze() -> None:
+    # seed 004 line 445: torch.squeeze drops the dimensions of size 1
+    x = torch.zeros(2, 1, 3, 1)
+    assert torch.squeeze(x).shape == torch.Size([2, 3])
+    assert torch.squeeze(x, 1).shape == torch.Size([2, 3, 1]) and torch.squeeze(x, 0).shape == x.shape
 
 
 def test_004_topk() -> None:
