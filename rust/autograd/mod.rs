@@ -159,6 +159,32 @@ impl Running {
     }
 }
 
+/// The node whose backward formula is running on this thread (innermost), if any.
+pub fn running_node() -> Option<Arc<Node>> {
+    RUNNING.with(|r| r.borrow().last().cloned())
+}
+
+/// `t` (detached) as output `output_nr` of the running node, when grad mode is on; else `t` itself.
+/// Lets a formula hand back its node's saved output differentiably without a reference cycle.
+pub fn attach_to_running(t: &Tensor, output_nr: usize) -> Tensor {
+    if !is_grad_enabled() || !t.dtype.is_float() {
+        return t.clone();
+    }
+    let Some(node) = running_node() else {
+        return t.clone();
+    };
+    let mut t = t.detach();
+    t.autograd = Some(Arc::new(AutogradMeta {
+        grad_fn: Some(node),
+        output_nr,
+        state: Mutex::new(GradState {
+            requires_grad: true,
+            ..Default::default()
+        }),
+    }));
+    t
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         RUNNING.with(|r| {
@@ -188,27 +214,10 @@ impl Saved {
     /// node) back when a graph of the backward pass is being built (`create_graph=True`).
     pub fn value(&self) -> Result<Tensor> {
         let t = self.get()?;
-        let Some(nr) = self.output else {
-            return Ok(t.clone());
-        };
-        if !is_grad_enabled() {
-            return Ok(t.clone());
-        }
-        let node = RUNNING.with(|r| r.borrow().last().cloned());
-        let mut t = t.clone();
-        if let Some(node) = node {
-            if t.dtype.is_float() {
-                t.autograd = Some(Arc::new(AutogradMeta {
-                    grad_fn: Some(node),
-                    output_nr: nr,
-                    state: Mutex::new(GradState {
-                        requires_grad: true,
-                        ..Default::default()
-                    }),
-                }));
-            }
-        }
-        Ok(t)
+        Ok(match self.output {
+            Some(nr) => attach_to_running(t, nr),
+            None => t.clone(),
+        })
     }
     pub fn get(&self) -> Result<&Tensor> {
         if self.tensor.storage.version() != self.version {

@@ -88,17 +88,30 @@ pub fn py_hook(f: Py<PyAny>) -> Hook {
     })
 }
 
-/// Keeps a Python exception's type when it passes through the core as an Error.
+thread_local! {
+    /// The Python exception a hook or custom backward raised, re-raised as itself (type,
+    /// traceback) once the backward pass has unwound back to Python.
+    static PENDING: std::cell::RefCell<Option<PyErr>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Keeps a Python exception when it passes through the core as an Error.
 fn py_error(py: Python<'_>, e: PyErr) -> Error {
     let t = e.get_type(py);
     let msg = e.value(py).to_string();
     let name = t.name().map(|n| n.to_string()).unwrap_or_default();
+    PENDING.with(|p| *p.borrow_mut() = Some(e));
     match name.as_str() {
         "IndexError" => Error::Index(msg),
         "TypeError" => Error::Type(msg),
         "ValueError" => Error::Value(msg),
+        "NotImplementedError" => Error::NotImplemented(msg),
         _ => Error::Runtime(msg),
     }
+}
+
+/// The error of a backward pass as Python sees it: the original exception of a Python callback.
+fn backward_error(e: PyErr) -> PyErr {
+    PENDING.with(|p| p.borrow_mut().take()).unwrap_or(e)
 }
 
 fn tensors(list: &Bound<'_, PyAny>) -> PyResult<Vec<Tensor>> {
@@ -164,6 +177,7 @@ fn _backward(
         Some(i) if !i.is_none() => Some(self::tensors(i)?),
         _ => None,
     };
+    PENDING.with(|p| p.borrow_mut().take());
     py.detach(|| {
         guard(|| {
             for r in &roots {
@@ -184,7 +198,8 @@ fn _backward(
                 accumulate: true,
             })
         })
-    })?;
+    })
+    .map_err(backward_error)?;
     Ok(())
 }
 
@@ -202,6 +217,7 @@ fn _grad(
     let roots = tensors(outputs)?;
     let ins = tensors(inputs)?;
     let grads = opt_tensors(grad_outputs)?;
+    PENDING.with(|p| p.borrow_mut().take());
     let res = py.detach(|| {
         guard(|| {
             for r in &roots {
@@ -226,7 +242,8 @@ fn _grad(
             }
             Ok(r)
         })
-    })?;
+    })
+    .map_err(backward_error)?;
     let items: Vec<Py<PyAny>> = res
         .into_iter()
         .map(|g| match g {
@@ -329,6 +346,14 @@ fn _record_function(
     super::tensor::wrap_vec(py, recorded)
 }
 
+/// `ctx.saved_tensors` for a tensor the Function returned: the output again, attached to the running
+/// node when a graph of the backward pass is being built (double backward through saved outputs).
+#[pyfunction]
+fn _saved_output(py: Python<'_>, t: &Bound<'_, PyAny>, output_nr: usize) -> PyResult<Py<PyAny>> {
+    let t = tensor_arg(t)?;
+    wrap(py, autograd::attach_to_running(&t, output_nr))
+}
+
 /// Gives `dst` the autograd history of `src` (in-place custom functions, `mark_dirty`).
 #[pyfunction]
 fn _take_history(dst: &Bound<'_, PyTensor>, src: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -349,5 +374,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_set_inference_mode, m)?)?;
     m.add_function(wrap_pyfunction!(_record_function, m)?)?;
     m.add_function(wrap_pyfunction!(_take_history, m)?)?;
+    m.add_function(wrap_pyfunction!(_saved_output, m)?)?;
     Ok(())
 }

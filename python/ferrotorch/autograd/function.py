@@ -27,12 +27,16 @@ class FunctionCtx:
 
     @property
     def saved_tensors(self) -> tuple:
-        for t, v in zip(self._saved, getattr(self, "_saved_versions", ())):
+        for t, v in zip(self._saved, getattr(self, "_saved_versions", ()), strict=False):
             if isinstance(t, Tensor) and t._version != v:
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified by an inplace operation: "
                     f"[{t.type()} {list(t.shape)}] is at version {t._version}; expected version {v} instead.")
-        return self._saved
+        outputs = getattr(self, "_saved_output_nr", None)
+        if not outputs:
+            return self._saved
+        # saved outputs come back attached to this node, so a graph of the backward pass can go through them
+        return tuple(_C._saved_output(t, outputs[i]) if i in outputs else t for i, t in enumerate(self._saved))
 
     saved_variables = saved_tensors
 
@@ -98,6 +102,9 @@ class Function(metaclass=_FunctionMeta):
                                    f"(expected {len(args)}, got {len(res)})")
             return tuple(res[i] for i in positions)
 
+        out_nr = {id(o): k for k, o in enumerate(tensor_outs)}
+        ctx._saved_output_nr = {i: out_nr[id(t)] for i, t in enumerate(ctx._saved)
+                                if isinstance(t, Tensor) and id(t) in out_nr and id(t) not in ctx._dirty}
         diff = [o.dtype.is_floating_point and id(o) not in ctx._non_diff for o in tensor_outs]
         recorded = _C._record_function(cls._backward_name, tensor_args, tensor_outs, diff, backward)
         it = iter(recorded)
