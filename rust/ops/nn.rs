@@ -218,6 +218,427 @@ impl Tensor {
     }
 }
 
+impl Tensor {
+    /// `split(sizes, dim)` as views that share one autograd node (PyTorch's `SplitWithSizesBackward0`):
+    /// its backward concatenates the pieces' gradients once, where a view per piece would each scatter
+    /// into a zero tensor of the whole input's size.
+    pub fn split_one_node(&self, sizes: &[usize], dim: i64) -> Result<Vec<Tensor>> {
+        let pieces = {
+            let _g = crate::autograd::GradModeGuard::new(false);
+            self.split_sizes(sizes, dim)?
+        };
+        if !needs_grad(&[self]) {
+            return Ok(pieces);
+        }
+        let d = wrap_dim(dim, self.ndim())?;
+        let shapes: Vec<Vec<usize>> = pieces.iter().map(|p| p.shape().to_vec()).collect();
+        let dtype = self.dtype;
+        let outs: Vec<Tensor> = pieces.iter().map(|p| p.detach()).collect();
+        Ok(record("SplitWithSizesBackward0", &[self], outs, move |g| {
+            if g.iter().all(|g| g.is_none()) {
+                return Ok(vec![None]);
+            }
+            let parts: Vec<Tensor> = g
+                .iter()
+                .zip(&shapes)
+                .map(|(g, s)| match g {
+                    Some(g) => Ok(g.clone()),
+                    None => Tensor::zeros(s, dtype),
+                })
+                .collect::<Result<_>>()?;
+            Ok(vec![Some(Tensor::cat(&parts, d as i64)?)])
+        }))
+    }
+}
+
+// ------------------------------------------------------------------ fused recurrent cells
+
+/// # Safety
+/// `t` must be contiguous with element type `T` and outlive the slice.
+unsafe fn elems<T>(t: &Tensor) -> &[T] {
+    std::slice::from_raw_parts(t.data_ptr() as *const T, t.numel())
+}
+
+/// # Safety
+/// `t` must be a fresh contiguous tensor of element type `T`, written only through this slice.
+#[allow(clippy::mut_from_ref)]
+unsafe fn elems_mut<T>(t: &Tensor) -> &mut [T] {
+    std::slice::from_raw_parts_mut(t.data_ptr() as *mut T, t.numel())
+}
+
+/// Runs `f(row)` over `rows` batch rows, in parallel when the cell is big.
+fn for_rows(rows: usize, work: usize, f: impl Fn(usize) + Sync + Send) {
+    if work >= super::iter::PAR_THRESHOLD && super::threads::get_num_threads() > 1 {
+        (0..rows).into_par_iter().for_each(f);
+    } else {
+        (0..rows).for_each(f);
+    }
+}
+
+/// `[B, k*H]` gate inputs of a cell: checks shapes, names them in errors.
+fn cell_check(
+    name: &str,
+    k: usize,
+    xg: &Tensor,
+    hg: &Tensor,
+    state: &Tensor,
+) -> Result<(usize, usize)> {
+    if state.ndim() != 2 {
+        crate::bail!(
+            Runtime,
+            "{}: expected a 2-D state [batch, hidden], got {}",
+            name,
+            crate::tensor::fmt_shape(state.shape())
+        );
+    }
+    let (b, h) = (state.shape()[0], state.shape()[1]);
+    for (what, t) in [("input gates", xg), ("hidden gates", hg)] {
+        if t.shape() != [b, k * h] {
+            crate::bail!(
+                Runtime,
+                "{}: expected {} of shape [{}, {}] for a state of shape {}, got {}",
+                name,
+                what,
+                b,
+                k * h,
+                crate::tensor::fmt_shape(state.shape()),
+                crate::tensor::fmt_shape(t.shape())
+            );
+        }
+    }
+    if xg.dtype != state.dtype || hg.dtype != state.dtype || !state.dtype.is_float() {
+        crate::bail!(
+            Runtime,
+            "{}: expected the gates and the state to have the same floating point dtype, got {}, {} and {}",
+            name,
+            crate::ops::dtype_title(xg.dtype),
+            crate::ops::dtype_title(hg.dtype),
+            crate::ops::dtype_title(state.dtype)
+        );
+    }
+    Ok((b, h))
+}
+
+fn sigm<F: Float>(x: F) -> F {
+    F::one() / (F::one() + (-x).exp())
+}
+
+fn zeros_or<'a>(g: &'a Option<Tensor>, like: &Tensor) -> Result<std::borrow::Cow<'a, Tensor>> {
+    Ok(match g {
+        Some(t) => std::borrow::Cow::Borrowed(t),
+        None => std::borrow::Cow::Owned(Tensor::zeros(like.shape(), like.dtype)?),
+    })
+}
+
+/// LSTM pointwise forward: returns (h', c', activations [B,4H] = σ(i) σ(f) tanh(g) σ(o), tanh(c')).
+fn lstm_fwd<T: FloatElem>(
+    xg: &Tensor,
+    hg: &Tensor,
+    c: &Tensor,
+    b: usize,
+    h: usize,
+) -> Result<[Tensor; 4]> {
+    let (xg, hg, c) = (xg.contiguous()?, hg.contiguous()?, c.contiguous()?);
+    let dt = c.dtype;
+    let (hn, cn, acts, tc) = (
+        Tensor::empty(&[b, h], dt)?,
+        Tensor::empty(&[b, h], dt)?,
+        Tensor::empty(&[b, 4 * h], dt)?,
+        Tensor::empty(&[b, h], dt)?,
+    );
+    // SAFETY: contiguous inputs of dtype T; fresh outputs, each row written by one task.
+    let (xv, hv, cv) = unsafe { (elems::<T>(&xg), elems::<T>(&hg), elems::<T>(&c)) };
+    let ptrs = unsafe {
+        [
+            elems_mut::<T>(&hn).as_mut_ptr() as usize,
+            elems_mut::<T>(&cn).as_mut_ptr() as usize,
+            elems_mut::<T>(&acts).as_mut_ptr() as usize,
+            elems_mut::<T>(&tc).as_mut_ptr() as usize,
+        ]
+    };
+    for_rows(b, b * h, |r| {
+        // SAFETY: row r of every output belongs to this call alone.
+        let (ho, co, ao, to) = unsafe {
+            (
+                std::slice::from_raw_parts_mut((ptrs[0] as *mut T).add(r * h), h),
+                std::slice::from_raw_parts_mut((ptrs[1] as *mut T).add(r * h), h),
+                std::slice::from_raw_parts_mut((ptrs[2] as *mut T).add(r * 4 * h), 4 * h),
+                std::slice::from_raw_parts_mut((ptrs[3] as *mut T).add(r * h), h),
+            )
+        };
+        let (x, hh) = (
+            &xv[r * 4 * h..(r + 1) * 4 * h],
+            &hv[r * 4 * h..(r + 1) * 4 * h],
+        );
+        for j in 0..h {
+            let pre = |k: usize| x[k * h + j].to_c() + hh[k * h + j].to_c();
+            let (i, f, g, o) = (sigm(pre(0)), sigm(pre(1)), pre(2).tanh(), sigm(pre(3)));
+            let c_new = f * cv[r * h + j].to_c() + i * g;
+            let t = c_new.tanh();
+            ao[j] = T::from_c(i);
+            ao[h + j] = T::from_c(f);
+            ao[2 * h + j] = T::from_c(g);
+            ao[3 * h + j] = T::from_c(o);
+            co[j] = T::from_c(c_new);
+            to[j] = T::from_c(t);
+            ho[j] = T::from_c(o * t);
+        }
+    });
+    Ok([hn, cn, acts, tc])
+}
+
+/// LSTM pointwise backward: (d gates [B,4H], d c).
+fn lstm_bwd<T: FloatElem>(
+    acts: &Tensor,
+    c: &Tensor,
+    tc: &Tensor,
+    gh: &Tensor,
+    gc: &Tensor,
+) -> Result<(Tensor, Tensor)> {
+    let (b, h) = (c.shape()[0], c.shape()[1]);
+    let (c, gh, gc) = (c.contiguous()?, gh.contiguous()?, gc.contiguous()?);
+    let (dg, dc) = (
+        Tensor::empty(&[b, 4 * h], c.dtype)?,
+        Tensor::empty(&[b, h], c.dtype)?,
+    );
+    // SAFETY: contiguous tensors of dtype T; fresh outputs, each row written by one task.
+    let (av, cv, tv, ghv, gcv) = unsafe {
+        (
+            elems::<T>(acts),
+            elems::<T>(&c),
+            elems::<T>(tc),
+            elems::<T>(&gh),
+            elems::<T>(&gc),
+        )
+    };
+    let ptrs = unsafe {
+        [
+            elems_mut::<T>(&dg).as_mut_ptr() as usize,
+            elems_mut::<T>(&dc).as_mut_ptr() as usize,
+        ]
+    };
+    for_rows(b, b * h, |r| {
+        // SAFETY: row r of every output belongs to this call alone.
+        let (dgo, dco) = unsafe {
+            (
+                std::slice::from_raw_parts_mut((ptrs[0] as *mut T).add(r * 4 * h), 4 * h),
+                std::slice::from_raw_parts_mut((ptrs[1] as *mut T).add(r * h), h),
+            )
+        };
+        let a = &av[r * 4 * h..(r + 1) * 4 * h];
+        let one = <T::C as num_traits::One>::one();
+        for j in 0..h {
+            let (i, f, g, o) = (
+                a[j].to_c(),
+                a[h + j].to_c(),
+                a[2 * h + j].to_c(),
+                a[3 * h + j].to_c(),
+            );
+            let (t, ghj) = (tv[r * h + j].to_c(), ghv[r * h + j].to_c());
+            let gct = gcv[r * h + j].to_c() + ghj * o * (one - t * t);
+            dgo[j] = T::from_c(gct * g * i * (one - i));
+            dgo[h + j] = T::from_c(gct * cv[r * h + j].to_c() * f * (one - f));
+            dgo[2 * h + j] = T::from_c(gct * i * (one - g * g));
+            dgo[3 * h + j] = T::from_c(ghj * t * o * (one - o));
+            dco[j] = T::from_c(gct * f);
+        }
+    });
+    Ok((dg, dc))
+}
+
+/// GRU pointwise forward: returns (h', saved [B,4H] = r z n hn).
+fn gru_fwd<T: FloatElem>(
+    xg: &Tensor,
+    hg: &Tensor,
+    hx: &Tensor,
+    b: usize,
+    h: usize,
+) -> Result<[Tensor; 2]> {
+    let (xg, hg, hx) = (xg.contiguous()?, hg.contiguous()?, hx.contiguous()?);
+    let (hn, sv) = (
+        Tensor::empty(&[b, h], hx.dtype)?,
+        Tensor::empty(&[b, 4 * h], hx.dtype)?,
+    );
+    // SAFETY: as in lstm_fwd.
+    let (xv, hv, hxv) = unsafe { (elems::<T>(&xg), elems::<T>(&hg), elems::<T>(&hx)) };
+    let ptrs = unsafe {
+        [
+            elems_mut::<T>(&hn).as_mut_ptr() as usize,
+            elems_mut::<T>(&sv).as_mut_ptr() as usize,
+        ]
+    };
+    for_rows(b, b * h, |row| {
+        // SAFETY: row `row` of every output belongs to this call alone.
+        let (ho, so) = unsafe {
+            (
+                std::slice::from_raw_parts_mut((ptrs[0] as *mut T).add(row * h), h),
+                std::slice::from_raw_parts_mut((ptrs[1] as *mut T).add(row * 4 * h), 4 * h),
+            )
+        };
+        let (x, hh) = (
+            &xv[row * 3 * h..(row + 1) * 3 * h],
+            &hv[row * 3 * h..(row + 1) * 3 * h],
+        );
+        let one = <T::C as num_traits::One>::one();
+        for j in 0..h {
+            let r = sigm(x[j].to_c() + hh[j].to_c());
+            let z = sigm(x[h + j].to_c() + hh[h + j].to_c());
+            let hnj = hh[2 * h + j].to_c();
+            let n = (x[2 * h + j].to_c() + r * hnj).tanh();
+            so[j] = T::from_c(r);
+            so[h + j] = T::from_c(z);
+            so[2 * h + j] = T::from_c(n);
+            so[3 * h + j] = T::from_c(hnj);
+            ho[j] = T::from_c((one - z) * n + z * hxv[row * h + j].to_c());
+        }
+    });
+    Ok([hn, sv])
+}
+
+/// GRU pointwise backward: (d input gates [B,3H], d hidden gates [B,3H], d h).
+fn gru_bwd<T: FloatElem>(sv: &Tensor, hx: &Tensor, gh: &Tensor) -> Result<[Tensor; 3]> {
+    let (b, h) = (hx.shape()[0], hx.shape()[1]);
+    let (hx, gh) = (hx.contiguous()?, gh.contiguous()?);
+    let dt = hx.dtype;
+    let (dx, dhg, dh) = (
+        Tensor::empty(&[b, 3 * h], dt)?,
+        Tensor::empty(&[b, 3 * h], dt)?,
+        Tensor::empty(&[b, h], dt)?,
+    );
+    // SAFETY: as in lstm_bwd.
+    let (s, hxv, gv) = unsafe { (elems::<T>(sv), elems::<T>(&hx), elems::<T>(&gh)) };
+    let ptrs = unsafe {
+        [
+            elems_mut::<T>(&dx).as_mut_ptr() as usize,
+            elems_mut::<T>(&dhg).as_mut_ptr() as usize,
+            elems_mut::<T>(&dh).as_mut_ptr() as usize,
+        ]
+    };
+    for_rows(b, b * h, |row| {
+        // SAFETY: row `row` of every output belongs to this call alone.
+        let (dxo, dho_g, dho) = unsafe {
+            (
+                std::slice::from_raw_parts_mut((ptrs[0] as *mut T).add(row * 3 * h), 3 * h),
+                std::slice::from_raw_parts_mut((ptrs[1] as *mut T).add(row * 3 * h), 3 * h),
+                std::slice::from_raw_parts_mut((ptrs[2] as *mut T).add(row * h), h),
+            )
+        };
+        let sr = &s[row * 4 * h..(row + 1) * 4 * h];
+        let one = <T::C as num_traits::One>::one();
+        for j in 0..h {
+            let (r, z, n, hnj) = (
+                sr[j].to_c(),
+                sr[h + j].to_c(),
+                sr[2 * h + j].to_c(),
+                sr[3 * h + j].to_c(),
+            );
+            let (g, hp) = (gv[row * h + j].to_c(), hxv[row * h + j].to_c());
+            let dn = g * (one - z) * (one - n * n);
+            let dz = g * (hp - n) * z * (one - z);
+            let dr = dn * hnj * r * (one - r);
+            dxo[j] = T::from_c(dr);
+            dxo[h + j] = T::from_c(dz);
+            dxo[2 * h + j] = T::from_c(dn);
+            dho_g[j] = T::from_c(dr);
+            dho_g[h + j] = T::from_c(dz);
+            dho_g[2 * h + j] = T::from_c(dn * r);
+            dho[j] = T::from_c(g * z);
+        }
+    });
+    Ok([dx, dhg, dh])
+}
+
+/// The cell's gate pre-activations as differentiable tensors: `xg + hg`, split in `k` chunks.
+fn gate_chunks(xg: &Tensor, hg: &Tensor, k: usize, h: usize) -> Result<Vec<(Tensor, Tensor)>> {
+    (0..k)
+        .map(|c| {
+            Ok((
+                xg.slice(1, c * h, (c + 1) * h, 1)?,
+                hg.slice(1, c * h, (c + 1) * h, 1)?,
+            ))
+        })
+        .collect()
+}
+
+impl Tensor {
+    /// One LSTM step's pointwise part, one node: gates = `xg + hg` (`[B, 4H]`, order i f g o), previous
+    /// cell `c` `[B, H]` → `(h', c')`. The GEMMs that make `xg` and `hg` stay outside.
+    pub fn lstm_cell(xg: &Tensor, hg: &Tensor, c: &Tensor) -> Result<(Tensor, Tensor)> {
+        let (b, h) = cell_check("lstm_cell", 4, xg, hg, c)?;
+        let (xd, hd, cd) = (xg.detach(), hg.detach(), c.detach());
+        let [hn, cn, acts, tc] = crate::dispatch_float!(c.dtype, T => lstm_fwd::<T>(&xd, &hd, &cd, b, h)?, _ => unreachable!());
+        if !needs_grad(&[xg, hg, c]) {
+            return Ok((hn, cn));
+        }
+        let (sx, sh, sc) = (Saved::new(xg), Saved::new(hg), Saved::new(c));
+        let outs = record("LstmCellBackward0", &[xg, hg, c], vec![hn, cn], move |g| {
+            let c = sc.get()?;
+            if g[0].is_none() && g[1].is_none() {
+                return Ok(vec![None, None, None]);
+            }
+            let (gh, gc) = (zeros_or(&g[0], c)?, zeros_or(&g[1], c)?);
+            let (dg, dc) = if crate::autograd::is_grad_enabled() {
+                // building a graph of the backward pass: the same formula in differentiable tensor ops
+                use super::elementwise::UnaryOp::{Sigmoid, Tanh};
+                let ch = gate_chunks(sx.get()?, sh.get()?, 4, h)?;
+                let pre = |k: usize| ch[k].0.add(&ch[k].1);
+                let (i, f) = (pre(0)?.unary(Sigmoid)?, pre(1)?.unary(Sigmoid)?);
+                let (gg, o) = (pre(2)?.unary(Tanh)?, pre(3)?.unary(Sigmoid)?);
+                let t = f.mul(c)?.add(&i.mul(&gg)?)?.unary(Tanh)?;
+                let dsig = |s: &Tensor| s.mul(&s.neg()?.add_scalar(1.0)?);
+                let gct = gc.add(&gh.mul(&o)?.mul(&t.mul(&t)?.neg()?.add_scalar(1.0)?)?)?;
+                let di = gct.mul(&gg)?.mul(&dsig(&i)?)?;
+                let df = gct.mul(c)?.mul(&dsig(&f)?)?;
+                let dgg = gct.mul(&i)?.mul(&gg.mul(&gg)?.neg()?.add_scalar(1.0)?)?;
+                let d_o = gh.mul(&t)?.mul(&dsig(&o)?)?;
+                (Tensor::cat(&[di, df, dgg, d_o], 1)?, gct.mul(&f)?)
+            } else {
+                let (gh, gc) = (gh.detach(), gc.detach());
+                crate::dispatch_float!(c.dtype, T => lstm_bwd::<T>(&acts, &c.detach(), &tc, &gh, &gc)?, _ => unreachable!())
+            };
+            Ok(vec![Some(dg.clone()), Some(dg), Some(dc)])
+        });
+        let mut it = outs.into_iter();
+        Ok((it.next().expect("h'"), it.next().expect("c'")))
+    }
+
+    /// One GRU step's pointwise part, one node: `xg = x W_ihᵀ + b_ih`, `hg = h W_hhᵀ + b_hh` (`[B, 3H]`,
+    /// order r z n), previous hidden `hx` `[B, H]` → `h'`.
+    pub fn gru_cell(xg: &Tensor, hg: &Tensor, hx: &Tensor) -> Result<Tensor> {
+        let (b, h) = cell_check("gru_cell", 3, xg, hg, hx)?;
+        let (xd, hd, hxd) = (xg.detach(), hg.detach(), hx.detach());
+        let [hn, sv] = crate::dispatch_float!(hx.dtype, T => gru_fwd::<T>(&xd, &hd, &hxd, b, h)?, _ => unreachable!());
+        if !needs_grad(&[xg, hg, hx]) {
+            return Ok(hn);
+        }
+        let (sx, sh, shx) = (Saved::new(xg), Saved::new(hg), Saved::new(hx));
+        Ok(record1("GruCellBackward0", &[xg, hg, hx], hn, move |g| {
+            let hx = shx.get()?;
+            let [dx, dhg, dh] = if crate::autograd::is_grad_enabled() {
+                use super::elementwise::UnaryOp::{Sigmoid, Tanh};
+                let ch = gate_chunks(sx.get()?, sh.get()?, 3, h)?;
+                let r = ch[0].0.add(&ch[0].1)?.unary(Sigmoid)?;
+                let z = ch[1].0.add(&ch[1].1)?.unary(Sigmoid)?;
+                let hnj = &ch[2].1;
+                let n = ch[2].0.add(&r.mul(hnj)?)?.unary(Tanh)?;
+                let one_minus = |t: &Tensor| t.neg()?.add_scalar(1.0);
+                let dn = g.mul(&one_minus(&z)?)?.mul(&one_minus(&n.mul(&n)?)?)?;
+                let dz = g.mul(&hx.sub(&n)?)?.mul(&z.mul(&one_minus(&z)?)?)?;
+                let dr = dn.mul(hnj)?.mul(&r.mul(&one_minus(&r)?)?)?;
+                [
+                    Tensor::cat(&[dr.clone(), dz.clone(), dn.clone()], 1)?,
+                    Tensor::cat(&[dr, dz, dn.mul(&r)?], 1)?,
+                    g.mul(&z)?,
+                ]
+            } else {
+                let g = g.detach();
+                crate::dispatch_float!(hx.dtype, T => gru_bwd::<T>(&sv, &hx.detach(), &g)?, _ => unreachable!())
+            };
+            Ok(vec![Some(dx), Some(dhg), Some(dh)])
+        }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -106,11 +106,51 @@ fn _nn_avg_pool2d(
     )
 }
 
+#[pyfunction]
+fn _nn_lstm_cell(
+    py: Python<'_>,
+    xg: &Bound<'_, PyAny>,
+    hg: &Bound<'_, PyAny>,
+    c: &Bound<'_, PyAny>,
+) -> PyResult<Py<PyAny>> {
+    let (xg, hg, c) = (tensor_arg(xg)?, tensor_arg(hg)?, tensor_arg(c)?);
+    let (h, c) = py.detach(|| guard(|| crate::Tensor::lstm_cell(&xg, &hg, &c)))?;
+    wrap_vec(py, vec![h, c])
+}
+
+#[pyfunction]
+fn _nn_gru_cell(
+    py: Python<'_>,
+    xg: &Bound<'_, PyAny>,
+    hg: &Bound<'_, PyAny>,
+    hx: &Bound<'_, PyAny>,
+) -> PyResult<Py<PyAny>> {
+    let (xg, hg, hx) = (tensor_arg(xg)?, tensor_arg(hg)?, tensor_arg(hx)?);
+    wrap(
+        py,
+        py.detach(|| guard(|| crate::Tensor::gru_cell(&xg, &hg, &hx)))?,
+    )
+}
+
+#[pyfunction]
+fn _nn_split(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    sizes: Vec<usize>,
+    dim: i64,
+) -> PyResult<Py<PyAny>> {
+    let t = tensor_arg(x)?;
+    wrap_vec(py, py.detach(|| guard(|| t.split_one_node(&sizes, dim)))?)
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_nn_softmax, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_layer_norm, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_conv2d, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_max_pool2d, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_avg_pool2d, m)?)?;
+    m.add_function(wrap_pyfunction!(_nn_lstm_cell, m)?)?;
+    m.add_function(wrap_pyfunction!(_nn_gru_cell, m)?)?;
+    m.add_function(wrap_pyfunction!(_nn_split, m)?)?;
     Ok(())
 }

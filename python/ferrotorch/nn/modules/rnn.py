@@ -31,19 +31,13 @@ def _step(
     """One time step given the input projection ``x W_ihᵀ + b_ih``; returns ``(h', c')``."""
     h_proj = F.linear(h, w_hh, b_hh)
     if mode == "LSTM":
-        i, f, g, o = (x_proj + h_proj).chunk(4, 1)
-        c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-        h_new = torch.sigmoid(o) * torch.tanh(c_new)
+        # the gate GEMMs above, the pointwise rest (and its backward) one fused node
+        h_new, c_new = torch._C._nn_lstm_cell(x_proj, h_proj, c)
         if w_hr is not None:
             h_new = F.linear(h_new, w_hr)
         return h_new, c_new
     if mode == "GRU":
-        xr, xz, xn = x_proj.chunk(3, 1)
-        hr, hz, hn = h_proj.chunk(3, 1)
-        r = torch.sigmoid(xr + hr)
-        z = torch.sigmoid(xz + hz)
-        n = torch.tanh(xn + r * hn)
-        return (1 - z) * n + z * h, None
+        return torch._C._nn_gru_cell(x_proj, h_proj, h), None
     pre = x_proj + h_proj
     return (torch.tanh(pre) if mode == "RNN_TANH" else torch.relu(pre)), None
 
@@ -54,15 +48,16 @@ def _run_direction(
 ) -> tuple[list[Tensor], Tensor, Tensor | None]:
     """Run one layer in one direction over time-major rows; batch sizes never grow with ``t`` (packed order)."""
     steps = len(batch_sizes)
-    offsets = [0]
-    for bs in batch_sizes:
-        offsets.append(offsets[-1] + bs)
     outputs: list[Tensor] = [None] * steps  # type: ignore[list-item]
+    # one node for all the time steps' rows (a slice per step would each scatter into a full-size gradient)
+    x_steps = torch._C._nn_split(x_proj, batch_sizes, 0)
     h, c = h0, c0
     for t in (reversed(range(steps)) if reverse else range(steps)):
         bs = batch_sizes[t]
-        h_new, c_new = _step(mode, x_proj[offsets[t]: offsets[t + 1]], h[:bs], c[:bs] if c is not None else None,
-                             w_hh, b_hh, w_hr)
+        full = bs == h.shape[0]
+        h_t = h if full else h[:bs]
+        c_t = c if c is None or full else c[:bs]
+        h_new, c_new = _step(mode, x_steps[t], h_t, c_t, w_hh, b_hh, w_hr)
         outputs[t] = h_new
         h = torch.cat([h_new, h[bs:]], 0) if bs < h.shape[0] else h_new
         if c is not None:

@@ -1,0 +1,285 @@
+"""The fused nn kernels (one autograd node each) against the composed implementations and numpy, with float64
+finite-difference gradient checks, double backward, and errors that name the shapes."""
+
+from __future__ import annotations
+
+import ferrotorch as torch
+import ferrotorch.nn.functional as F
+import numpy as np
+import pytest
+from ferrotorch.autograd import gradcheck, gradgradcheck
+
+RNG = np.random.default_rng(7)
+
+
+def t64(a: np.ndarray, requires_grad: bool = False) -> torch.Tensor:
+    return torch.tensor(np.asarray(a, dtype=np.float64), requires_grad=requires_grad)
+
+
+def randn(*shape: int, requires_grad: bool = False) -> torch.Tensor:
+    return t64(RNG.standard_normal(shape), requires_grad)
+
+
+def close(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray, tol: float = 1e-10) -> None:
+    def arr(v: torch.Tensor | np.ndarray) -> np.ndarray:
+        return v.detach().numpy() if isinstance(v, torch.Tensor) else np.asarray(v)
+
+    np.testing.assert_allclose(arr(a), arr(b), rtol=tol, atol=tol)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+# ---------------------------------------------------------------------------- conv2d (per-sample im2col + GEMM)
+
+
+def np_conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: tuple, padding: tuple,
+              dilation: tuple, groups: int) -> np.ndarray:
+    x = np.pad(x, ((0, 0), (0, 0), (padding[0], padding[0]), (padding[1], padding[1])))
+    n, _, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    ho = (h - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+    wo = (wd - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+    out = np.zeros((n, o, ho, wo))
+    og = o // groups
+    for oc in range(o):
+        g = oc // og
+        for ci in range(cg):
+            for a in range(kh):
+                for bb in range(kw):
+                    rows = slice(a * dilation[0], a * dilation[0] + stride[0] * (ho - 1) + 1, stride[0])
+                    cols = slice(bb * dilation[1], bb * dilation[1] + stride[1] * (wo - 1) + 1, stride[1])
+                    out[:, oc] += x[:, g * cg + ci, rows, cols] * w[oc, ci, a, bb]
+    if b is not None:
+        out += b[None, :, None, None]
+    return out
+
+
+CONV_CASES = [
+    # n, c, o, h, w, k, stride, padding, dilation, groups
+    (2, 4, 6, 7, 9, (3, 3), (1, 1), (1, 1), (1, 1), 1),
+    (3, 4, 6, 8, 5, (3, 2), (2, 3), (1, 2), (1, 1), 2),
+    (1, 6, 4, 9, 9, (3, 3), (3, 1), (2, 2), (2, 1), 2),
+    (2, 3, 5, 5, 6, (1, 1), (1, 1), (0, 0), (1, 1), 1),  # 1x1: the input is its own columns
+    (2, 4, 4, 6, 6, (1, 1), (2, 2), (0, 0), (1, 1), 4),  # 1x1 strided, depthwise
+    (5, 2, 3, 10, 3, (5, 3), (2, 1), (2, 1), (1, 2), 1),  # padding wider than some taps reach
+]
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv2d_forward_and_grads_match_numpy(case: tuple) -> None:
+    n, c, o, h, w, k, stride, padding, dilation, groups = case
+    x, wt, b = randn(n, c, h, w, requires_grad=True), randn(o, c // groups, *k, requires_grad=True), randn(o)
+    b.requires_grad_(True)
+    y = F.conv2d(x, wt, b, stride, padding, dilation, groups)
+    close(y, np_conv2d(x.detach().numpy(), wt.detach().numpy(), b.detach().numpy(), stride, padding, dilation,
+                       groups))
+    # the gradient of sum(y * gy) is a linear function: check it against numpy through the adjoint identity
+    gy = RNG.standard_normal(tuple(y.shape))
+    (y * t64(gy)).sum().backward()
+    close(b.grad, gy.sum((0, 2, 3)))
+    eps = 1e-6
+    for tensor, grad in ((x, x.grad), (wt, wt.grad)):
+        direction = RNG.standard_normal(tuple(tensor.shape))
+        base = [x.detach().numpy(), wt.detach().numpy()]
+        idx = 0 if tensor is x else 1
+        plus, minus = list(base), list(base)
+        plus[idx] = base[idx] + eps * direction
+        minus[idx] = base[idx] - eps * direction
+        fd = ((np_conv2d(*plus, None, stride, padding, dilation, groups)
+               - np_conv2d(*minus, None, stride, padding, dilation, groups)) * gy).sum() / (2 * eps)
+        np.testing.assert_allclose((grad.numpy() * direction).sum(), fd, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("case", [CONV_CASES[1], CONV_CASES[3], CONV_CASES[5]])
+def test_conv2d_gradcheck(case: tuple) -> None:
+    n, c, o, h, w, k, stride, padding, dilation, groups = case
+    x = randn(min(n, 2), c, min(h, 6), min(w, 5), requires_grad=True)
+    wt, b = randn(o, c // groups, *k, requires_grad=True), randn(o, requires_grad=True)
+    assert gradcheck(lambda x, wt, b: F.conv2d(x, wt, b, stride, padding, dilation, groups), (x, wt, b))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_conv2d_same_result_for_any_thread_count_and_batch(threads: int) -> None:
+    old = torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads)
+        for n in (1, 3):  # fewer samples than threads: the GEMM itself runs parallel
+            x, w = randn(n, 3, 6, 6, requires_grad=True), randn(4, 3, 3, 3, requires_grad=True)
+            y = F.conv2d(x, w, padding=1)
+            close(y, np_conv2d(x.detach().numpy(), w.detach().numpy(), None, (1, 1), (1, 1), (1, 1), 1))
+            y.sum().backward()
+            # d sum / d w[o, c, a, b] = sum of the input window it touches
+            xp = np.pad(x.detach().numpy(), ((0, 0), (0, 0), (1, 1), (1, 1)))
+            ref = np.stack([xp[:, :, a:a + 6, bb:bb + 6].sum((0, 2, 3)) for a in range(3) for bb in range(3)], 1)
+            close(w.grad, np.broadcast_to(ref.reshape(1, 3, 3, 3), (4, 3, 3, 3)))
+    finally:
+        torch.set_num_threads(old)
+
+
+def test_conv2d_half_types_and_float32_run_through_the_float_kernel() -> None:
+    x, w, b = RNG.standard_normal((2, 3, 5, 5)), RNG.standard_normal((4, 3, 3, 3)), RNG.standard_normal(4)
+    ref = np_conv2d(x, w, b, (1, 1), (1, 1), (1, 1), 1)
+    for dtype, tol in ((torch.float32, 1e-5), (torch.float16, 3e-2), (torch.bfloat16, 2e-1)):
+        y = F.conv2d(t64(x).to(dtype), t64(w).to(dtype), t64(b).to(dtype), padding=1)
+        assert y.dtype == dtype
+        np.testing.assert_allclose(y.double().numpy(), ref, rtol=tol, atol=tol * 10)
+
+
+def test_conv2d_empty_batch_and_errors() -> None:
+    x, w = randn(0, 3, 5, 5, requires_grad=True), randn(4, 3, 3, 3, requires_grad=True)
+    y = F.conv2d(x, w)
+    assert tuple(y.shape) == (0, 4, 3, 3)
+    y.sum().backward()
+    close(w.grad, np.zeros((4, 3, 3, 3)))
+    with pytest.raises(RuntimeError, match=r"expected bias to be 1-dimensional with 4 elements, but got bias of "
+                                           r"size \[5\]"):
+        F.conv2d(randn(1, 3, 5, 5), randn(4, 3, 3, 3), randn(5))
+    with pytest.raises(RuntimeError, match=r"Input type .* and bias type .* should be the same"):
+        F.conv2d(randn(1, 3, 5, 5), randn(4, 3, 3, 3), torch.zeros(4))
+
+
+# ---------------------------------------------------------------------------- LSTM / GRU cells
+
+
+def np_lstm_cell(xg: np.ndarray, hg: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    i, f, g, o = np.split(xg + hg, 4, 1)
+    c_new = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
+    return sigmoid(o) * np.tanh(c_new), c_new
+
+
+def composed_lstm_cell(xg: torch.Tensor, hg: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    i, f, g, o = (xg + hg).chunk(4, 1)
+    c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c_new), c_new
+
+
+def np_gru_cell(xg: np.ndarray, hg: np.ndarray, h: np.ndarray) -> np.ndarray:
+    xr, xz, xn = np.split(xg, 3, 1)
+    hr, hz, hn = np.split(hg, 3, 1)
+    r, z = sigmoid(xr + hr), sigmoid(xz + hz)
+    n = np.tanh(xn + r * hn)
+    return (1 - z) * n + z * h
+
+
+def composed_gru_cell(xg: torch.Tensor, hg: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    xr, xz, xn = xg.chunk(3, 1)
+    hr, hz, hn = hg.chunk(3, 1)
+    r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+    n = torch.tanh(xn + r * hn)
+    return (1 - z) * n + z * h
+
+
+def test_lstm_cell_matches_numpy_and_the_composed_cell() -> None:
+    xg, hg, c = randn(5, 12, requires_grad=True), randn(5, 12, requires_grad=True), randn(5, 3, requires_grad=True)
+    h_new, c_new = torch._C._nn_lstm_cell(xg, hg, c)
+    assert h_new.grad_fn.name() == "LstmCellBackward0"
+    ref_h, ref_c = np_lstm_cell(xg.detach().numpy(), hg.detach().numpy(), c.detach().numpy())
+    close(h_new, ref_h)
+    close(c_new, ref_c)
+    gh, gc = randn(5, 3), randn(5, 3)
+    grads = torch.autograd.grad((h_new, c_new), (xg, hg, c), (gh, gc), retain_graph=True)
+    ref = torch.autograd.grad(composed_lstm_cell(xg, hg, c), (xg, hg, c), (gh, gc))
+    for a, b in zip(grads, ref):
+        close(a, b)
+    # only one of the two outputs used: the other's gradient counts as zero
+    (gx_only,) = torch.autograd.grad(h_new.sum(), (xg,))
+    close(gx_only, torch.autograd.grad(composed_lstm_cell(xg, hg, c)[0].sum(), (xg,))[0])
+
+
+def test_lstm_cell_gradcheck_and_double_backward() -> None:
+    xg, hg, c = randn(3, 8, requires_grad=True), randn(3, 8, requires_grad=True), randn(3, 2, requires_grad=True)
+    assert gradcheck(lambda a, b, c: torch._C._nn_lstm_cell(a, b, c), (xg, hg, c))
+    assert gradgradcheck(lambda a, b, c: torch._C._nn_lstm_cell(a, b, c), (xg, hg, c))
+
+
+def test_gru_cell_matches_numpy_and_the_composed_cell() -> None:
+    xg, hg, h = randn(4, 9, requires_grad=True), randn(4, 9, requires_grad=True), randn(4, 3, requires_grad=True)
+    out = torch._C._nn_gru_cell(xg, hg, h)
+    assert out.grad_fn.name() == "GruCellBackward0"
+    close(out, np_gru_cell(xg.detach().numpy(), hg.detach().numpy(), h.detach().numpy()))
+    g = randn(4, 3)
+    grads = torch.autograd.grad(out, (xg, hg, h), g)
+    for a, b in zip(grads, torch.autograd.grad(composed_gru_cell(xg, hg, h), (xg, hg, h), g)):
+        close(a, b)
+
+
+def test_gru_cell_gradcheck_and_double_backward() -> None:
+    xg, hg, h = randn(2, 6, requires_grad=True), randn(2, 6, requires_grad=True), randn(2, 2, requires_grad=True)
+    assert gradcheck(lambda a, b, c: torch._C._nn_gru_cell(a, b, c), (xg, hg, h))
+    assert gradgradcheck(lambda a, b, c: torch._C._nn_gru_cell(a, b, c), (xg, hg, h))
+
+
+def test_cells_float32_and_errors_name_shapes() -> None:
+    a, b, c = (RNG.standard_normal(s).astype(np.float32) for s in ((2, 8), (2, 8), (2, 2)))
+    h_new, _c_new = torch._C._nn_lstm_cell(torch.tensor(a), torch.tensor(b), torch.tensor(c))
+    assert h_new.dtype == torch.float32
+    np.testing.assert_allclose(h_new.numpy(), np_lstm_cell(a, b, c)[0], rtol=1e-5, atol=1e-6)
+    with pytest.raises(RuntimeError, match=r"lstm_cell: expected hidden gates of shape \[2, 8\] for a state of "
+                                           r"shape \[2, 2\], got \[2, 6\]"):
+        torch._C._nn_lstm_cell(randn(2, 8), randn(2, 6), randn(2, 2))
+    with pytest.raises(RuntimeError, match=r"gru_cell: expected a 2-D state"):
+        torch._C._nn_gru_cell(randn(2, 6), randn(2, 6), randn(2))
+    with pytest.raises(RuntimeError, match="same floating point dtype"):
+        torch._C._nn_gru_cell(randn(2, 6), randn(2, 6), torch.zeros(2, 2))
+
+
+def test_lstm_and_gru_modules_match_the_composed_recurrence() -> None:
+    for mode in ("LSTM", "GRU"):
+        torch.manual_seed(0)
+        rnn = getattr(torch.nn, mode)(3, 4, num_layers=2, batch_first=True).double()
+        x = randn(2, 5, 3, requires_grad=True)
+        out, _ = rnn(x)
+        ref_in = x.transpose(0, 1)
+        for layer in range(2):
+            w_ih, w_hh = getattr(rnn, f"weight_ih_l{layer}"), getattr(rnn, f"weight_hh_l{layer}")
+            b_ih, b_hh = getattr(rnn, f"bias_ih_l{layer}"), getattr(rnn, f"bias_hh_l{layer}")
+            h = torch.zeros(2, 4, dtype=torch.float64)
+            c = torch.zeros(2, 4, dtype=torch.float64)
+            outs = []
+            for t in range(5):
+                xg, hg = F.linear(ref_in[t], w_ih, b_ih), F.linear(h, w_hh, b_hh)
+                if mode == "LSTM":
+                    h, c = composed_lstm_cell(xg, hg, c)
+                else:
+                    h = composed_gru_cell(xg, hg, h)
+                outs.append(h)
+            ref_in = torch.stack(outs, 0)
+        ref = ref_in.transpose(0, 1)
+        close(out, ref)
+        g = randn(2, 5, 4)
+        params = [x, *rnn.parameters()]
+        for a, b in zip(torch.autograd.grad(out, params, g), torch.autograd.grad(ref, params, g)):
+            close(a, b)
+
+
+def test_packed_lstm_runs_through_the_shared_split_node() -> None:
+    from ferrotorch.nn.utils.rnn import pack_padded_sequence
+
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(2, 3).double()
+    x = randn(4, 3, 2, requires_grad=True)
+    packed = pack_padded_sequence(x, [4, 2, 1])
+    out, (h, c) = lstm(packed)
+    (out.data.sum() + h.sum() + c.sum()).backward()
+    # the padded steps of shorter sequences get no gradient
+    assert np.all(x.grad.numpy()[2:, 1] == 0) and np.all(x.grad.numpy()[1:, 2] == 0)
+    assert np.any(x.grad.numpy()[:, 0] != 0)
+
+
+# ---------------------------------------------------------------------------- split with one node
+
+
+def test_split_one_node_values_grads_and_unused_pieces() -> None:
+    x = randn(6, 3, requires_grad=True)
+    a, b, _c = torch._C._nn_split(x, [1, 2, 3], 0)
+    assert a.grad_fn.name() == "SplitWithSizesBackward0"
+    close(b, x.detach().numpy()[1:3])
+    (b * 2).sum().backward()  # pieces a and c unused: zero rows
+    ref = np.zeros((6, 3))
+    ref[1:3] = 2
+    close(x.grad, ref)
+    assert gradcheck(lambda x: torch._C._nn_split(x, [2, 1], 1), (randn(2, 3, requires_grad=True),))
+    with pytest.raises(RuntimeError, match="split_sizes to sum exactly to 6"):
+        torch._C._nn_split(x, [1, 2], 0)
