@@ -84,8 +84,12 @@ def test_tensor_ragged_raises_value_error():
 def test_tensor_bad_element_type_raises_type_error():
     with pytest.raises(TypeError):
         torch.tensor([1, "a"])
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="new\\(\\): invalid data type 'str'"):
+        torch.tensor("a")
+    with pytest.raises(RuntimeError, match="Could not infer dtype of object"):
         torch.tensor(object())
+    with pytest.raises(RuntimeError, match="Could not infer dtype of dict"):
+        torch.tensor([{}])
 
 
 def test_tensor_of_tensor_copies():

@@ -228,10 +228,11 @@ def test_unary_float(op, dtype):
     e2 = a.astype(np.float64).copy()
     e2[:, 1:3] = exp[:, 1:3]
     close(z, e2, tol=tol)
-    # out=
-    o = torch.empty(4, 5, dtype=dtype)
-    assert getattr(torch, op)(x, out=o) is o
-    close(o, exp, tol=tol)
+    # out= (torch.relu has none in PyTorch)
+    if op != "relu":
+        o = torch.empty(4, 5, dtype=dtype)
+        assert getattr(torch, op)(x, out=o) is o
+        close(o, exp, tol=tol)
 
 
 def test_round_half_to_even_and_decimals():
@@ -377,7 +378,7 @@ def test_inplace_activations():
 # ---------------------------------------------------------------------------- in place / out=
 
 
-INPLACE_BIN = ["add", "sub", "mul", "div", "remainder", "fmod", "maximum", "minimum", "atan2", "floor_divide", "pow"]
+INPLACE_BIN = ["add", "sub", "mul", "div", "remainder", "fmod", "atan2", "floor_divide", "pow"]
 
 
 @pytest.mark.parametrize("op", INPLACE_BIN)
@@ -393,13 +394,14 @@ def test_inplace_binary(op):
     z = x.clone().t().contiguous().t()
     getattr(z, op + "_")(torch.tensor(b))
     np.testing.assert_allclose(z.numpy(), exp.numpy(), rtol=1e-6)
-    # with a Python scalar
-    w = x.clone()
-    getattr(w, op + "_")(2.0)
-    np.testing.assert_allclose(w.numpy(), getattr(torch, op)(x, 2.0).numpy(), rtol=1e-6)
+    # with a Python scalar (PyTorch's atan2 takes tensors only)
+    if op != "atan2":
+        w = x.clone()
+        getattr(w, op + "_")(2.0)
+        np.testing.assert_allclose(w.numpy(), getattr(torch, op)(x, 2.0).numpy(), rtol=1e-6)
 
 
-@pytest.mark.parametrize("op", INPLACE_BIN + ["eq", "lt", "ge", "logical_and"])
+@pytest.mark.parametrize("op", INPLACE_BIN + ["maximum", "minimum", "eq", "lt", "ge", "logical_and"])
 def test_out_argument(op):
     x, _ = rand((3, 4), lo=0.5, hi=3)
     y, _ = rand((3, 4), lo=0.5, hi=3)

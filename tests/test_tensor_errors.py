@@ -14,7 +14,9 @@ def test_broadcast_mismatch_names_sizes():
         torch.ones(2, 3) * torch.ones(5, 1)
     with pytest.raises(RuntimeError, match="must match the size"):
         torch.where(torch.ones(2, dtype=torch.bool), torch.ones(3), torch.ones(2))
-    with pytest.raises(RuntimeError, match="Shape mismatch|must match"):
+    with pytest.raises(RuntimeError, match=r"Attempting to broadcast a dimension of length 4 at -2! Mismatching "
+                                           r"argument at index 1 had \(4, 3\); but expected shape should be "
+                                           r"broadcastable to \[2, 3\]"):
         torch.broadcast_shapes((2, 3), (4, 3))
 
 
@@ -128,7 +130,7 @@ def test_wrong_argument_types_raise_type_error():
         torch.cat(x)
     with pytest.raises(TypeError):
         torch.cat([x, 1])
-    with pytest.raises(RuntimeError, match="Expected one of cpu, cuda"):
+    with pytest.raises(RuntimeError, match="device string"):
         x.to("float32")  # a string is a device
     with pytest.raises(TypeError):
         x.masked_fill(x > 0, "a")
@@ -163,6 +165,8 @@ def test_huge_allocation_raises_not_aborts(make):
 
 def test_negative_dimension():
     with pytest.raises(RuntimeError, match=r"Trying to create tensor with negative dimension -1: \[-1\]"):
+        torch.ones(-1)
+    with pytest.raises(RuntimeError, match="negative"):
         torch.zeros(-1)
     with pytest.raises(RuntimeError, match="negative dimension"):
         torch.empty(2, -3)

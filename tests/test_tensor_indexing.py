@@ -44,6 +44,10 @@ def test_index_tensor_dtypes(dtype):
         m = torch.tensor([1, 0, 1, 0, 1], dtype=torch.uint8)
         assert x[m.bool()].tolist() == [0.0, 2.0, 4.0]
         return
+    if dtype in (torch.int8, torch.int16):
+        with pytest.raises(IndexError, match="tensors used as indices must be long, int, byte or bool tensors"):
+            x[torch.tensor([4, 0], dtype=dtype)]
+        return
     assert x[torch.tensor([4, 0], dtype=dtype)].tolist() == [4.0, 0.0]
 
 
@@ -53,7 +57,7 @@ def test_float_index_rejected():
         x[torch.tensor([1.0])]
     with pytest.raises(IndexError):
         x[1.5]
-    with pytest.raises(IndexError):
+    with pytest.raises((IndexError, TypeError)):
         x["a"]
 
 
@@ -192,7 +196,7 @@ def test_gather_smaller_index_and_errors():
     assert r.tolist() == [[0.0], [7.0]]
     with pytest.raises(RuntimeError, match="index 4 is out of bounds for dimension 1 with size 4"):
         x.gather(1, torch.tensor([[4]]))
-    with pytest.raises(RuntimeError, match="gather.*expected dtype int64|Expected dtype int64"):
+    with pytest.raises(RuntimeError, match="gather\\(\\): Expected dtype int32/int64 for index"):
         x.gather(1, torch.tensor([[0.0]]))
 
 

@@ -30,6 +30,8 @@ def np_dim(dim):
                                      ("amax", np.max), ("amin", np.min)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_reduce_float(op, ref, dim, keepdim, dtype):
+    if op == "prod" and (isinstance(dim, tuple) or (dim is None and keepdim)):
+        pytest.skip("PyTorch's prod takes one int dim")
     a = rand((3, 4, 5), dtype)
     x = torch.tensor(a)
     if dim is None:
@@ -176,7 +178,8 @@ def test_max_min_other_dtypes(dtype):
     assert x.amax().dtype == dtype
     assert x.amax().item() == ref.max() and x.amin().item() == ref.min()
     np.testing.assert_array_equal(x.max(1).values.numpy(), ref.max(1).astype(x.max(1).values.numpy().dtype))
-    np.testing.assert_array_equal(x.argmin(0).numpy(), ref.argmin(0))
+    if dtype != torch.bool:  # PyTorch has no argmin for bool
+        np.testing.assert_array_equal(x.argmin(0).numpy(), ref.argmin(0))
 
 
 def test_aminmax():

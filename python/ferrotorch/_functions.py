@@ -134,7 +134,7 @@ def broadcast_shapes(*shapes: Any) -> Any:
     from ._size import Size
 
     out: list = []
-    for s in shapes:
+    for k, s in enumerate(shapes):
         s = [s] if isinstance(s, int) else list(s)
         n = max(len(out), len(s))
         a = [1] * (n - len(out)) + out
@@ -142,7 +142,9 @@ def broadcast_shapes(*shapes: Any) -> Any:
         res = []
         for i, (x, y) in enumerate(zip(a, b)):
             if x != y and x != 1 and y != 1:
-                raise RuntimeError(f"Shape mismatch: objects cannot be broadcast to a single shape.  Mismatch is at dim {i}")
+                raise RuntimeError(f"Attempting to broadcast a dimension of length {y} at {i - n}! Mismatching "
+                                   f"argument at index {k} had {tuple(s)}; but expected shape should be "
+                                   f"broadcastable to {out}")
             res.append(y if x == 1 else x)
         out = res
     return Size(out)

@@ -10,7 +10,7 @@ use smallvec::SmallVec;
 /// Reads an index tensor as i64 values, checking its dtype.
 fn long_values(index: &Tensor, what: &str) -> Result<Vec<i64>> {
     if index.dtype.is_float() || index.dtype == DType::Bool {
-        crate::bail!(Runtime, "{}(): Expected dtype int64 for index", what);
+        crate::bail!(Runtime, "{}(): Expected dtype int32/int64 for index", what);
     }
     Ok(index.to_vec::<i64>())
 }
@@ -467,7 +467,7 @@ impl AdvPlan {
                         crate::bail!(Index, "0-dim boolean index is not supported");
                     }
                 }
-                Some(t) if t.dtype.is_float() => {
+                Some(t) if t.dtype.is_float() || t.dtype == DType::I8 || t.dtype == DType::I16 => {
                     crate::bail!(
                         Index,
                         "tensors used as indices must be long, int, byte or bool tensors"

@@ -409,12 +409,20 @@ fn walk(obj: &Bound<'_, PyAny>, depth: usize, n: &mut Nested) -> PyResult<()> {
             let l = obj.call_method0("tolist")?;
             return walk(&l, depth, n);
         } else {
-            return Err(PyTypeError::new_err(format!(
-                "new(): invalid data type '{}'",
-                obj.get_type()
-                    .name()
-                    .map(|n| n.to_string())
-                    .unwrap_or_default()
+            let name = obj
+                .get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default();
+            if obj.is_instance_of::<pyo3::types::PyString>() {
+                return Err(PyTypeError::new_err(format!(
+                    "new(): invalid data type '{}'",
+                    name
+                )));
+            }
+            return Err(PyRuntimeError::new_err(format!(
+                "Could not infer dtype of {}",
+                name
             )));
         };
     if depth == n.shape.len() {

@@ -322,23 +322,32 @@ fn linspace(
     }
     let n = steps as usize;
     let d = dtype_or(dtype, default_dtype())?;
-    let step = if n > 1 {
-        (end - start) / (n - 1) as f64
+    // symmetric evaluation, as PyTorch does, so the end point is exact; float32 (and the half types)
+    // compute in float32 with fused multiply-adds, as PyTorch's kernel does, to match it bit for bit
+    let v: Vec<f64> = if d == DType::F64 || !d.is_float() {
+        let step = if n > 1 {
+            (end - start) / (n - 1) as f64
+        } else {
+            0.0
+        };
+        (0..n)
+            .map(|i| match i {
+                _ if n == 1 => start,
+                _ if i < n / 2 => step.mul_add(i as f64, start),
+                _ => (-step).mul_add((n - 1 - i) as f64, end),
+            })
+            .collect()
     } else {
-        0.0
+        let (s, e) = (start as f32, end as f32);
+        let step = if n > 1 { (e - s) / (n - 1) as f32 } else { 0.0 };
+        (0..n)
+            .map(|i| match i {
+                _ if n == 1 => s as f64,
+                _ if i < n / 2 => step.mul_add(i as f32, s) as f64,
+                _ => (-step).mul_add((n - 1 - i) as f32, e) as f64,
+            })
+            .collect()
     };
-    // symmetric evaluation, as PyTorch does, so the end point is exact
-    let v: Vec<f64> = (0..n)
-        .map(|i| {
-            if n == 1 {
-                start
-            } else if i < n / 2 {
-                start + step * i as f64
-            } else {
-                end - step * (n - 1 - i) as f64
-            }
-        })
-        .collect();
     finish(
         py,
         guard(|| Tensor::from_vec(&v, &[n])?.cast_raw(d))?,

@@ -239,11 +239,6 @@ fn parse_index(idx: &Bound<'_, PyAny>) -> PyResult<Vec<Item>> {
         if it.is_none() {
             out.push(Item::None);
         } else if it.is(&PyEllipsis::get(it.py())) {
-            if out.iter().any(|i| matches!(i, Item::Ellipsis)) {
-                return Err(PyIndexError::new_err(
-                    "an index can only have a single ellipsis ('...')",
-                ));
-            }
             out.push(Item::Ellipsis);
         } else if let Ok(s) = it.cast::<PySlice>() {
             let get = |n: &str| -> PyResult<Option<i64>> {
