@@ -83,6 +83,34 @@ impl Node {
     }
 }
 
+/// Tears graphs down iteratively: a chain of 100,000 nodes must not drop recursively (stack overflow).
+/// Each node's formula (whose saved tensors may hold the next nodes) goes first, while the node's
+/// own edges still keep those nodes alive; the edges then go onto an explicit stack.
+impl Drop for Node {
+    fn drop(&mut self) {
+        fn release(node: &mut Node, stack: &mut Vec<Arc<Node>>) {
+            let f = match node.backward.get_mut() {
+                Ok(slot) => slot.take(),
+                Err(p) => p.into_inner().take(),
+            };
+            drop(f);
+            stack.extend(
+                std::mem::take(&mut node.next_edges)
+                    .into_iter()
+                    .flatten()
+                    .map(|e| e.node),
+            );
+        }
+        let mut stack = Vec::new();
+        release(self, &mut stack);
+        while let Some(n) = stack.pop() {
+            if let Ok(mut node) = Arc::try_unwrap(n) {
+                release(&mut node, &mut stack);
+            }
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct GradState {
     pub requires_grad: bool,
