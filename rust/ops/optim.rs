@@ -126,21 +126,85 @@ fn c<C: Float>(v: f64) -> C {
     <C as NumCast>::from(v).unwrap()
 }
 
-/// Applies `u` to one chunk. Formulas follow PyTorch's single-tensor implementations line by line.
+/// Elements per block: each update runs as a few simple passes over one block (the lines of
+/// PyTorch's formula, in order) while it sits in L1, so every pass is a branch-free loop that vectorises.
+const BLOCK: usize = 256;
+
+/// `d = (maximize ? -g : g) + wd * p`: the first lines of every update.
+fn load_grad<T: FloatElem>(d: &mut [T::C], g: &[T], p: &[T], maximize: bool, wd: T::C) {
+    if maximize {
+        d.iter_mut().zip(g).for_each(|(d, g)| *d = -g.to_c());
+    } else {
+        d.iter_mut().zip(g).for_each(|(d, g)| *d = g.to_c());
+    }
+    if wd != <T::C as num_traits::Zero>::zero() {
+        d.iter_mut()
+            .zip(p)
+            .for_each(|(d, p)| *d = *d + wd * p.to_c());
+    }
+}
+
+/// `x = lerp(x, d, w)` for `w < 0.5`, as PyTorch computes it: `x + w * (d - x)`.
+fn lerp_into<T: FloatElem>(x: &mut [T], d: &[T::C], w: T::C) {
+    x.iter_mut()
+        .zip(d)
+        .for_each(|(x, &d)| *x = T::from_c(x.to_c() + w * (d - x.to_c())));
+}
+
+/// `v = v * beta + (1 - beta) * d²`.
+fn square_avg_into<T: FloatElem>(v: &mut [T], d: &[T::C], beta: T::C, one_minus: T::C) {
+    v.iter_mut()
+        .zip(d)
+        .for_each(|(v, &d)| *v = T::from_c(v.to_c() * beta + one_minus * d * d));
+}
+
+/// `p *= factor` (decoupled weight decay).
+fn scale<T: FloatElem>(p: &mut [T], factor: T::C) {
+    p.iter_mut().for_each(|p| *p = T::from_c(p.to_c() * factor));
+}
+
+/// `maximum` that propagates NaN, as `torch.maximum` does.
+#[inline(always)]
+fn nan_max<C: Float>(a: C, b: C) -> C {
+    if a.is_nan() || b.is_nan() {
+        C::nan()
+    } else {
+        a.max(b)
+    }
+}
+
+/// Applies `u` to one chunk, block by block.
 fn apply<T: FloatElem>(u: &Update, coefs: &[f64], x: Slices<'_, T>) {
     let Slices { p, g, mut s } = x;
+    let mut buf = [<T::C as num_traits::Zero>::zero(); BLOCK];
+    let mut lo = 0;
+    while lo < p.len() {
+        let hi = (lo + BLOCK).min(p.len());
+        let mut states: smallvec::SmallVec<[&mut [T]; 3]> =
+            s.iter_mut().map(|t| &mut t[lo..hi]).collect();
+        apply_block::<T>(
+            u,
+            coefs,
+            &mut p[lo..hi],
+            &g[lo..hi],
+            &mut states,
+            &mut buf[..hi - lo],
+        );
+        lo = hi;
+    }
+}
+
+/// One block of `u`; `d` is scratch for the (transformed) gradient. Formulas follow PyTorch's
+/// single-tensor implementations line by line.
+fn apply_block<T: FloatElem>(
+    u: &Update,
+    coefs: &[f64],
+    p: &mut [T],
+    g: &[T],
+    s: &mut [&mut [T]],
+    d: &mut [T::C],
+) {
     let zero = <T::C as num_traits::Zero>::zero();
-    // grad after `maximize` and coupled weight decay
-    let grad = |i: usize, p: &[T], maximize: bool, wd: T::C| -> T::C {
-        let mut d = g[i].to_c();
-        if maximize {
-            d = -d;
-        }
-        if wd != zero {
-            d = d + wd * p[i].to_c();
-        }
-        d
-    };
     match *u {
         Update::Sgd {
             lr,
@@ -150,23 +214,31 @@ fn apply<T: FloatElem>(u: &Update, coefs: &[f64], x: Slices<'_, T>) {
             weight_decay,
             maximize,
         } => {
-            let (lr, m, damp, wd) = (
+            let (lr, m, damp) = (
                 c::<T::C>(lr),
                 c::<T::C>(momentum),
                 c::<T::C>(1.0 - dampening),
-                c(weight_decay),
             );
-            let fresh = coefs[0] != 0.0;
-            for i in 0..p.len() {
-                let mut d = grad(i, p, maximize, wd);
-                if m != zero {
-                    let buf = &mut s[0][i];
-                    let b = if fresh { d } else { buf.to_c() * m + damp * d };
-                    *buf = T::from_c(b);
-                    d = if nesterov { d + m * b } else { b };
+            load_grad(d, g, p, maximize, c(weight_decay));
+            if let [b, ..] = s {
+                if coefs[0] != 0.0 {
+                    b.iter_mut().zip(&*d).for_each(|(b, &d)| *b = T::from_c(d));
+                } else {
+                    b.iter_mut()
+                        .zip(&*d)
+                        .for_each(|(b, &d)| *b = T::from_c(b.to_c() * m + damp * d));
                 }
-                p[i] = T::from_c(p[i].to_c() - lr * d);
+                if nesterov {
+                    d.iter_mut()
+                        .zip(b.iter())
+                        .for_each(|(d, b)| *d = *d + m * b.to_c());
+                } else {
+                    d.iter_mut().zip(b.iter()).for_each(|(d, b)| *d = b.to_c());
+                }
             }
+            p.iter_mut()
+                .zip(&*d)
+                .for_each(|(p, &d)| *p = T::from_c(p.to_c() - lr * d));
         }
         Update::Adam {
             lr,
@@ -178,47 +250,60 @@ fn apply<T: FloatElem>(u: &Update, coefs: &[f64], x: Slices<'_, T>) {
             amsgrad,
             maximize,
         } => {
-            let (b1, b2, eps) = (c::<T::C>(1.0 - beta1), c::<T::C>(beta2), c::<T::C>(eps));
-            let omb2 = c::<T::C>(1.0 - beta2);
+            let (w1, b2, omb2, eps) = (
+                c::<T::C>(1.0 - beta1),
+                c::<T::C>(beta2),
+                c::<T::C>(1.0 - beta2),
+                c::<T::C>(eps),
+            );
             let (step_size, bc2_sqrt) = (c::<T::C>(coefs[0]), c::<T::C>(coefs[1]));
-            let decay = c::<T::C>(1.0 - lr * weight_decay);
-            let wd = if decoupled { zero } else { c(weight_decay) };
-            let (s0, rest) = s.split_at_mut(1);
-            let (s1, s2) = rest.split_at_mut(1);
-            let (m, v) = (&mut *s0[0], &mut *s1[0]);
-            for i in 0..p.len() {
-                if decoupled && weight_decay != 0.0 {
-                    p[i] = T::from_c(p[i].to_c() * decay);
-                }
-                let d = grad(i, p, maximize, wd);
-                let mi = m[i].to_c();
-                let mi = mi + b1 * (d - mi);
-                let vi = v[i].to_c() * b2 + omb2 * d * d;
-                m[i] = T::from_c(mi);
-                v[i] = T::from_c(vi);
-                let vhat = if amsgrad {
-                    let mx = s2[0][i].to_c().max(vi);
-                    s2[0][i] = T::from_c(mx);
-                    mx
-                } else {
-                    vi
-                };
-                let denom = vhat.sqrt() / bc2_sqrt + eps;
-                p[i] = T::from_c(p[i].to_c() - step_size * (mi / denom));
+            if decoupled && weight_decay != 0.0 {
+                scale(p, c(1.0 - lr * weight_decay));
             }
+            load_grad(
+                d,
+                g,
+                p,
+                maximize,
+                if decoupled { zero } else { c(weight_decay) },
+            );
+            let [m, v, rest @ ..] = s else { unreachable!() };
+            lerp_into(m, d, w1);
+            square_avg_into(v, d, b2, omb2);
+            let vhat: &[T] = match rest {
+                [mx, ..] if amsgrad => {
+                    mx.iter_mut()
+                        .zip(v.iter())
+                        .for_each(|(mx, v)| *mx = T::from_c(nan_max(mx.to_c(), v.to_c())));
+                    mx
+                }
+                _ => v,
+            };
+            p.iter_mut()
+                .zip(m.iter())
+                .zip(vhat)
+                .for_each(|((p, m), v)| {
+                    let denom = v.to_c().sqrt() / bc2_sqrt + eps;
+                    *p = T::from_c(p.to_c() - step_size * (m.to_c() / denom));
+                });
         }
         Update::Adagrad {
             eps,
             weight_decay,
             maximize,
         } => {
-            let (eps, wd, clr) = (c::<T::C>(eps), c(weight_decay), c::<T::C>(coefs[0]));
-            for i in 0..p.len() {
-                let d = grad(i, p, maximize, wd);
-                let sum = s[0][i].to_c() + d * d;
-                s[0][i] = T::from_c(sum);
-                p[i] = T::from_c(p[i].to_c() - clr * (d / (sum.sqrt() + eps)));
-            }
+            let (eps, clr) = (c::<T::C>(eps), c::<T::C>(coefs[0]));
+            load_grad(d, g, p, maximize, c(weight_decay));
+            let [sum, ..] = s else { unreachable!() };
+            sum.iter_mut()
+                .zip(&*d)
+                .for_each(|(s, &d)| *s = T::from_c(s.to_c() + d * d));
+            p.iter_mut()
+                .zip(sum.iter())
+                .zip(&*d)
+                .for_each(|((p, s), &d)| {
+                    *p = T::from_c(p.to_c() - clr * (d / (s.to_c().sqrt() + eps)));
+                });
         }
         Update::RmsProp {
             lr,
@@ -235,28 +320,45 @@ fn apply<T: FloatElem>(u: &Update, coefs: &[f64], x: Slices<'_, T>) {
                 c::<T::C>(1.0 - alpha),
                 c::<T::C>(eps),
             );
-            let (wd, mom) = (c(weight_decay), c::<T::C>(momentum));
-            let has_mom = momentum > 0.0;
-            let gi = 1 + has_mom as usize;
-            for i in 0..p.len() {
-                let d = grad(i, p, maximize, wd);
-                let sq = s[0][i].to_c() * a + oma * d * d;
-                s[0][i] = T::from_c(sq);
-                let avg = if centered {
-                    let ga = s[gi][i].to_c();
-                    let ga = ga + oma * (d - ga);
-                    s[gi][i] = T::from_c(ga);
-                    (sq - ga * ga).sqrt() + eps
-                } else {
-                    sq.sqrt() + eps
-                };
-                if has_mom {
-                    let b = s[1][i].to_c() * mom + d / avg;
-                    s[1][i] = T::from_c(b);
-                    p[i] = T::from_c(p[i].to_c() - lr * b);
-                } else {
-                    p[i] = T::from_c(p[i].to_c() - lr * (d / avg));
+            let mom = c::<T::C>(momentum);
+            load_grad(d, g, p, maximize, c(weight_decay));
+            let (sq, rest) = s.split_first_mut().unwrap();
+            square_avg_into(sq, d, a, oma);
+            let (mom_buf, rest) = if momentum > 0.0 {
+                let (b, r) = rest.split_first_mut().unwrap();
+                (Some(b), r)
+            } else {
+                (None, rest)
+            };
+            // avg = sqrt(square_avg - grad_avg²) + eps (centered) or sqrt(square_avg) + eps; kept in `sq`'s
+            // compute type in a second scratch pass: reuse `d` as d / avg once avg is known.
+            match rest {
+                [ga, ..] if centered => {
+                    lerp_into(ga, d, oma);
+                    d.iter_mut()
+                        .zip(sq.iter())
+                        .zip(ga.iter())
+                        .for_each(|((d, sq), ga)| {
+                            let ga = ga.to_c();
+                            *d = *d / ((sq.to_c() - ga * ga).sqrt() + eps);
+                        });
                 }
+                _ => d
+                    .iter_mut()
+                    .zip(sq.iter())
+                    .for_each(|(d, sq)| *d = *d / (sq.to_c().sqrt() + eps)),
+            }
+            if let Some(b) = mom_buf {
+                b.iter_mut()
+                    .zip(&*d)
+                    .for_each(|(b, &q)| *b = T::from_c(b.to_c() * mom + q));
+                p.iter_mut()
+                    .zip(b.iter())
+                    .for_each(|(p, b)| *p = T::from_c(p.to_c() - lr * b.to_c()));
+            } else {
+                p.iter_mut()
+                    .zip(&*d)
+                    .for_each(|(p, &q)| *p = T::from_c(p.to_c() - lr * q));
             }
         }
         Update::Adadelta {
@@ -272,17 +374,20 @@ fn apply<T: FloatElem>(u: &Update, coefs: &[f64], x: Slices<'_, T>) {
                 c::<T::C>(1.0 - rho),
                 c::<T::C>(eps),
             );
-            let wd = c(weight_decay);
-            for i in 0..p.len() {
-                let d = grad(i, p, maximize, wd);
-                let sq = s[0][i].to_c() * r + omr * d * d;
-                s[0][i] = T::from_c(sq);
-                let std = (sq + eps).sqrt();
-                let acc = s[1][i].to_c();
-                let delta = (acc + eps).sqrt() / std * d;
-                s[1][i] = T::from_c(acc * r + omr * delta * delta);
-                p[i] = T::from_c(p[i].to_c() - lr * delta);
-            }
+            load_grad(d, g, p, maximize, c(weight_decay));
+            let [sq, acc, ..] = s else { unreachable!() };
+            square_avg_into(sq, d, r, omr);
+            // delta = sqrt(acc_delta + eps) / sqrt(square_avg + eps) * grad
+            d.iter_mut()
+                .zip(sq.iter())
+                .zip(acc.iter())
+                .for_each(|((d, sq), acc)| {
+                    *d = (acc.to_c() + eps).sqrt() / (sq.to_c() + eps).sqrt() * *d;
+                });
+            square_avg_into(acc, d, r, omr);
+            p.iter_mut()
+                .zip(&*d)
+                .for_each(|(p, &dl)| *p = T::from_c(p.to_c() - lr * dl));
         }
         Update::Adamax {
             beta1,
@@ -291,17 +396,24 @@ fn apply<T: FloatElem>(u: &Update, coefs: &[f64], x: Slices<'_, T>) {
             weight_decay,
             maximize,
         } => {
-            let (b1, b2, eps) = (c::<T::C>(1.0 - beta1), c::<T::C>(beta2), c::<T::C>(eps));
-            let (wd, clr) = (c(weight_decay), c::<T::C>(coefs[0]));
-            for i in 0..p.len() {
-                let d = grad(i, p, maximize, wd);
-                let m = s[0][i].to_c();
-                let m = m + b1 * (d - m);
-                s[0][i] = T::from_c(m);
-                let inf = (s[1][i].to_c() * b2).max(d.abs() + eps);
-                s[1][i] = T::from_c(inf);
-                p[i] = T::from_c(p[i].to_c() - clr * (m / inf));
-            }
+            let (w1, b2, eps, clr) = (
+                c::<T::C>(1.0 - beta1),
+                c::<T::C>(beta2),
+                c::<T::C>(eps),
+                c::<T::C>(coefs[0]),
+            );
+            load_grad(d, g, p, maximize, c(weight_decay));
+            let [m, inf, ..] = s else { unreachable!() };
+            lerp_into(m, d, w1);
+            inf.iter_mut()
+                .zip(&*d)
+                .for_each(|(u, &d)| *u = T::from_c(nan_max(u.to_c() * b2, d.abs() + eps)));
+            p.iter_mut()
+                .zip(m.iter())
+                .zip(inf.iter())
+                .for_each(|((p, m), u)| {
+                    *p = T::from_c(p.to_c() - clr * (m.to_c() / u.to_c()));
+                });
         }
         Update::NAdam {
             lr,
@@ -312,33 +424,39 @@ fn apply<T: FloatElem>(u: &Update, coefs: &[f64], x: Slices<'_, T>) {
             decoupled,
             maximize,
         } => {
-            let (b1, b2, omb2, eps) = (
+            let (w1, b2, omb2, eps) = (
                 c::<T::C>(1.0 - beta1),
                 c::<T::C>(beta2),
                 c::<T::C>(1.0 - beta2),
                 c::<T::C>(eps),
             );
-            let decay = c::<T::C>(1.0 - lr * weight_decay);
-            let wd = if decoupled { zero } else { c(weight_decay) };
             let (bc2, gc, mc) = (
                 c::<T::C>(coefs[0]),
                 c::<T::C>(coefs[1]),
                 c::<T::C>(coefs[2]),
             );
-            for i in 0..p.len() {
-                if decoupled && weight_decay != 0.0 {
-                    p[i] = T::from_c(p[i].to_c() * decay);
-                }
-                let d = grad(i, p, maximize, wd);
-                let m = s[0][i].to_c();
-                let m = m + b1 * (d - m);
-                let v = s[1][i].to_c() * b2 + omb2 * d * d;
-                s[0][i] = T::from_c(m);
-                s[1][i] = T::from_c(v);
-                let denom = (v / bc2).sqrt() + eps;
-                let pi = p[i].to_c() + gc * (d / denom);
-                p[i] = T::from_c(pi + mc * (m / denom));
+            if decoupled && weight_decay != 0.0 {
+                scale(p, c(1.0 - lr * weight_decay));
             }
+            load_grad(
+                d,
+                g,
+                p,
+                maximize,
+                if decoupled { zero } else { c(weight_decay) },
+            );
+            let [m, v, ..] = s else { unreachable!() };
+            lerp_into(m, d, w1);
+            square_avg_into(v, d, b2, omb2);
+            p.iter_mut()
+                .zip(m.iter())
+                .zip(v.iter())
+                .zip(&*d)
+                .for_each(|(((p, m), v), &d)| {
+                    let denom = (v.to_c() / bc2).sqrt() + eps;
+                    let pi = T::from_c(p.to_c() + gc * (d / denom));
+                    *p = T::from_c(pi.to_c() + mc * (m.to_c() / denom));
+                });
         }
         Update::RAdam {
             lr,
@@ -349,37 +467,44 @@ fn apply<T: FloatElem>(u: &Update, coefs: &[f64], x: Slices<'_, T>) {
             decoupled,
             maximize,
         } => {
-            let (b1, b2, omb2, eps) = (
+            let (w1, b2, omb2, eps) = (
                 c::<T::C>(1.0 - beta1),
                 c::<T::C>(beta2),
                 c::<T::C>(1.0 - beta2),
                 c::<T::C>(eps),
             );
-            let decay = c::<T::C>(1.0 - lr * weight_decay);
-            let wd = if decoupled { zero } else { c(weight_decay) };
             let (bc1, bc2_sqrt, rect) = (
                 c::<T::C>(coefs[0]),
                 c::<T::C>(coefs[1].sqrt()),
                 c::<T::C>(coefs[2]),
             );
-            let lr = c::<T::C>(lr);
-            for i in 0..p.len() {
-                if decoupled && weight_decay != 0.0 {
-                    p[i] = T::from_c(p[i].to_c() * decay);
-                }
-                let d = grad(i, p, maximize, wd);
-                let m = s[0][i].to_c();
-                let m = m + b1 * (d - m);
-                let v = s[1][i].to_c() * b2 + omb2 * d * d;
-                s[0][i] = T::from_c(m);
-                s[1][i] = T::from_c(v);
-                let mhat = m / bc1;
-                let upd = if rect != zero {
-                    mhat * lr * (bc2_sqrt / (v.sqrt() + eps)) * rect
-                } else {
-                    mhat * lr
-                };
-                p[i] = T::from_c(p[i].to_c() - upd);
+            let lr_c = c::<T::C>(lr);
+            if decoupled && weight_decay != 0.0 {
+                scale(p, c(1.0 - lr * weight_decay));
+            }
+            load_grad(
+                d,
+                g,
+                p,
+                maximize,
+                if decoupled { zero } else { c(weight_decay) },
+            );
+            let [m, v, ..] = s else { unreachable!() };
+            lerp_into(m, d, w1);
+            square_avg_into(v, d, b2, omb2);
+            if rect != zero {
+                p.iter_mut()
+                    .zip(m.iter())
+                    .zip(v.iter())
+                    .for_each(|((p, m), v)| {
+                        let upd =
+                            m.to_c() / bc1 * lr_c * (bc2_sqrt / (v.to_c().sqrt() + eps)) * rect;
+                        *p = T::from_c(p.to_c() - upd);
+                    });
+            } else {
+                p.iter_mut()
+                    .zip(m.iter())
+                    .for_each(|(p, m)| *p = T::from_c(p.to_c() - m.to_c() / bc1 * lr_c));
             }
         }
     }
