@@ -283,3 +283,44 @@ def test_split_one_node_values_grads_and_unused_pieces() -> None:
     assert gradcheck(lambda x: torch._C._nn_split(x, [2, 1], 1), (randn(2, 3, requires_grad=True),))
     with pytest.raises(RuntimeError, match="split_sizes to sum exactly to 6"):
         torch._C._nn_split(x, [1, 2], 0)
+
+
+# ---------------------------------------------------------------------------- embedding (gather / dense scatter-add)
+
+
+@pytest.mark.parametrize("padding_idx", [None, 2])
+@pytest.mark.parametrize("scale_grad_by_freq", [False, True])
+def test_embedding_forward_and_grad_match_numpy(padding_idx: int | None, scale_grad_by_freq: bool) -> None:
+    w = randn(6, 3, requires_grad=True)
+    idx_np = np.array([[0, 2, 2], [5, 0, 2]])
+    out = F.embedding(torch.tensor(idx_np), w, padding_idx=padding_idx, scale_grad_by_freq=scale_grad_by_freq)
+    assert tuple(out.shape) == (2, 3, 3)
+    close(out, w.detach().numpy()[idx_np])  # the value is never scaled
+    g = RNG.standard_normal((2, 3, 3))
+    out.backward(t64(g))
+    ref = np.zeros((6, 3))
+    counts = np.bincount(idx_np.reshape(-1), minlength=6)
+    for i, row in zip(idx_np.reshape(-1), g.reshape(-1, 3)):
+        if i == padding_idx:
+            continue
+        ref[i] += row / (counts[i] if scale_grad_by_freq else 1)
+    close(w.grad, ref)
+
+
+def test_embedding_gradcheck_double_backward_and_float32() -> None:
+    idx = torch.tensor([[1, 0, 1], [3, 3, 2]])
+    w = randn(4, 2, requires_grad=True)
+    # padding_idx / scale_grad_by_freq change the gradient on purpose, so finite differences see the plain lookup
+    assert gradcheck(lambda w: F.embedding(idx, w), (w,))
+    assert gradgradcheck(lambda w: F.embedding(idx, w, padding_idx=0) ** 2, (w,))
+    w32 = torch.randn(4, 2)
+    np.testing.assert_array_equal(F.embedding(idx.to(torch.int32), w32).numpy(), w32.numpy()[idx.numpy()])
+
+
+def test_embedding_errors() -> None:
+    with pytest.raises(IndexError, match="index out of range in self"):
+        F.embedding(torch.tensor([0, 4]), randn(4, 2))
+    with pytest.raises(IndexError, match="index out of range in self"):
+        F.embedding(torch.tensor([-1]), randn(4, 2))
+    with pytest.raises(RuntimeError, match="'indices' to have one of the following scalar types: Long, Int"):
+        F.embedding(torch.tensor([0.0]), randn(4, 2))

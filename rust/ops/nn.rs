@@ -639,6 +639,183 @@ impl Tensor {
     }
 }
 
+// ------------------------------------------------------------------ embedding
+
+/// Per-position gradient weights of an embedding lookup (0 at `padding_idx`, `1/count` with
+/// `scale_grad_by_freq`); None when all are 1.
+type RowScale = Option<std::sync::Arc<Vec<f64>>>;
+
+/// `out[i] = w[idx[i]] * scale[i]` for `w [V, D]` (any float dtype), one node whose backward is
+/// `scatter_rows`.
+fn gather_rows(w: &Tensor, idx: &std::sync::Arc<Vec<usize>>, scale: &RowScale) -> Result<Tensor> {
+    let (v, d) = (w.shape()[0], w.shape()[1]);
+    let wc = w.detach().contiguous()?;
+    let out = Tensor::empty(&[idx.len(), d], w.dtype)?;
+    crate::dispatch_float!(w.dtype, T => {
+        // SAFETY: contiguous source of dtype T; `out` is fresh, row i written by one task.
+        let (src, dst) = unsafe { (elems::<T>(&wc), elems_mut::<T>(&out)) };
+        let body = |(i, row): (usize, &mut [T])| {
+            let r = &src[idx[i] * d..(idx[i] + 1) * d];
+            match scale {
+                Some(s) if s[i] != 1.0 => {
+                    for (o, x) in row.iter_mut().zip(r) {
+                        *o = T::from_f64(x.to_f64() * s[i]);
+                    }
+                }
+                _ => row.copy_from_slice(r),
+            }
+        };
+        if d > 0 {
+            if out.numel() >= super::iter::PAR_THRESHOLD && super::threads::get_num_threads() > 1 {
+                dst.par_chunks_mut(d).enumerate().for_each(body);
+            } else {
+                dst.chunks_mut(d).enumerate().for_each(body);
+            }
+        }
+    }, _ => unreachable!());
+    if needs_grad(&[w]) {
+        let (idx, scale) = (idx.clone(), scale.clone());
+        return Ok(record1("EmbeddingBackward0", &[w], out, move |g| {
+            Ok(vec![Some(scatter_rows(g, &idx, &scale, v)?)])
+        }));
+    }
+    Ok(out)
+}
+
+/// The dense gradient of a lookup: `gw[idx[i]] += g[i] * scale[i]`, `gw [V, D]`; one node whose
+/// backward (double backward of the lookup) is `gather_rows` with the same scale.
+fn scatter_rows(
+    g: &Tensor,
+    idx: &std::sync::Arc<Vec<usize>>,
+    scale: &RowScale,
+    v: usize,
+) -> Result<Tensor> {
+    let d = g.shape()[1];
+    let gc = g.detach().contiguous()?;
+    let out = Tensor::zeros(&[v, d], g.dtype)?;
+    crate::dispatch_float!(g.dtype, T => {
+        // SAFETY: contiguous source of dtype T; `out` is fresh; each task owns a column range of every row.
+        let src = unsafe { elems::<T>(&gc) };
+        let base = out.data_ptr() as usize;
+        let threads = super::threads::get_num_threads();
+        let parts = if idx.len() * d >= super::iter::PAR_THRESHOLD && threads > 1 { threads.min(d.max(1)) } else { 1 };
+        let per = d.div_ceil(parts.max(1)).max(1);
+        (0..parts).into_par_iter().for_each(|p| {
+            let (lo, hi) = (p * per, ((p + 1) * per).min(d));
+            if lo >= hi {
+                return;
+            }
+            let dst = base as *mut T;
+            for (i, &row) in idx.iter().enumerate() {
+                let sc = scale.as_ref().map_or(1.0, |s| s[i]);
+                if sc == 0.0 {
+                    continue;
+                }
+                let gi = &src[i * d + lo..i * d + hi];
+                // SAFETY: columns [lo, hi) of row `row` are written by this task only.
+                let o = unsafe { std::slice::from_raw_parts_mut(dst.add(row * d + lo), hi - lo) };
+                if sc == 1.0 {
+                    for (a, b) in o.iter_mut().zip(gi) {
+                        *a = T::from_c(a.to_c() + b.to_c());
+                    }
+                } else {
+                    for (a, b) in o.iter_mut().zip(gi) {
+                        *a = T::from_f64(a.to_f64() + b.to_f64() * sc);
+                    }
+                }
+            }
+        });
+    }, _ => unreachable!());
+    if needs_grad(&[g]) {
+        let (idx, scale) = (idx.clone(), scale.clone());
+        return Ok(record1("EmbeddingDenseBackward0", &[g], out, move |gg| {
+            Ok(vec![Some(gather_rows(gg, &idx, &scale)?)])
+        }));
+    }
+    Ok(out)
+}
+
+impl Tensor {
+    /// `embedding(weight [V, D], indices (any shape, int64/int32))` → `(*indices.shape, D)`, one node:
+    /// the gradient is dense `[V, D]`, summed per row, zero at `padding_idx`, divided by each index's
+    /// count with `scale_grad_by_freq`.
+    pub fn embedding(
+        weight: &Tensor,
+        indices: &Tensor,
+        padding_idx: Option<i64>,
+        scale_grad_by_freq: bool,
+    ) -> Result<Tensor> {
+        if weight.ndim() != 2 || !weight.dtype.is_float() {
+            crate::bail!(
+                Runtime,
+                "embedding: expected a 2-D floating point weight, got {} of dtype {}",
+                crate::tensor::fmt_shape(weight.shape()),
+                crate::ops::dtype_title(weight.dtype)
+            );
+        }
+        if !matches!(
+            indices.dtype,
+            crate::tensor::DType::I64 | crate::tensor::DType::I32
+        ) {
+            crate::bail!(
+                Runtime,
+                "Expected tensor for argument #1 'indices' to have one of the following scalar types: Long, Int; but got {} instead (while checking arguments for embedding)",
+                crate::ops::dtype_title(indices.dtype)
+            );
+        }
+        let v = weight.shape()[0];
+        let raw = indices.to_vec::<i64>();
+        if let Some(bad) = raw.iter().find(|&&i| i < 0 || i as usize >= v) {
+            crate::bail!(
+                Index,
+                "index out of range in self: index {} for a weight of shape {}",
+                bad,
+                crate::tensor::fmt_shape(weight.shape())
+            );
+        }
+        let idx: Vec<usize> = raw.iter().map(|&i| i as usize).collect();
+        let scale: RowScale = if padding_idx.is_some() || scale_grad_by_freq {
+            let mut counts = vec![0u32; if scale_grad_by_freq { v } else { 0 }];
+            for &i in &idx {
+                if scale_grad_by_freq {
+                    counts[i] += 1;
+                }
+            }
+            let s = idx
+                .iter()
+                .map(|&i| {
+                    if padding_idx == Some(i as i64) {
+                        0.0
+                    } else if scale_grad_by_freq {
+                        1.0 / counts[i] as f64
+                    } else {
+                        1.0
+                    }
+                })
+                .collect();
+            Some(std::sync::Arc::new(s))
+        } else {
+            None
+        };
+        let idx = std::sync::Arc::new(idx);
+        // the forward value is never scaled: the scale applies to the gradient only
+        let out = {
+            let plain = gather_rows(&weight.detach(), &idx, &None)?;
+            if needs_grad(&[weight]) {
+                let (idx2, scale2) = (idx.clone(), scale.clone());
+                record1("EmbeddingBackward0", &[weight], plain, move |g| {
+                    Ok(vec![Some(scatter_rows(g, &idx2, &scale2, v)?)])
+                })
+            } else {
+                plain
+            }
+        };
+        let mut shape = indices.shape().to_vec();
+        shape.push(weight.shape()[1]);
+        out.reshape(&shape)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

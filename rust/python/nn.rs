@@ -143,6 +143,22 @@ fn _nn_split(
     wrap_vec(py, py.detach(|| guard(|| t.split_one_node(&sizes, dim)))?)
 }
 
+#[pyfunction]
+#[pyo3(signature = (weight, indices, padding_idx=None, scale_grad_by_freq=false))]
+fn _nn_embedding(
+    py: Python<'_>,
+    weight: &Bound<'_, PyAny>,
+    indices: &Bound<'_, PyAny>,
+    padding_idx: Option<i64>,
+    scale_grad_by_freq: bool,
+) -> PyResult<Py<PyAny>> {
+    let (w, i) = (tensor_arg(weight)?, tensor_arg(indices)?);
+    wrap(
+        py,
+        py.detach(|| guard(|| crate::Tensor::embedding(&w, &i, padding_idx, scale_grad_by_freq)))?,
+    )
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_nn_softmax, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_layer_norm, m)?)?;
@@ -152,5 +168,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_nn_lstm_cell, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_gru_cell, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_split, m)?)?;
+    m.add_function(wrap_pyfunction!(_nn_embedding, m)?)?;
     Ok(())
 }

@@ -1105,13 +1105,13 @@ def _embedding_renorm_(weight: Tensor, input: Tensor, max_norm: float, norm_type
         weight[idx] = selected * scale
 
 
-def _check_indices(input: Tensor, num_embeddings: int) -> None:
+def _check_indices(input: Tensor, num_embeddings: int, check_range: bool = True) -> None:
     if input.dtype not in (torch.int64, torch.int32):
         raise RuntimeError(
             "Expected tensor for argument #1 'indices' to have one of the following scalar types: Long, Int; "
             f"but got {input.dtype} instead (while checking arguments for embedding)"
         )
-    if input.numel() and (int(input.max()) >= num_embeddings or int(input.min()) < 0):
+    if check_range and input.numel() and (int(input.max()) >= num_embeddings or int(input.min()) < 0):
         raise IndexError("index out of range in self")
 
 
@@ -1124,6 +1124,12 @@ def embedding(
     Rows at ``padding_idx`` get no gradient; ``max_norm`` renormalises looked-up rows in place.
     """
     padding_idx = _normalize_padding_idx(padding_idx, weight.shape[0])
+    if weight.dim() == 2 and weight.dtype.is_floating_point:
+        # one fused node: row gather forward, dense per-row scatter-add backward (the range check is there too)
+        _check_indices(input, weight.shape[0], check_range=False)
+        if max_norm is not None:
+            _embedding_renorm_(weight, input, max_norm, norm_type)
+        return torch._C._nn_embedding(weight, input, padding_idx, scale_grad_by_freq)
     _check_indices(input, weight.shape[0])
     if max_norm is not None:
         _embedding_renorm_(weight, input, max_norm, norm_type)
