@@ -556,3 +556,29 @@ def test_optimizers_match_real_pytorch():
                 opt.step()
             out.append(p.detach().numpy().copy())
         np.testing.assert_allclose(out[1], out[0], rtol=1e-5, atol=1e-6, err_msg=f"{name} {kwargs}")
+
+
+def test_noncontiguous_parameter_is_updated_through_its_view():
+    base = torch.zeros(3, 2)
+    p = nn.Parameter(base.t())  # a transposed view: not contiguous
+    assert not p.is_contiguous()
+    opt = torch.optim.SGD([p], lr=0.5, momentum=0.9)
+    g = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+    for _ in range(2):
+        p.grad = torch.tensor(g)
+        opt.step()
+    want = ref_sgd([np.zeros((2, 3))], [[g], [g]], lr=0.5, momentum=0.9)[0]
+    np.testing.assert_allclose(p.detach().numpy(), want, rtol=1e-6)
+    assert not p.is_contiguous()
+
+
+def test_group_with_mixed_dtypes_updates_each():
+    a = nn.Parameter(torch.ones(2, dtype=torch.float64))
+    b = nn.Parameter(torch.ones(2, dtype=torch.float32))
+    opt = torch.optim.Adam([a, b], lr=0.1)
+    a.grad, b.grad = torch.ones(2, dtype=torch.float64), torch.ones(2)
+    opt.step()
+    # Adam's first step moves every element by lr (m̂ / sqrt(v̂) = 1)
+    np.testing.assert_allclose(a.detach().numpy(), [0.9, 0.9], rtol=1e-7)
+    np.testing.assert_allclose(b.detach().numpy(), [0.9, 0.9], rtol=1e-6)
+    assert a.dtype == torch.float64 and b.dtype == torch.float32

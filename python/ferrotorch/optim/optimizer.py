@@ -174,10 +174,6 @@ class Optimizer:
             g = p.grad
             if g is None:
                 continue
-            if not p.is_contiguous():
-                raise RuntimeError(
-                    f"{type(self).__name__}: parameter of shape {tuple(p.shape)} is not contiguous"
-                )
             params.append(p)
             grads.append(g if g.is_contiguous() else g.contiguous())
         return params, grads
@@ -209,13 +205,27 @@ class Optimizer:
     def _fused(
         kind: str, hyper: dict[str, Any], params: list, grads: list, states: list, coefs: list
     ) -> None:
-        """Runs the fused Rust update, one call per dtype present in the group."""
+        """Runs the fused Rust update, one call per dtype present in the group. A non-contiguous parameter
+        (a transposed view, say) is updated through a contiguous copy that is written back."""
         if not params:
             return
+        strided = [(i, p) for i, p in enumerate(params) if not p.is_contiguous()]
+        if strided:
+            params = list(params)
+            for i, p in strided:
+                params[i] = p.contiguous()
         dtypes = {p.dtype for p in params}
         if len(dtypes) == 1:
             _C._optim_update(kind, hyper, params, grads, states, coefs)
-            return
+        else:
+            Optimizer._fused_per_dtype(kind, hyper, params, grads, states, coefs, dtypes)
+        for i, p in strided:
+            p.copy_(params[i])
+
+    @staticmethod
+    def _fused_per_dtype(
+        kind: str, hyper: dict, params: list, grads: list, states: list, coefs: list, dtypes: set
+    ) -> None:
         for dt in dtypes:
             idx = [i for i, p in enumerate(params) if p.dtype == dt]
             _C._optim_update(
