@@ -41,7 +41,7 @@ from ._C import (
     zeros,
 )
 from ._size import Size
-from . import _tensor  # noqa: F401  (adds the Python-side Tensor methods)
+from . import _tensor  # adds the Python-side Tensor methods
 from ._tensor import return_types
 from ._functions import FUNCTIONS as _FUNCTIONS
 from ._functions import (
@@ -83,9 +83,9 @@ from ._legacy import LEGACY as _LEGACY
 globals().update({k: v for k, v in _FUNCTIONS.items() if k not in globals()})
 globals().update(_LEGACY)
 
-from . import autograd, backends, cuda  # noqa: E402
-from . import datasets, nn, optim, utils  # noqa: E402
-from .serialization import load, save  # noqa: E402
+from . import autograd, backends, cuda
+from . import datasets, nn, optim, utils
+from .serialization import load, save
 
 __version__ = "0.1.0"
 
