@@ -1,8 +1,7 @@
 """Linear regression by gradient descent on the tensor API alone (seed 003's data: y = 2x + 1)."""
 
-import numpy as np
-
 import ferrotorch as torch
+import numpy as np
 
 
 def main() -> None:

@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from . import _C
 from ._C import Tensor
 
 # Functions whose first argument is the tensor the method is called on.
-_METHODS = """
-abs absolute acos acosh add addcdiv addcmul addmm all amax amin aminmax any arccos arccosh arcsin arcsinh arctan
-arctan2 arctanh argmax argmin argsort argwhere asin asinh atan atan2 atanh bitwise_and bitwise_left_shift
-bitwise_not bitwise_or bitwise_right_shift bitwise_xor bmm ceil chunk clamp clamp_max clamp_min clip clone cos cosh
-count_nonzero cummax cummin cumprod cumsum detach diagonal div divide dot eq erf exp exp2 expm1 fix flatten flip
-float_power floor floor_divide fmod frac gather ge ger greater greater_equal gt index_select isfinite isinf isnan
-isneginf isposinf kthvalue le lerp less less_equal log log10 log1p log2 logical_and logical_not logical_or
-logical_xor logsumexp lt masked_fill masked_select matmul max maximum mean median min minimum mm moveaxis movedim
-mul multinomial multiply mv nan_to_num narrow ne neg negative nonzero norm not_equal numel outer permute pow
-prod reciprocal relu remainder repeat_interleave reshape roll round rsqrt scatter scatter_add select sgn sigmoid
-sign signbit sin sinh softmax log_softmax sort split sqrt square squeeze std sub subtract sum swapaxes swapdims t
-take tan tanh tensor_split tile topk transpose tril triu true_divide trunc unbind unflatten unique unsqueeze var
-frexp index_put index_put_ var_mean std_mean
-""".split()
+_METHODS = ["abs", "absolute", "acos", "acosh", "add", "addcdiv", "addcmul", "addmm", "all", "amax", "amin", "aminmax", "any", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "argmax", "argmin", "argsort", "argwhere", "asin", "asinh", "atan", "atan2", "atanh", "bitwise_and", "bitwise_left_shift", "bitwise_not", "bitwise_or", "bitwise_right_shift", "bitwise_xor", "bmm", "ceil", "chunk", "clamp", "clamp_max", "clamp_min", "clip", "clone", "cos", "cosh", "count_nonzero", "cummax", "cummin", "cumprod", "cumsum", "detach", "diagonal", "div", "divide", "dot", "eq", "erf", "exp", "exp2", "expm1", "fix", "flatten", "flip", "float_power", "floor", "floor_divide", "fmod", "frac", "gather", "ge", "ger", "greater", "greater_equal", "gt", "index_select", "isfinite", "isinf", "isnan", "isneginf", "isposinf", "kthvalue", "le", "lerp", "less", "less_equal", "log", "log10", "log1p", "log2", "logical_and", "logical_not", "logical_or", "logical_xor", "logsumexp", "lt", "masked_fill", "masked_select", "matmul", "max", "maximum", "mean", "median", "min", "minimum", "mm", "moveaxis", "movedim", "mul", "multinomial", "multiply", "mv", "nan_to_num", "narrow", "ne", "neg", "negative", "nonzero", "norm", "not_equal", "numel", "outer", "permute", "pow", "prod", "reciprocal", "relu", "remainder", "repeat_interleave", "reshape", "roll", "round", "rsqrt", "scatter", "scatter_add", "select", "sgn", "sigmoid", "sign", "signbit", "sin", "sinh", "softmax", "log_softmax", "sort", "split", "sqrt", "square", "squeeze", "std", "sub", "subtract", "sum", "swapaxes", "swapdims", "t", "take", "tan", "tanh", "tensor_split", "tile", "topk", "transpose", "tril", "triu", "true_divide", "trunc", "unbind", "unflatten", "unique", "unsqueeze", "var", "frexp", "index_put", "index_put_", "var_mean", "std_mean"]
 
 
 def _forward(name: str) -> Callable:
-    def f(input: Any, *args: Any, out: Optional[Tensor] = None, **kwargs: Any) -> Any:
+    def f(input: Any, *args: Any, out: Tensor | None = None, **kwargs: Any) -> Any:
         if not isinstance(input, Tensor):
             input = _C.tensor(input)
         r = getattr(input, name)(*args, **kwargs)
@@ -45,7 +33,7 @@ def _forward(name: str) -> Callable:
 FUNCTIONS = {n: _forward(n) for n in _METHODS if hasattr(Tensor, n)}
 
 
-def where(condition: Tensor, input: Any = None, other: Any = None, *, out: Optional[Tensor] = None) -> Any:
+def where(condition: Tensor, input: Any = None, other: Any = None, *, out: Tensor | None = None) -> Any:
     """``where(cond, x, y)`` picks x where cond else y; ``where(cond)`` is ``nonzero(as_tuple=True)``."""
     if input is None and other is None:
         return condition.nonzero(as_tuple=True)
@@ -78,7 +66,7 @@ def randn_like(input: Tensor, *, dtype: Any = None, **kwargs: Any) -> Tensor:
     return _C.randn(*input.shape, dtype=input.dtype if dtype is None else dtype, **kwargs)
 
 
-def randint_like(input: Tensor, low: int = 0, high: Optional[int] = None, *, dtype: Any = None) -> Tensor:
+def randint_like(input: Tensor, low: int = 0, high: int | None = None, *, dtype: Any = None) -> Tensor:
     if high is None:
         low, high = 0, low
     return _C.randint(low, high, tuple(input.shape), dtype=input.dtype if dtype is None else dtype)
@@ -101,7 +89,7 @@ def logspace(start: float, end: float, steps: int, base: float = 10.0, **kwargs:
     return base ** _C.linspace(start, end, steps, dtype=_C.float64).to(kwargs.get("dtype") or _C.get_default_dtype())
 
 
-def concat(tensors: Any, dim: int = 0, *, out: Optional[Tensor] = None) -> Tensor:
+def concat(tensors: Any, dim: int = 0, *, out: Tensor | None = None) -> Tensor:
     return _C.cat(tensors, dim, out=out)
 
 
@@ -324,7 +312,7 @@ def equal(a: Tensor, b: Tensor) -> bool:
 
 
 
-def bincount(input: Tensor, weights: Optional[Tensor] = None, minlength: int = 0) -> Tensor:
+def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -> Tensor:
     """Counts of each value in a 1-d tensor of non-negative ints (sums of ``weights`` when given)."""
     if input.dtype.is_floating_point or input.dtype == _C.bool:
         raise NotImplementedError(f"\"bincount_cpu\" not implemented for '{_TITLES.get(str(input.dtype), input.dtype)}'")

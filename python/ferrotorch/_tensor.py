@@ -4,10 +4,12 @@ The hot paths (arithmetic, indexing, matmul, views, reductions) are Rust methods
 from __future__ import annotations
 
 import builtins
+import itertools
 import math
 import types
 from collections import namedtuple
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from . import _C
 from ._C import Tensor
@@ -53,8 +55,8 @@ def _method(name: str):
 
 # ---- autograd ----
 @_method("backward")
-def backward(self: Tensor, gradient: Optional[Tensor] = None, retain_graph: Optional[bool] = None,
-             create_graph: bool = False, inputs: Optional[Sequence[Tensor]] = None) -> None:
+def backward(self: Tensor, gradient: Tensor | None = None, retain_graph: bool | None = None,
+             create_graph: bool = False, inputs: Sequence[Tensor] | None = None) -> None:
     """Accumulates d(self)/d(leaf) into each leaf's ``.grad``."""
     from .autograd import backward as _backward
 
@@ -136,13 +138,13 @@ def round_(self: Tensor, decimals: int = 0) -> Tensor:
 
 
 @_method("nan_to_num")
-def nan_to_num(self: Tensor, nan: float = 0.0, posinf: Optional[float] = None, neginf: Optional[float] = None) -> Tensor:
+def nan_to_num(self: Tensor, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> Tensor:
     big = _finfo_max(self)
     return self._unary("nan_to_num", nan, big if posinf is None else posinf, -big if neginf is None else neginf)
 
 
 @_method("nan_to_num_")
-def nan_to_num_(self: Tensor, nan: float = 0.0, posinf: Optional[float] = None, neginf: Optional[float] = None) -> Tensor:
+def nan_to_num_(self: Tensor, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> Tensor:
     big = _finfo_max(self)
     return self._unary_("nan_to_num", nan, big if posinf is None else posinf, -big if neginf is None else neginf)
 
@@ -218,7 +220,7 @@ for _a, _n in _BINARY_ALIASES.items():
 
 
 @_method("div")
-def div(self: Tensor, other: Any, *, rounding_mode: Optional[str] = None) -> Tensor:
+def div(self: Tensor, other: Any, *, rounding_mode: str | None = None) -> Tensor:
     if rounding_mode is None:
         return self._binary(other, "div")
     if rounding_mode == "floor":
@@ -232,7 +234,7 @@ def div(self: Tensor, other: Any, *, rounding_mode: Optional[str] = None) -> Ten
 
 
 @_method("div_")
-def div_(self: Tensor, other: Any, *, rounding_mode: Optional[str] = None) -> Tensor:
+def div_(self: Tensor, other: Any, *, rounding_mode: str | None = None) -> Tensor:
     if rounding_mode is None:
         return self._binary_(other, "div")
     return self.copy_(div(self, other, rounding_mode=rounding_mode))
@@ -344,7 +346,7 @@ def min(self: Tensor, dim: Any = None, keepdim: bool = False):
 
 
 @_method("aminmax")
-def aminmax(self: Tensor, *, dim: Optional[int] = None, keepdim: bool = False):
+def aminmax(self: Tensor, *, dim: int | None = None, keepdim: bool = False):
     return return_types.aminmax(self.amin(dim, keepdim), self.amax(dim, keepdim))
 
 
@@ -467,7 +469,7 @@ def median(self: Tensor, dim: Any = None, keepdim: bool = False):
 
 @_method("unique")
 def unique(self: Tensor, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False,
-           dim: Optional[int] = None):
+           dim: int | None = None):
     if dim is not None:
         raise NotImplementedError("unique(dim=...) is not supported")
     u, inv, counts = self._unique()
@@ -510,7 +512,7 @@ def tensor_split(self: Tensor, sections: Any, dim: int = 0):
         sizes = [q + 1] * r + [q] * (sections - r)
     else:
         bounds = [0, *sections, n]
-        sizes = [builtins.max(0, builtins.min(b, n) - builtins.min(a, n)) for a, b in zip(bounds, bounds[1:])]
+        sizes = [builtins.max(0, builtins.min(b, n) - builtins.min(a, n)) for a, b in itertools.pairwise(bounds)]
     return self._split_sizes(sizes, dim)
 
 
@@ -522,8 +524,8 @@ def tile(self: Tensor, *dims: Any) -> Tensor:
 
 
 @_method("repeat_interleave")
-def repeat_interleave(self: Tensor, repeats: Any = None, dim: Optional[int] = None, *,
-                      output_size: Optional[int] = None) -> Tensor:
+def repeat_interleave(self: Tensor, repeats: Any = None, dim: int | None = None, *,
+                      output_size: int | None = None) -> Tensor:
     if repeats is None:  # torch.repeat_interleave(repeats): self holds the counts
         return _C.arange(self.numel()).repeat_interleave(self)
     x = self.reshape(-1) if dim is None else self
@@ -670,9 +672,7 @@ def _parse_to(args: tuple, kwargs: dict):
             dtype = a.dtype
         elif isinstance(a, _C.dtype):
             dtype = a
-        elif isinstance(a, (str, _C.device)):
-            device = a
-        elif isinstance(a, _py_int) and not isinstance(a, _py_bool):
+        elif isinstance(a, (str, _C.device)) or isinstance(a, _py_int) and not isinstance(a, _py_bool):
             device = a
     return dtype, device
 
@@ -793,7 +793,7 @@ def bernoulli(self: Tensor, p: Any = None, *, generator: Any = None) -> Tensor:
 
 
 @_method("random_")
-def random_(self: Tensor, from_: int = 0, to: Optional[int] = None, *, generator: Any = None) -> Tensor:
+def random_(self: Tensor, from_: int = 0, to: int | None = None, *, generator: Any = None) -> Tensor:
     if to is None:
         to, from_ = (from_ if from_ else 2 ** 24), 0
     _C._sample_(self, "random", from_, to, generator)
@@ -869,7 +869,9 @@ def __deepcopy__(self: Tensor, memo: dict) -> Tensor:
 
 def _rebuild_from_numpy(array: Any, dtype_name: str, requires_grad: bool, cls: Any = None) -> Tensor:
     dtype = getattr(_C, dtype_name)
-    t = _C.tensor(array).to(dtype) if dtype_name != "bfloat16" else _C.tensor(array).to(dtype)
+    # the unpickled array is fresh and owned: share it rather than copy (bfloat16 travels as float32)
+    t = _C.from_numpy(array) if array.flags.c_contiguous and array.flags.writeable else _C.tensor(array)
+    t = t.to(dtype)
     if cls is not None and cls is not Tensor:
         return Tensor._make_subclass(cls, t, requires_grad)
     return t.requires_grad_(requires_grad) if requires_grad else t
@@ -898,5 +900,5 @@ class _no_grad:
     def __enter__(self) -> None:
         self.prev = _C._set_grad_enabled(False)
 
-    def __exit__(self, *a: Any) -> None:
+    def __exit__(self, *a: object) -> None:
         _C._set_grad_enabled(self.prev)
