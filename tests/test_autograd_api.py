@@ -765,3 +765,45 @@ def test_seed004_numpy_error():
     with pytest.raises(RuntimeError, match=r"Can't call numpy\(\) on Tensor that requires grad\. "
                                            r"Use tensor\.detach\(\)\.numpy\(\) instead\."):
         tensor1.numpy()
+
+
+# ---- in-place ops on views ----
+def test_in_place_on_view_rebases_the_base():
+    x = torch.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    y = x * 1
+    row = y[0]
+    row.mul_(10)
+    assert y.grad_fn.name() == "CopySlices"
+    assert y.tolist() == [[10.0, 20.0], [3.0, 4.0]]
+    (y * torch.tensor([[1.0, 2.0], [3.0, 4.0]])).sum().backward()
+    assert x.grad.tolist() == [[10.0, 20.0], [3.0, 4.0]]
+
+
+def test_view_taken_before_base_is_modified_follows_the_base():
+    x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x * 1
+    v = y[1:]
+    y.mul_(x)  # y = x * x, and v is a window of it
+    v.sum().backward()
+    assert x.grad.tolist() == [0.0, 4.0, 6.0]
+
+
+def test_in_place_on_view_of_leaf_raises():
+    w = torch.ones(2, 3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="a view of a leaf Variable that requires grad is being used in an "
+                                           "in-place operation"):
+        w[0].add_(1)
+    with pytest.raises(RuntimeError, match="a view of a leaf Variable"):
+        w.t().mul_(2)
+    with torch.no_grad():
+        w[0].add_(1)
+    assert w.tolist() == [[2.0, 2.0, 2.0], [1.0, 1.0, 1.0]] and w.is_leaf
+
+
+def test_in_place_activation_on_slice_of_activation():
+    x = torch.tensor([[-1.0, 2.0, -3.0]], requires_grad=True)
+    h = x * 2
+    torch.nn.functional.relu(h[:, 1:], inplace=True)
+    assert h.tolist() == [[-2.0, 4.0, 0.0]]
+    h.sum().backward()
+    assert x.grad.tolist() == [[2.0, 2.0, 0.0]]

@@ -365,10 +365,12 @@ INPLACE = [
     ("masked_fill_", lambda x: (x * 1).masked_fill_(torch.tensor([True, False, True]), 0.0), [R(2, 3)]),
     ("index_put_", lambda x, v: (x * 1).index_put_((torch.tensor([1]),), v), [R(2, 3), R(3)]),
     ("scatter_", lambda x, s: (x * 1).scatter_(1, torch.tensor([[2], [0]]), s), [R(2, 3), R(2, 1)]),
-    pytest.param("inplace_on_view", lambda x, y: _inplace_on_view(x, y), [R(3, 4), R(4)],
-                 marks=pytest.mark.xfail(strict=True, reason="in-place on a view does not rebase its base yet")),
-    pytest.param("inplace_on_transposed_view", lambda x: _inplace_on_t(x), [R(3, 4)],
-                 marks=pytest.mark.xfail(strict=True, reason="in-place on a view does not rebase its base yet")),
+    ("inplace_on_view", lambda x, y: _inplace_on_view(x, y), [R(3, 4), R(4)]),
+    ("inplace_on_transposed_view", lambda x: _inplace_on_t(x), [R(3, 4)]),
+    ("inplace_on_view_of_view", lambda x, y: _inplace_view_of_view(x, y), [R(4, 4), R(2)]),
+    ("inplace_on_base_then_view", lambda x: _inplace_base_then_view(x), [R(3, 4)]),
+    ("relu_inplace_on_slice", lambda x: _relu_slice(x), [R(3, 4, away=0.1)]),
+    ("copy_into_view", lambda x, y: _copy_into_view(x, y), [R(3, 4), R(2, 4)]),
     ("addcmul_", lambda x, a, b: (x * 1).addcmul_(a, b, value=2.0), [R(2, 3), R(2, 3), R(2, 3)]),
     ("lerp_", lambda x, e: (x * 1).lerp_(e, 0.25), [R(2, 3), R(2, 3)]),
     ("sigmoid_tanh_", lambda x: (x * 1).sigmoid_().tanh_(), [R(2, 3)]),
@@ -385,6 +387,31 @@ def _inplace_on_view(x, y):
     z = x * 1
     z[1].mul_(y)
     z[:, 0].add_(1.0)
+    return z
+
+
+def _inplace_view_of_view(x, y):
+    z = x * 1
+    z[1:3].t()[2].mul_(y)  # a view of a view of a view
+    return z
+
+
+def _inplace_base_then_view(x):
+    z = x * 1
+    v = z[1]  # taken before the base is modified: must read the new values' history
+    z.mul_(3)
+    return v * v
+
+
+def _relu_slice(x):
+    z = x * 2
+    F.relu(z[:, 1:], inplace=True)
+    return z
+
+
+def _copy_into_view(x, y):
+    z = x.sin()
+    z.narrow(0, 1, 2).copy_(y * 2)
     return z
 
 
@@ -427,7 +454,7 @@ GRADGRAD = [
     "log_softmax", "relu", "gelu", "silu", "softplus", "elu", "leaky_relu", "gather", "index_select",
     "int_index", "bool_mask", "cat_dim1", "stack", "split_all", "transpose", "expand", "unfold", "where",
     "maximum", "clamp", "abs", "mse_loss", "cross_entropy", "layer_norm", "linear", "lerp_tensor", "addcdiv",
-    "masked_fill", "inplace_on_view", "mul_", "topk", "scatter_add",
+    "masked_fill", "inplace_on_view", "inplace_on_base_then_view", "mul_", "topk", "scatter_add",
 ]
 _BY_NAME = {_case(c)[0]: _case(c) for c in ALL}
 

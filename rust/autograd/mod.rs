@@ -120,24 +120,52 @@ pub struct GradState {
     pub hooks: Vec<Hook>,
     pub post_accumulate_hooks: Vec<Arc<dyn Fn() -> Result<()> + Send + Sync>>,
     accumulator: Weak<Node>,
+    /// The node that produced this tensor (None for leaves) and which of its outputs it is.
+    /// Mutable: an in-place op gives the same tensor (and every holder of its metadata) new history.
+    grad_fn: Option<Arc<Node>>,
+    output_nr: usize,
+    /// For a differentiable view: its root base, so in-place ops on the view rebase the base's history.
+    view: Option<ViewOf>,
+}
+
+/// A view's link to the tensor it looks into.
+struct ViewOf {
+    /// The root base (never itself a view), sharing the base's metadata.
+    base: Tensor,
+    /// The base's grad_fn when this view's grad_fn was derived from it: when the base's history
+    /// moves on (an in-place op on it or on another of its views), the view's is derived again.
+    built_on: Option<Weak<Node>>,
 }
 
 pub struct AutogradMeta {
-    pub grad_fn: Option<Arc<Node>>,
-    pub output_nr: usize,
     pub state: Mutex<GradState>,
 }
 
 impl AutogradMeta {
     pub fn leaf(requires_grad: bool) -> AutogradMeta {
         AutogradMeta {
-            grad_fn: None,
-            output_nr: 0,
             state: Mutex::new(GradState {
                 requires_grad,
                 ..Default::default()
             }),
         }
+    }
+    /// Metadata of output `output_nr` of `node`.
+    pub fn output(node: Arc<Node>, output_nr: usize) -> AutogradMeta {
+        AutogradMeta {
+            state: Mutex::new(GradState {
+                requires_grad: true,
+                grad_fn: Some(node),
+                output_nr,
+                ..Default::default()
+            }),
+        }
+    }
+    pub fn grad_fn(&self) -> Option<Arc<Node>> {
+        self.lock().grad_fn.clone()
+    }
+    pub fn output_nr(&self) -> usize {
+        self.lock().output_nr
     }
     pub fn lock(&self) -> std::sync::MutexGuard<'_, GradState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
@@ -202,14 +230,7 @@ pub fn attach_to_running(t: &Tensor, output_nr: usize) -> Tensor {
         return t.clone();
     };
     let mut t = t.detach();
-    t.autograd = Some(Arc::new(AutogradMeta {
-        grad_fn: Some(node),
-        output_nr,
-        state: Mutex::new(GradState {
-            requires_grad: true,
-            ..Default::default()
-        }),
-    }));
+    t.autograd = Some(Arc::new(AutogradMeta::output(node, output_nr)));
     t
 }
 
@@ -267,14 +288,27 @@ impl Tensor {
     pub fn requires_grad(&self) -> bool {
         match &self.autograd {
             None => false,
-            Some(m) => m.grad_fn.is_some() || m.lock().requires_grad,
+            Some(m) => {
+                let st = m.lock();
+                st.grad_fn.is_some() || st.requires_grad
+            }
         }
     }
-    pub fn grad_fn(&self) -> Option<&Arc<Node>> {
-        self.autograd.as_ref().and_then(|m| m.grad_fn.as_ref())
+    pub fn grad_fn(&self) -> Option<Arc<Node>> {
+        let m = self.autograd.as_ref()?;
+        refresh_view(self, m);
+        m.grad_fn()
     }
     pub fn is_leaf(&self) -> bool {
-        self.grad_fn().is_none()
+        self.autograd
+            .as_ref()
+            .is_none_or(|m| m.lock().grad_fn.is_none())
+    }
+    /// The root base of a differentiable view.
+    pub fn view_base(&self) -> Option<Tensor> {
+        let m = self.autograd.as_ref()?;
+        let st = m.lock();
+        st.view.as_ref().map(|v| v.base.clone())
     }
 
     pub fn set_requires_grad(&mut self, requires_grad: bool) -> Result<()> {
@@ -334,13 +368,17 @@ impl Tensor {
     /// Where this tensor's gradient goes: its grad_fn's input, or its leaf accumulator.
     pub fn gradient_edge(&self) -> Option<Edge> {
         let m = self.autograd.as_ref()?;
-        if let Some(f) = &m.grad_fn {
+        refresh_view(self, m);
+        let st = m.lock();
+        if let Some(f) = &st.grad_fn {
             return Some(Edge {
                 node: f.clone(),
-                input_nr: m.output_nr,
+                input_nr: st.output_nr,
             });
         }
-        if m.lock().requires_grad {
+        let requires_grad = st.requires_grad;
+        drop(st);
+        if requires_grad {
             return Some(Edge {
                 node: grad_accumulator(m),
                 input_nr: 0,
@@ -358,12 +396,13 @@ impl Tensor {
             );
         }
         let m = self.meta();
-        match &m.grad_fn {
+        let (grad_fn, output_nr) = (self.grad_fn(), m.output_nr());
+        match grad_fn {
             Some(f) => f
                 .pre_hooks
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .push((m.output_nr, hook)),
+                .push((output_nr, hook)),
             None => m.lock().hooks.push(hook),
         }
         Ok(())
@@ -378,8 +417,11 @@ impl Tensor {
             );
         }
         let m = self.meta();
-        let Some(f) = &m.grad_fn else { return Ok(()) };
+        let Some(f) = self.grad_fn() else {
+            return Ok(());
+        };
         let mut st = m.lock();
+        let output_nr = st.output_nr;
         if st.retains_grad {
             return Ok(());
         }
@@ -398,7 +440,7 @@ impl Tensor {
         f.pre_hooks
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push((m.output_nr, hook));
+            .push((output_nr, hook));
         Ok(())
     }
 }
@@ -426,19 +468,152 @@ pub fn record_boxed(
 ) -> Vec<Tensor> {
     let edges = inputs.iter().map(|t| t.gradient_edge()).collect();
     let node = Arc::new(Node::new(name, edges, outputs.len(), backward));
+    // a single output sharing its single input's storage is a view of it
+    let view = match (inputs, outputs.as_slice()) {
+        ([x], [out]) if Arc::ptr_eq(&x.storage, &out.storage) && x.autograd.is_some() => {
+            let base = x.view_base().unwrap_or_else(|| (*x).clone());
+            let built_on = base.grad_fn().map(|n| Arc::downgrade(&n));
+            Some(ViewOf { base, built_on })
+        }
+        _ => None,
+    };
     for (i, out) in outputs.iter_mut().enumerate() {
         if out.dtype.is_float() {
-            out.autograd = Some(Arc::new(AutogradMeta {
-                grad_fn: Some(node.clone()),
-                output_nr: i,
-                state: Mutex::new(GradState {
-                    requires_grad: true,
-                    ..Default::default()
-                }),
-            }));
+            let meta = AutogradMeta::output(node.clone(), i);
+            meta.lock().view = view.as_ref().map(|v| ViewOf {
+                base: v.base.clone(),
+                built_on: v.built_on.clone(),
+            });
+            out.autograd = Some(Arc::new(meta));
         }
     }
     outputs
+}
+
+/// Where `view` sits inside a contiguous `base` (both on the same storage), as a layout relative to
+/// base's first element; None when base is not contiguous (then views keep their own history only).
+fn rel_layout(base: &Tensor, view: &Tensor) -> Option<crate::tensor::Layout> {
+    if !base.is_contiguous()
+        || !Arc::ptr_eq(&base.storage, &view.storage)
+        || view.layout.offset < base.layout.offset
+    {
+        return None;
+    }
+    Some(crate::tensor::Layout {
+        shape: view.layout.shape.clone(),
+        strides: view.layout.strides.clone(),
+        offset: view.layout.offset - base.layout.offset,
+    })
+}
+
+/// A view whose base's history moved on (an in-place op on the base or on another view of it)
+/// reads its values out of the base's new history: its grad_fn is derived again.
+fn refresh_view(t: &Tensor, m: &Arc<AutogradMeta>) {
+    let (base, built_on) = {
+        let st = m.lock();
+        match &st.view {
+            Some(v) => (v.base.clone(), v.built_on.clone()),
+            None => return,
+        }
+    };
+    let current = base.autograd.as_ref().and_then(|b| b.grad_fn());
+    let unchanged = match (&current, &built_on) {
+        (None, None) => true,
+        (Some(c), Some(w)) => w.upgrade().is_some_and(|b| Arc::ptr_eq(&b, c)),
+        _ => false,
+    };
+    if unchanged || current.is_none() {
+        return;
+    }
+    let Some(rel) = rel_layout(&base, t) else {
+        return;
+    };
+    let shape = base.shape().to_vec();
+    let rec = record_boxed(
+        "AsStridedBackward0".into(),
+        &[&base],
+        vec![t.detach()],
+        Box::new(move |g| match &g[0] {
+            Some(g) => Ok(vec![Some(crate::ops::view::scatter_through(
+                &shape, &rel, g,
+            )?)]),
+            None => Ok(vec![None]),
+        }),
+    );
+    let node = rec[0].autograd.as_ref().and_then(|r| r.grad_fn());
+    let mut st = m.lock();
+    st.grad_fn = node;
+    st.output_nr = 0;
+    if let Some(v) = st.view.as_mut() {
+        v.built_on = current.as_ref().map(Arc::downgrade);
+    }
+}
+
+/// The end of a recorded in-place op: `t` (whose memory now holds `result`'s values) takes
+/// `result`'s history. On a view, the base's history is rebased first (PyTorch's CopySlices:
+/// the base is its old self with the view's region replaced by `result`), and the view then
+/// reads out of the new base; every holder of `t`'s (and the base's) metadata sees the change.
+pub fn take_history(t: &mut Tensor, result: &Tensor) {
+    let Some(rm) = &result.autograd else {
+        return;
+    };
+    let Some(node) = rm.grad_fn() else {
+        return;
+    };
+    let nr = rm.output_nr();
+    let Some(m) = t.autograd.clone() else {
+        t.autograd = Some(Arc::new(AutogradMeta::output(node, nr)));
+        return;
+    };
+    let base = t.view_base();
+    if let Some((base, rel)) = base.and_then(|b| rel_layout(&b, t).map(|r| (b, r))) {
+        if rebase(&base, result, rel).is_ok() {
+            refresh_view(t, &m);
+            return;
+        }
+    }
+    let mut st = m.lock();
+    st.grad_fn = Some(node);
+    st.output_nr = nr;
+}
+
+/// `base` := base with the region `rel` replaced by `result` (one `CopySlices` node).
+fn rebase(base: &Tensor, result: &Tensor, rel: crate::tensor::Layout) -> Result<()> {
+    use crate::tensor::{DType, Scalar};
+    let Some(bm) = base.autograd.clone() else {
+        crate::bail!(Runtime, "view base without autograd metadata");
+    };
+    let shape = base.shape().to_vec();
+    let mask = crate::ops::view::scatter_through(
+        &shape,
+        &rel,
+        &Tensor::full(result.shape(), Scalar::Bool(true), DType::Bool)?,
+    )?;
+    let rel2 = rel.clone();
+    let rec = record_boxed(
+        "CopySlices".into(),
+        &[base, result],
+        vec![base.detach()],
+        Box::new(move |g| {
+            let Some(g) = &g[0] else {
+                return Ok(vec![None, None]);
+            };
+            let zero = Tensor::zeros(&[], g.dtype)?;
+            let g_base = Tensor::where_(&mask, &zero, g)?;
+            let gc = if g.is_contiguous() && g.layout.offset == 0 {
+                g.clone()
+            } else {
+                g.clone_op()?
+            };
+            let g_view = gc.as_strided(&rel2.shape, &rel2.strides, Some(rel2.offset))?;
+            Ok(vec![Some(g_base), Some(g_view)])
+        }),
+    );
+    let node = rec[0].autograd.as_ref().and_then(|r| r.grad_fn());
+    let mut st = bm.lock();
+    st.grad_fn = node;
+    st.output_nr = 0;
+    Ok(())
 }
 
 /// Records a single-output op whose formula receives the output's gradient.

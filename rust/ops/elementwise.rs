@@ -290,6 +290,16 @@ impl Tensor {
                 "a leaf Variable that requires grad is being used in an in-place operation."
             );
         }
+        if crate::autograd::is_grad_enabled() {
+            if let Some(base) = self.view_base() {
+                if base.is_leaf() && base.requires_grad() {
+                    crate::bail!(
+                        Runtime,
+                        "a view of a leaf Variable that requires grad is being used in an in-place operation."
+                    );
+                }
+            }
+        }
         Ok(())
     }
 
@@ -297,7 +307,13 @@ impl Tensor {
     /// the formula may save it without seeing the write that follows.
     pub fn saved_copy(&self) -> Result<Tensor> {
         let mut c = self.clone_contiguous()?;
-        c.autograd = self.autograd.clone();
+        // a snapshot of the current history (not the shared metadata, which the write will change)
+        c.autograd = self.gradient_edge().and_then(|e| match e.node.kind {
+            crate::autograd::NodeKind::Function => Some(std::sync::Arc::new(
+                crate::autograd::AutogradMeta::output(e.node.clone(), e.input_nr),
+            )),
+            crate::autograd::NodeKind::AccumulateGrad(_) => self.autograd.clone(),
+        });
         Ok(c)
     }
 
@@ -306,9 +322,7 @@ impl Tensor {
     pub fn assign_result(&mut self, result: Tensor) -> Result<()> {
         self.copy_raw(&result)?;
         self.bump_version();
-        if result.autograd.is_some() {
-            self.autograd = result.autograd;
-        }
+        crate::autograd::take_history(self, &result);
         Ok(())
     }
 

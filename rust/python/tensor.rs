@@ -1740,7 +1740,7 @@ impl PyTensor {
     }
     #[getter]
     fn output_nr(&self) -> usize {
-        self.t.autograd.as_ref().map(|m| m.output_nr).unwrap_or(0)
+        self.t.autograd.as_ref().map(|m| m.output_nr()).unwrap_or(0)
     }
     fn retain_grad(&mut self) -> PyResult<()> {
         guard(|| self.t.retain_grad())
