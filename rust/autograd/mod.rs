@@ -368,8 +368,12 @@ impl Tensor {
     /// Where this tensor's gradient goes: its grad_fn's input, or its leaf accumulator.
     pub fn gradient_edge(&self) -> Option<Edge> {
         let m = self.autograd.as_ref()?;
-        refresh_view(self, m);
-        let st = m.lock();
+        let mut st = m.lock();
+        if st.view.is_some() {
+            drop(st);
+            refresh_view(self, m);
+            st = m.lock();
+        }
         if let Some(f) = &st.grad_fn {
             return Some(Edge {
                 node: f.clone(),
