@@ -374,3 +374,30 @@ def test_custom_exception_class_survives_the_engine():
     x = torch.ones(2, requires_grad=True)
     with pytest.raises(MyError):
         torch.autograd.grad(Raises.apply(x).sum(), x)
+
+
+class _ScaleInPlace(Function):
+    @staticmethod
+    def forward(ctx, x):
+        x.mul_(3)
+        ctx.mark_dirty(x)
+        return x
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 3
+
+
+def test_mark_dirty_on_a_view_rebases_its_base():
+    leaf = torch.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    y = leaf * 1
+    _ScaleInPlace.apply(y[1])
+    assert y.tolist() == [[1.0, 2.0], [9.0, 12.0]]
+    y.sum().backward()
+    assert leaf.grad.tolist() == [[1.0, 1.0], [3.0, 3.0]]
+
+
+def test_mark_dirty_on_leaf_requiring_grad_raises():
+    leaf = torch.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad has been used in an in-place operation"):
+        _ScaleInPlace.apply(leaf)

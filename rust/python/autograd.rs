@@ -359,8 +359,13 @@ fn _saved_output(py: Python<'_>, t: &Bound<'_, PyAny>, output_nr: usize) -> PyRe
 fn _take_history(dst: &Bound<'_, PyTensor>, src: &Bound<'_, PyAny>) -> PyResult<()> {
     let s = tensor_arg(src)?;
     let mut d = dst.borrow_mut();
-    d.t.autograd = s.autograd.clone();
-    d.t.bump_version();
+    if d.t.is_leaf() && d.t.requires_grad() {
+        return Err(pyo3::exceptions::PyRuntimeError::new_err(
+            "a leaf Variable that requires grad has been used in an in-place operation.",
+        ));
+    }
+    // the same bookkeeping as a built-in in-place op: a view rebases its base
+    autograd::take_history(&mut d.t, &s);
     Ok(())
 }
 
