@@ -324,3 +324,64 @@ def test_embedding_errors() -> None:
         F.embedding(torch.tensor([-1]), randn(4, 2))
     with pytest.raises(RuntimeError, match="'indices' to have one of the following scalar types: Long, Int"):
         F.embedding(torch.tensor([0.0]), randn(4, 2))
+
+
+# ---------------------------------------------------------------------------- linear (one GEMM node)
+
+
+def composed_linear(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+    out = torch.matmul(x, w.t())
+    return out + b if b is not None else out
+
+
+@pytest.mark.parametrize("x_shape", [(5, 4), (2, 3, 4), (4,), (0, 4), (2, 0, 4)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_matches_numpy_and_the_composed_ops(x_shape: tuple, bias: bool) -> None:
+    x, w = randn(*x_shape, requires_grad=True), randn(3, 4, requires_grad=True)
+    b = randn(3, requires_grad=True) if bias else None
+    y = F.linear(x, w, b)
+    assert y.grad_fn is not None and y.grad_fn.name() == ("AddmmBackward0" if bias else "MmBackward0")
+    expect = x.detach().numpy() @ w.detach().numpy().T + (b.detach().numpy() if bias else 0)
+    close(y, expect)
+    assert tuple(y.shape) == (*x_shape[:-1], 3)
+    gy = t64(RNG.standard_normal(tuple(y.shape)))
+    grads = torch.autograd.grad((y * gy).sum(), [x, w] + ([b] if bias else []))
+    ref = torch.autograd.grad((composed_linear(x, w, b) * gy).sum(), [x, w] + ([b] if bias else []))
+    for g, r in zip(grads, ref):
+        close(g, r)
+
+
+def test_linear_gradcheck_and_double_backward() -> None:
+    x, w, b = randn(3, 2, 4, requires_grad=True), randn(5, 4, requires_grad=True), randn(5, requires_grad=True)
+    assert gradcheck(F.linear, (x, w, b))
+    assert gradgradcheck(F.linear, (x, w, b))
+    assert gradcheck(lambda x, w: F.linear(x, w), (x, w))
+    assert gradgradcheck(lambda x, w: F.linear(x, w), (x, w))
+    # only some inputs need a gradient
+    xd = x.detach()
+    assert gradcheck(lambda w, b: F.linear(xd, w, b), (w, b))
+    assert gradcheck(lambda b: F.linear(xd, w.detach(), b), (b,))
+
+
+def test_linear_float32_noncontiguous_and_fallbacks() -> None:
+    x = torch.randn(6, 4).t()  # (4, 6), non-contiguous
+    w = torch.randn(3, 6)
+    close(F.linear(x, w, torch.ones(3)), x.numpy() @ w.numpy().T + 1, 1e-5)
+    close(F.linear(x, w.t().contiguous().t()), x.numpy() @ w.numpy().T, 1e-5)
+    # other dtypes, 1-D weights and broadcastable 0-d biases take the composed path
+    xi = torch.arange(6).reshape(2, 3)
+    assert F.linear(xi, torch.ones(2, 3, dtype=torch.int64)).tolist() == [[3, 3], [12, 12]]
+    assert F.linear(torch.ones(2, 3), torch.ones(3)).tolist() == [3.0, 3.0]
+    close(F.linear(torch.ones(2, 3), torch.ones(4, 3), torch.tensor(1.0)), np.full((2, 4), 4.0), 1e-6)
+    assert F.linear(torch.ones(2, 3, dtype=torch.float16), torch.ones(4, 3, dtype=torch.float16)).dtype == torch.float16
+
+
+def test_linear_errors_name_shapes() -> None:
+    with pytest.raises(RuntimeError, match=r"shapes cannot be multiplied \(6x4 and 3x5\)"):
+        F.linear(torch.randn(2, 3, 4), torch.randn(5, 3))
+    with pytest.raises(RuntimeError, match="dtype"):
+        F.linear(torch.randn(2, 4), torch.randn(5, 4, dtype=torch.float64))
+    with pytest.raises(RuntimeError):
+        F.linear(torch.randn(2, 4), torch.randn(5, 4), torch.randn(4))
+    with pytest.raises(TypeError):
+        F.linear([1.0, 2.0], torch.randn(5, 2))  # type: ignore[arg-type]

@@ -47,7 +47,7 @@ impl Geo {
 }
 
 /// The real types the GEMM kernels run in (f16/bf16 convolutions run in f32).
-trait ConvElem: Elem + std::ops::AddAssign {}
+pub(super) trait ConvElem: Elem + std::ops::AddAssign {}
 impl ConvElem for f32 {}
 impl ConvElem for f64 {}
 
@@ -130,7 +130,7 @@ fn col2im_one<T: ConvElem>(cols: &[T], g: &Geo, dst: &mut [T]) {
 
 /// `dst[m, n] = (accumulate ? dst : 0) + lhs[m, k] @ rhs[k, n]`, operands given by (row, column) strides.
 #[allow(clippy::too_many_arguments)]
-fn gemm_into<T: ConvElem>(
+pub(super) fn gemm_into<T: ConvElem>(
     m: usize,
     n: usize,
     k: usize,

@@ -639,6 +639,147 @@ impl Tensor {
     }
 }
 
+// ------------------------------------------------------------------ linear
+
+/// GEMM parallelism for `work` multiply-adds.
+fn gemm_par(work: usize) -> gemm::Parallelism {
+    let threads = super::threads::get_num_threads();
+    if threads > 1 && work >= 48 * 48 * 48 {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    }
+}
+
+/// `y [m, o] = x [m, k] · wᵀ + b` for contiguous `x`, `w [o, k]`, `b [o]`: one GEMM whose initial
+/// output value is the bias broadcast over the rows.
+fn linear_fwd<T: super::conv::ConvElem>(
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+) -> Result<Tensor> {
+    let (m, k, o) = (x.shape()[0], x.shape()[1], w.shape()[0]);
+    let out = Tensor::empty(&[m, o], T::DTYPE)?;
+    if m == 0 || o == 0 {
+        return Ok(out);
+    }
+    // SAFETY: contiguous tensors of dtype T; `out` is fresh and written only through `ov`.
+    let (xv, wv, ov) = unsafe { (elems::<T>(x), elems::<T>(w), elems_mut::<T>(&out)) };
+    if let Some(b) = b {
+        let bv = unsafe { elems::<T>(b) };
+        for row in ov.chunks_exact_mut(o) {
+            row.copy_from_slice(bv);
+        }
+    }
+    super::conv::gemm_into(
+        m,
+        o,
+        k,
+        ov,
+        b.is_some(),
+        (xv, k, 1),
+        (wv, 1, k),
+        gemm_par(m * o * k),
+    );
+    Ok(out)
+}
+
+impl Tensor {
+    /// `linear(x (*, in), weight (out, in), bias (out))` → `(*, out)` as one node (`AddmmBackward0`,
+    /// `MmBackward0` without bias): `x wᵀ` through the GEMM with the bias as its initial value;
+    /// backward `gx = g w`, `gw = gᵀ x`, `gb = Σ g` (GEMMs and a reduction, differentiable under
+    /// `create_graph`). Other dtypes, weight ranks and bias shapes run the composed ops.
+    pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
+        if x.ndim() >= 1 && w.ndim() == 2 && x.shape()[x.ndim() - 1] != w.shape()[1] {
+            let kx = x.shape()[x.ndim() - 1];
+            crate::bail!(
+                Runtime,
+                "mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{})",
+                x.numel().checked_div(kx).unwrap_or(0),
+                kx,
+                w.shape()[1],
+                w.shape()[0]
+            );
+        }
+        let fused = x.ndim() >= 1
+            && w.ndim() == 2
+            && matches!(
+                x.dtype,
+                crate::tensor::DType::F32 | crate::tensor::DType::F64
+            )
+            && w.dtype == x.dtype
+            && x.shape()[x.ndim() - 1] == w.shape()[1]
+            && b.is_none_or(|b| b.dtype == x.dtype && b.ndim() == 1 && b.numel() == w.shape()[0]);
+        if !fused {
+            let y = if w.ndim() == 2 {
+                x.matmul(&w.t()?)?
+            } else {
+                x.matmul(w)?
+            };
+            return match b {
+                Some(b) => y.add(b),
+                None => Ok(y),
+            };
+        }
+        let (k, o) = (w.shape()[1], w.shape()[0]);
+        let x_shape = x.shape().to_vec();
+        let m: usize = x_shape[..x_shape.len() - 1].iter().product();
+        let x2 = x.detach().contiguous()?.reshape(&[m, k])?;
+        let wc = w.detach().contiguous()?;
+        let bc = b.map(|b| b.detach().contiguous()).transpose()?;
+        let out = match x.dtype {
+            crate::tensor::DType::F32 => linear_fwd::<f32>(&x2, &wc, bc.as_ref())?,
+            _ => linear_fwd::<f64>(&x2, &wc, bc.as_ref())?,
+        };
+        let mut out_shape = x_shape[..x_shape.len() - 1].to_vec();
+        out_shape.push(o);
+        let out = out.reshape(&out_shape)?;
+        let mut inputs = vec![x, w];
+        inputs.extend(b);
+        if !needs_grad(&inputs) {
+            return Ok(out);
+        }
+        let (rx, rw, has_b) = (x.requires_grad(), w.requires_grad(), b.is_some());
+        let rb = b.is_some_and(|b| b.requires_grad());
+        let (sx, sw) = (Saved::new(x), Saved::new(w));
+        let name = if has_b {
+            "AddmmBackward0"
+        } else {
+            "MmBackward0"
+        };
+        Ok(record1(name, &inputs, out, move |g| {
+            let (x, w) = (sx.get()?, sw.get()?);
+            let g2 = g.reshape(&[m, o])?;
+            // under create_graph these are recorded ops of the saved (differentiable) inputs
+            let graph = crate::autograd::is_grad_enabled();
+            let gx = if rx {
+                Some(g2.mm(w)?.reshape(&x_shape)?)
+            } else {
+                None
+            };
+            let gw = if rw {
+                let xm = if graph {
+                    x.reshape(&[m, k])?
+                } else {
+                    x2.clone()
+                };
+                Some(g2.t()?.mm(&xm)?)
+            } else {
+                None
+            };
+            let mut res = vec![gx, gw];
+            if has_b {
+                res.push(if rb {
+                    Some(g2.sum(Some(&[0]), false)?)
+                } else {
+                    None
+                });
+            }
+            Ok(res)
+        }))
+    }
+}
+
 // ------------------------------------------------------------------ embedding
 
 /// Per-position gradient weights of an embedding lookup (0 at `padding_idx`, `1/count` with

@@ -13,6 +13,21 @@ fn opt_tensor(o: Option<&Bound<'_, PyAny>>) -> PyResult<Option<crate::Tensor>> {
 }
 
 #[pyfunction]
+#[pyo3(signature = (x, weight, bias=None))]
+fn _nn_linear(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    weight: &Bound<'_, PyAny>,
+    bias: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let (t, w, b) = (tensor_arg(x)?, tensor_arg(weight)?, opt_tensor(bias)?);
+    wrap(
+        py,
+        py.detach(|| guard(|| crate::Tensor::linear(&t, &w, b.as_ref())))?,
+    )
+}
+
+#[pyfunction]
 fn _nn_softmax(py: Python<'_>, x: &Bound<'_, PyAny>, dim: i64, log: bool) -> PyResult<Py<PyAny>> {
     let t = tensor_arg(x)?;
     wrap(py, py.detach(|| guard(|| t.softmax(dim, log)))?)
@@ -160,6 +175,7 @@ fn _nn_embedding(
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(_nn_linear, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_softmax, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_layer_norm, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_conv2d, m)?)?;

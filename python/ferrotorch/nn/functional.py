@@ -23,11 +23,11 @@ Tensor = torch.Tensor
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """``y = x Wᵀ + b``; input ``(*, in)``, weight ``(out, in)``, bias ``(out)`` -> ``(*, out)``."""
-    out = torch.matmul(input, weight.t()) if weight.dim() == 2 else torch.matmul(input, weight)
-    if bias is not None:
-        out = out + bias
-    return out
+    """``y = x Wᵀ + b``; input ``(*, in)``, weight ``(out, in)``, bias ``(out)`` -> ``(*, out)``.
+
+    One autograd node (the GEMM with the bias as its initial value; backward by GEMMs and a reduction).
+    """
+    return torch._C._nn_linear(input, weight, bias)
 
 
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
