@@ -3,6 +3,7 @@
 
 use super::arith::{erf, float_rem, round_half_even, IntElem};
 use super::iter::{map1, map2, map3};
+use super::vmath::{map1_simd, map1_simd_fused, VFloat};
 use crate::autograd::{needs_grad, record1, Saved};
 use crate::tensor::{
     broadcast_shapes, default_dtype, fmt_shape, result_type, DType, Elem, FloatElem, Rank, Result,
@@ -479,35 +480,48 @@ fn binary_kernel(op: BinaryOp, dt: DType, out: &Tensor, a: &Tensor, b: &Tensor) 
             _ => bool_binary(op, out, a, b)))
 }
 
+/// Pins a binary closure's argument type (so its body type-checks) without boxing it.
+#[inline(always)]
+fn typed2<C, F: Fn(C, C) -> C + Copy + Send + Sync>(f: F) -> F {
+    f
+}
+
 fn float_binary<T: FloatElem>(op: BinaryOp, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()> {
     use BinaryOp::*;
-    let f = |g: fn(T::C, T::C) -> T::C| {
-        map2::<T, T, T>(out, a, b, move |x, y| T::from_c(g(x.to_c(), y.to_c())))
-    };
+    // A macro, not a closure taking `fn` pointers: each op gets its own monomorphised loop
+    // (an indirect call per element does not vectorise).
+    macro_rules! f {
+        ($g:expr) => {{
+            let g = typed2::<T::C, _>($g);
+            map2::<T, T, T>(out, a, b, move |x: T, y: T| {
+                T::from_c(g(x.to_c(), y.to_c()))
+            })
+        }};
+    }
     match op {
-        Add => f(|x, y| x + y),
-        Sub => f(|x, y| x - y),
-        Mul => f(|x, y| x * y),
-        Div => f(|x, y| x / y),
-        FloorDiv => f(|x, y| (x / y).floor()),
-        Rem => f(float_rem),
-        Fmod => f(|x, y| x % y),
-        Pow => f(|x, y| x.powf(y)),
-        Maximum => f(|x, y| {
+        Add => f!(|x, y| x + y),
+        Sub => f!(|x, y| x - y),
+        Mul => f!(|x, y| x * y),
+        Div => f!(|x, y| x / y),
+        FloorDiv => f!(|x, y| (x / y).floor()),
+        Rem => f!(float_rem),
+        Fmod => f!(|x, y| x % y),
+        Pow => f!(|x, y| x.powf(y)),
+        Maximum => f!(|x, y| {
             if x.is_nan() || y.is_nan() {
                 T::C::nan()
             } else {
                 x.max(y)
             }
         }),
-        Minimum => f(|x, y| {
+        Minimum => f!(|x, y| {
             if x.is_nan() || y.is_nan() {
                 T::C::nan()
             } else {
                 x.min(y)
             }
         }),
-        Atan2 => f(|x, y| x.atan2(y)),
+        Atan2 => f!(|x, y| x.atan2(y)),
         _ => crate::bail!(
             Runtime,
             "\"{:?}\" not implemented for '{}'",
@@ -520,14 +534,19 @@ fn float_binary<T: FloatElem>(op: BinaryOp, out: &Tensor, a: &Tensor, b: &Tensor
 
 fn int_binary<T: IntElem>(op: BinaryOp, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()> {
     use BinaryOp::*;
-    let f = |g: fn(T, T) -> T| map2::<T, T, T>(out, a, b, g);
+    macro_rules! f {
+        ($g:expr) => {{
+            let g = typed2::<T, _>($g);
+            map2::<T, T, T>(out, a, b, move |x: T, y: T| g(x, y))
+        }};
+    }
     match op {
-        Add => f(T::wadd),
-        Sub => f(T::wsub),
-        Mul => f(T::wmul),
-        FloorDiv => f(T::floordiv),
-        Rem => f(T::pyrem),
-        Fmod => f(T::fmod),
+        Add => f!(T::wadd),
+        Sub => f!(T::wsub),
+        Mul => f!(T::wmul),
+        FloorDiv => f!(T::floordiv),
+        Rem => f!(T::pyrem),
+        Fmod => f!(T::fmod),
         Pow => {
             if T::DTYPE != DType::U8 && b.to_vec::<i64>().iter().any(|&e| e < 0) {
                 crate::bail!(
@@ -535,15 +554,15 @@ fn int_binary<T: IntElem>(op: BinaryOp, out: &Tensor, a: &Tensor, b: &Tensor) ->
                     "Integers to negative integer powers are not allowed."
                 );
             }
-            f(T::ipow)
+            f!(T::ipow)
         }
-        Maximum => f(|x, y| if x > y { x } else { y }),
-        Minimum => f(|x, y| if x < y { x } else { y }),
-        BitAnd => f(T::bitand),
-        BitOr => f(T::bitor),
-        BitXor => f(T::bitxor),
-        Shl => f(T::shl),
-        Shr => f(T::shr),
+        Maximum => f!(|x, y| if x > y { x } else { y }),
+        Minimum => f!(|x, y| if x < y { x } else { y }),
+        BitAnd => f!(T::bitand),
+        BitOr => f!(T::bitor),
+        BitXor => f!(T::bitxor),
+        Shl => f!(T::shl),
+        Shr => f!(T::shr),
         _ => crate::bail!(
             Runtime,
             "\"{:?}\" not implemented for '{}'",
@@ -556,11 +575,15 @@ fn int_binary<T: IntElem>(op: BinaryOp, out: &Tensor, a: &Tensor, b: &Tensor) ->
 
 fn bool_binary(op: BinaryOp, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()> {
     use BinaryOp::*;
-    let f = |g: fn(bool, bool) -> bool| map2::<bool, bool, bool>(out, a, b, g);
+    macro_rules! f {
+        ($g:expr) => {
+            map2::<bool, bool, bool>(out, a, b, $g)
+        };
+    }
     match op {
-        Add | BitOr | Maximum => f(|x, y| x | y),
-        Mul | BitAnd | Minimum => f(|x, y| x & y),
-        BitXor => f(|x, y| x ^ y),
+        Add | BitOr | Maximum => f!(|x, y| x | y),
+        Mul | BitAnd | Minimum => f!(|x, y| x & y),
+        BitXor => f!(|x, y| x ^ y),
         _ => crate::bail!(Runtime, "\"{:?}\" not implemented for 'Bool'", op),
     }
     Ok(())
@@ -1271,17 +1294,38 @@ impl Tensor {
 
 fn float_unary_kernel(op: UnaryOp, out: &Tensor, x: &Tensor) {
     use UnaryOp::*;
-    fn go<T: FloatElem>(op: UnaryOp, out: &Tensor, x: &Tensor) {
-        // Hot ops get their own monomorphised loop so the compiler can vectorise them.
+    fn go<T: FloatElem>(op: UnaryOp, out: &Tensor, x: &Tensor)
+    where
+        T::C: VFloat,
+    {
+        // Hot ops get their own monomorphised loop (compiled per SIMD level) so they vectorise;
+        // exp and the ops built on it use the polynomial exp (libm's is a scalar call).
+        let one = <T::C as num_traits::One>::one();
         match op {
-            Neg => map1::<T, T>(out, x, |v| T::from_c(-v.to_c())),
-            Relu => map1::<T, T>(out, x, |v| T::from_c(float_fn(Relu, v.to_c()))),
-            Exp => map1::<T, T>(out, x, |v| T::from_c(v.to_c().exp())),
+            Neg => map1_simd::<T, T, _>(out, x, |v| T::from_c(-v.to_c())),
+            Relu => map1_simd::<T, T, _>(out, x, |v| T::from_c(float_fn(Relu, v.to_c()))),
+            Exp => map1_simd_fused::<T, T, _, _>(
+                out,
+                x,
+                |v| T::from_c(v.to_c().vexp()),
+                |v| T::from_c(v.to_c().vexp_fused()),
+            ),
             Tanh => map1::<T, T>(out, x, |v| T::from_c(v.to_c().tanh())),
-            Sigmoid => map1::<T, T>(out, x, |v| T::from_c(float_fn(Sigmoid, v.to_c()))),
-            Sqrt => map1::<T, T>(out, x, |v| T::from_c(v.to_c().sqrt())),
-            Abs => map1::<T, T>(out, x, |v| T::from_c(v.to_c().abs())),
-            Square => map1::<T, T>(out, x, |v| T::from_c(v.to_c() * v.to_c())),
+            Sigmoid => map1_simd_fused::<T, T, _, _>(
+                out,
+                x,
+                move |v| T::from_c(one / (one + (-v.to_c()).vexp())),
+                move |v| T::from_c(one / (one + (-v.to_c()).vexp_fused())),
+            ),
+            Silu => map1_simd_fused::<T, T, _, _>(
+                out,
+                x,
+                move |v| T::from_c(v.to_c() / (one + (-v.to_c()).vexp())),
+                move |v| T::from_c(v.to_c() / (one + (-v.to_c()).vexp_fused())),
+            ),
+            Sqrt => map1_simd::<T, T, _>(out, x, |v| T::from_c(v.to_c().sqrt())),
+            Abs => map1_simd::<T, T, _>(out, x, |v| T::from_c(v.to_c().abs())),
+            Square => map1_simd::<T, T, _>(out, x, |v| T::from_c(v.to_c() * v.to_c())),
             _ => map1::<T, T>(out, x, move |v| T::from_c(float_fn(op, v.to_c()))),
         }
     }

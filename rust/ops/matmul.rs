@@ -16,10 +16,16 @@ fn type_title(t: &Tensor) -> &'static str {
 fn bmm_kernel(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let (nb, n, k) = (a.shape()[0], a.shape()[1], a.shape()[2]);
     let m = b.shape()[2];
-    let out = Tensor::zeros(&[nb, n, m], a.dtype)?;
     if nb * n * m == 0 || k == 0 {
-        return Ok(out);
+        return Tensor::zeros(&[nb, n, m], a.dtype);
     }
+    // gemm computes dst = alpha·dst + beta·lhs·rhs; with alpha = 0 and read_dst = false it never
+    // reads dst, so the output needs no zero-fill (integers and bf16 below build their own)
+    let out = if matches!(a.dtype, DType::F32 | DType::F64 | DType::F16) {
+        Tensor::empty(&[nb, n, m], a.dtype)?
+    } else {
+        Tensor::zeros(&[nb, n, m], a.dtype)?
+    };
     let threads = super::threads::get_num_threads();
     let work = n * m * k;
     let par_batch = nb >= threads && work < 64 * 64 * 64 && threads > 1;

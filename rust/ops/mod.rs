@@ -11,9 +11,11 @@ pub mod nn;
 pub mod optim;
 pub mod random;
 pub mod reduce;
+pub mod reduce_fast;
 pub mod sort;
 pub mod threads;
 pub mod view;
+pub mod vmath;
 
 use crate::tensor::{DType, Tensor};
 

@@ -289,29 +289,33 @@ impl Tensor {
         let dims = if self.ndim() == 0 { vec![] } else { vec![d] };
         let shape = out_shape(self.shape(), &dims, keepdim);
         let (vals, idx) = crate::dispatch_all!(self.dtype, T => {
-            let r = fold::<T, (T, usize, bool)>(
-                self,
-                &dims,
-                (T::default(), 0, false),
-                move |(best, bi, seen), x, k| {
-                    let x_nan = x != x;
-                    let best_nan = best != best;
-                    let better = !seen || (!best_nan && (x_nan || if is_max { x > best } else { x < best }));
-                    if better { (x, k, true) } else { (best, bi, seen) }
-                },
-                move |a, b| {
-                    if !a.2 { return b; }
-                    if !b.2 { return a; }
-                    let (an, bn) = (a.0 != a.0, b.0 != b.0);
-                    if an { return a; }
-                    if bn { return b; }
-                    let b_better = if is_max { b.0 > a.0 } else { b.0 < a.0 };
-                    if b_better { b } else { a }
-                },
-            );
-            let vals: Vec<T> = r.iter().map(|x| x.0).collect();
-            let idx: Vec<i64> = r.iter().map(|x| x.1 as i64).collect();
-            (finish::<T>(vals, &shape)?, finish::<i64>(idx, &shape)?)
+            if let Some((vals, idx)) = super::reduce_fast::arg_extreme_rows::<T>(self, d, is_max) {
+                (finish::<T>(vals, &shape)?, finish::<i64>(idx, &shape)?)
+            } else {
+                let r = fold::<T, (T, usize, bool)>(
+                    self,
+                    &dims,
+                    (T::default(), 0, false),
+                    move |(best, bi, seen), x, k| {
+                        let x_nan = x != x;
+                        let best_nan = best != best;
+                        let better = !seen || (!best_nan && (x_nan || if is_max { x > best } else { x < best }));
+                        if better { (x, k, true) } else { (best, bi, seen) }
+                    },
+                    move |a, b| {
+                        if !a.2 { return b; }
+                        if !b.2 { return a; }
+                        let (an, bn) = (a.0 != a.0, b.0 != b.0);
+                        if an { return a; }
+                        if bn { return b; }
+                        let b_better = if is_max { b.0 > a.0 } else { b.0 < a.0 };
+                        if b_better { b } else { a }
+                    },
+                );
+                let vals: Vec<T> = r.iter().map(|x| x.0).collect();
+                let idx: Vec<i64> = r.iter().map(|x| x.1 as i64).collect();
+                (finish::<T>(vals, &shape)?, finish::<i64>(idx, &shape)?)
+            }
         });
         if needs_grad(&[self]) {
             let orig = self.shape().to_vec();
@@ -355,22 +359,29 @@ impl Tensor {
             );
         }
         let shape = out_shape(self.shape(), &d, keepdim);
-        let out = crate::dispatch_all!(self.dtype, T => {
-            let r = fold::<T, Option<T>>(self, &d, None, move |best, x, _| match best {
-                None => Some(x),
-                Some(b) => {
-                    if b != b { Some(b) } else if x != x { Some(x) }
-                    else if (is_max && x > b) || (!is_max && x < b) { Some(x) } else { Some(b) }
-                }
-            }, move |a, b| match (a, b) {
-                (None, x) | (x, None) => x,
-                (Some(a), Some(b)) => {
-                    if a != a { Some(a) } else if b != b { Some(b) }
-                    else if (is_max && b > a) || (!is_max && b < a) { Some(b) } else { Some(a) }
-                }
-            });
-            finish::<T>(r.into_iter().map(|v| v.unwrap_or_default()).collect(), &shape)?
+        let fast = crate::dispatch_all!(self.dtype, T => {
+            super::reduce_fast::extreme_contiguous::<T>(self, &d, is_max).map(|v| finish::<T>(v, &shape))
         });
+        let out = if let Some(out) = fast {
+            out?
+        } else {
+            crate::dispatch_all!(self.dtype, T => {
+                let r = fold::<T, Option<T>>(self, &d, None, move |best, x, _| match best {
+                    None => Some(x),
+                    Some(b) => {
+                        if b != b { Some(b) } else if x != x { Some(x) }
+                        else if (is_max && x > b) || (!is_max && x < b) { Some(x) } else { Some(b) }
+                    }
+                }, move |a, b| match (a, b) {
+                    (None, x) | (x, None) => x,
+                    (Some(a), Some(b)) => {
+                        if a != a { Some(a) } else if b != b { Some(b) }
+                        else if (is_max && b > a) || (!is_max && b < a) { Some(b) } else { Some(a) }
+                    }
+                });
+                finish::<T>(r.into_iter().map(|v| v.unwrap_or_default()).collect(), &shape)?
+            })
+        };
         if needs_grad(&[self]) {
             let (sx, so) = (Saved::new(self), Saved::output(&out));
             let (orig, keep_shape) = (self.shape().to_vec(), out_shape(self.shape(), &d, true));
@@ -605,7 +616,10 @@ fn sum_contiguous<T: Elem>(x: &Tensor, dims: &[usize]) -> Result<Option<Vec<f64>
     let data = unsafe { std::slice::from_raw_parts(x.data_ptr() as *const T, n) };
     let threads = super::threads::get_num_threads();
     let par = n >= super::iter::PAR_THRESHOLD && threads > 1;
-    let trailing = dims.iter().enumerate().all(|(i, &d)| d == nd - dims.len() + i);
+    let trailing = dims
+        .iter()
+        .enumerate()
+        .all(|(i, &d)| d == nd - dims.len() + i);
     let leading = dims.iter().enumerate().all(|(i, &d)| d == i);
     if trailing {
         let p = n / k;
@@ -613,7 +627,11 @@ fn sum_contiguous<T: Elem>(x: &Tensor, dims: &[usize]) -> Result<Option<Vec<f64>
             let chunk = n.div_ceil(threads * 4);
             return Ok(Some(vec![data.par_chunks(chunk).map(sum_lanes).sum()]));
         }
-        let v: Vec<f64> = if par { data.par_chunks(k).map(sum_lanes).collect() } else { data.chunks(k).map(sum_lanes).collect() };
+        let v: Vec<f64> = if par {
+            data.par_chunks(k).map(sum_lanes).collect()
+        } else {
+            data.chunks(k).map(sum_lanes).collect()
+        };
         return Ok(Some(v));
     }
     if leading {
@@ -630,7 +648,10 @@ fn sum_contiguous<T: Elem>(x: &Tensor, dims: &[usize]) -> Result<Option<Vec<f64>
         };
         if par && p >= threads * 64 {
             let chunk = p.div_ceil(threads * 4);
-            let parts: Vec<Vec<f64>> = (0..p.div_ceil(chunk)).into_par_iter().map(|c| col_sums(c * chunk, ((c + 1) * chunk).min(p))).collect();
+            let parts: Vec<Vec<f64>> = (0..p.div_ceil(chunk))
+                .into_par_iter()
+                .map(|c| col_sums(c * chunk, ((c + 1) * chunk).min(p)))
+                .collect();
             return Ok(Some(parts.concat()));
         }
         return Ok(Some(col_sums(0, p)));
