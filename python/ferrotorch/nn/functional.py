@@ -1756,3 +1756,17 @@ def multi_margin_loss(
         loss = loss.squeeze(0)
     return _reduction.apply(loss, reduction)
 
+
+def ctc_loss(
+    log_probs: Tensor,
+    targets: Tensor,
+    input_lengths: Any,
+    target_lengths: Any,
+    blank: int = 0,
+    reduction: str = "mean",
+    zero_infinity: bool = False,
+) -> Tensor:
+    """Connectionist temporal classification loss; ``log_probs`` ``(T, N, C)``, ``targets`` ``(N, S)`` or 1-d."""
+    from ferrotorch.nn._ctc import ctc_loss as _ctc_loss
+
+    return _ctc_loss(log_probs, targets, input_lengths, target_lengths, blank, reduction, zero_infinity)
