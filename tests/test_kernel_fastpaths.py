@@ -215,3 +215,34 @@ def test_matmul_matches_numpy_with_strided_operands(n, k, m):
     np.testing.assert_allclose(torch.bmm(torch.tensor(ba), torch.tensor(np.stack([b, b]))).numpy(),
                                np.stack([want, want * 2]), **tol)
     assert (torch.zeros(n, 0) @ torch.zeros(0, m)).numpy().tolist() == np.zeros((n, m)).tolist()
+
+
+def test_unary_out_writes_in_place_or_falls_back():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((8, 12)).astype(np.float32)
+    t = torch.tensor(x)
+    out = torch.empty(8, 12)
+    ptr = out.data_ptr()
+    assert torch.exp(t, out=out) is out and out.data_ptr() == ptr
+    np.testing.assert_allclose(out.numpy(), np.exp(x), rtol=3e-7)
+    # a strided out view is written through
+    big = torch.zeros(8, 24)
+    torch.sigmoid(t, out=big[:, ::2])
+    np.testing.assert_allclose(big.numpy()[:, ::2], 1 / (1 + np.exp(-x)), rtol=1e-6)
+    assert np.all(big.numpy()[:, 1::2] == 0)
+    # out aliasing the input exactly is in-place
+    y = torch.tensor(x)
+    torch.sqrt(y.abs(), out=y)
+    torch.exp(y, out=y)
+    np.testing.assert_allclose(y.numpy(), np.exp(np.sqrt(np.abs(x))), rtol=1e-6)
+    # other dtypes and shapes take the compute-then-copy path
+    d = torch.empty(8, 12, dtype=torch.float64)
+    torch.exp(t, out=d)
+    np.testing.assert_allclose(d.numpy(), np.exp(x), rtol=3e-7)
+    e = torch.empty(0)
+    torch.exp(t, out=e)
+    assert e.shape == (8, 12)
+    i = torch.arange(5)
+    f = torch.empty(5)
+    torch.exp(i, out=f)
+    np.testing.assert_allclose(f.numpy(), np.exp(np.arange(5)), rtol=1e-6)

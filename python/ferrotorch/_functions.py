@@ -12,10 +12,22 @@ from ._C import Tensor
 _METHODS = ["abs", "absolute", "acos", "acosh", "add", "addcdiv", "addcmul", "addmm", "all", "amax", "amin", "aminmax", "any", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "argmax", "argmin", "argsort", "argwhere", "asin", "asinh", "atan", "atan2", "atanh", "bitwise_and", "bitwise_left_shift", "bitwise_not", "bitwise_or", "bitwise_right_shift", "bitwise_xor", "bmm", "ceil", "chunk", "clamp", "clamp_max", "clamp_min", "clip", "clone", "cos", "cosh", "count_nonzero", "cummax", "cummin", "cumprod", "cumsum", "detach", "diagonal", "div", "divide", "dot", "eq", "erf", "exp", "exp2", "expm1", "fix", "flatten", "flip", "float_power", "floor", "floor_divide", "fmod", "frac", "gather", "ge", "ger", "greater", "greater_equal", "gt", "index_select", "isfinite", "isinf", "isnan", "isneginf", "isposinf", "kthvalue", "le", "lerp", "less", "less_equal", "log", "log10", "log1p", "log2", "logical_and", "logical_not", "logical_or", "logical_xor", "logsumexp", "lt", "masked_fill", "masked_select", "matmul", "max", "maximum", "mean", "median", "min", "minimum", "mm", "moveaxis", "movedim", "mul", "multinomial", "multiply", "mv", "nan_to_num", "narrow", "ne", "neg", "negative", "nonzero", "norm", "not_equal", "numel", "outer", "permute", "pow", "prod", "reciprocal", "relu", "remainder", "repeat_interleave", "reshape", "roll", "round", "rsqrt", "scatter", "scatter_add", "select", "sgn", "sigmoid", "sign", "signbit", "sin", "sinh", "softmax", "log_softmax", "sort", "split", "sqrt", "square", "squeeze", "std", "sub", "subtract", "sum", "swapaxes", "swapdims", "t", "take", "tan", "tanh", "tensor_split", "tile", "topk", "transpose", "tril", "triu", "true_divide", "trunc", "unbind", "unflatten", "unique", "unsqueeze", "var", "frexp", "index_put", "index_put_", "var_mean", "std_mean"]
 
 
+# Unary ops whose ``out=`` form is computed straight into ``out`` (no temporary, no copy) when the
+# shapes and float dtypes already match and autograd is not involved.
+_UNARY_INTO = frozenset("""
+abs acos acosh asin asinh atan atanh ceil cos cosh erf exp exp2 expm1 floor frac log log10 log1p log2 neg
+reciprocal relu rsqrt sigmoid sign sin sinh sqrt square tan tanh trunc
+""".split())
+
+
 def _forward(name: str) -> Callable:
+    into = name in _UNARY_INTO
+
     def f(input: Any, *args: Any, out: Tensor | None = None, **kwargs: Any) -> Any:
         if not isinstance(input, Tensor):
             input = _C.tensor(input)
+        if into and out is not None and not args and not kwargs and input._unary_out(name, out):
+            return out
         r = getattr(input, name)(*args, **kwargs)
         if out is not None:
             if isinstance(out, (tuple, list)):

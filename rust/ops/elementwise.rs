@@ -213,11 +213,23 @@ impl Tensor {
             dt
         };
         let out = Tensor::empty(&shape, out_dtype)?;
-        let a_c = self.cast_raw(dt)?;
-        let b_c = bt.cast_raw(dt)?;
-        let a_v = a_c.with_layout(a_c.layout.broadcast_to(&shape)?);
-        let b_v = b_c.with_layout(b_c.layout.broadcast_to(&shape)?);
-        binary_kernel(op, dt, &out, &a_v, &b_v)?;
+        // operands already in the compute dtype and the result's shape go to the kernel as they
+        // are (no cast or broadcast views to build: this is most of a tiny op's cost)
+        let fit = |t: &Tensor| -> Result<Option<Tensor>> {
+            if t.dtype == dt && t.shape() == &shape[..] {
+                return Ok(None);
+            }
+            let c = t.cast_raw(dt)?;
+            Ok(Some(c.with_layout(c.layout.broadcast_to(&shape)?)))
+        };
+        let (a_c, b_c) = (fit(self)?, fit(&bt)?);
+        binary_kernel(
+            op,
+            dt,
+            &out,
+            a_c.as_ref().unwrap_or(self),
+            b_c.as_ref().unwrap_or(&bt),
+        )?;
         if dt.is_float() && !op.is_comparison() && needs_grad(&[self, &bt]) {
             return Ok(binary_backward(op, self, &bt, out));
         }
@@ -1254,6 +1266,26 @@ impl Tensor {
             return Ok(unary_backward(op, &x, out));
         }
         Ok(out)
+    }
+
+    /// `op(self, out=out)` computed straight into `out` when nothing needs recording and `out`
+    /// already has self's shape and (float) dtype and does not overlap self except exactly;
+    /// false (nothing written) when the caller must compute a result and copy it instead.
+    pub fn unary_into(&self, op: UnaryOp, out: &Tensor) -> Result<bool> {
+        let same_storage = std::ptr::eq(self.storage.as_ref(), out.storage.as_ref());
+        if !self.dtype.is_float()
+            || out.dtype != self.dtype
+            || out.shape() != self.shape()
+            || op.to_bool()
+            || needs_grad(&[self, out])
+            || (same_storage && self.layout != out.layout)
+            || out.check_no_internal_overlap().is_err()
+        {
+            return Ok(false);
+        }
+        float_unary_kernel(op, out, self);
+        out.bump_version();
+        Ok(true)
     }
 
     /// f'(x) element-wise, for formulas that are not tensor expressions.

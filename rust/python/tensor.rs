@@ -999,6 +999,26 @@ impl PyTensor {
     fn _unary(&self, py: Python<'_>, op: &str, a: f64, b: f64, c: f64) -> PyResult<Py<PyAny>> {
         self.un(py, unary_op(op, a, b, c)?)
     }
+    /// `op(self, out=out)` written straight into `out`; False when the caller has to fall back
+    /// to computing the result and copying it (dtype/shape change, autograd, overlap).
+    #[pyo3(signature = (op, out, a=0.0, b=0.0, c=0.0))]
+    fn _unary_out(
+        &self,
+        py: Python<'_>,
+        op: &str,
+        out: &Bound<'_, PyAny>,
+        a: f64,
+        b: f64,
+        c: f64,
+    ) -> PyResult<bool> {
+        let op = unary_op(op, a, b, c)?;
+        let Ok(dst) = out.cast::<PyTensor>() else {
+            return Ok(false);
+        };
+        let dst = dst.borrow().t.clone();
+        let t = &self.t;
+        guard_nogil(py, big(t), || t.unary_into(op, &dst))
+    }
     #[pyo3(signature = (op, a=0.0, b=0.0, c=0.0))]
     fn _unary_<'py>(
         mut slf: PyRefMut<'py, Self>,
