@@ -385,3 +385,75 @@ def test_linear_errors_name_shapes() -> None:
         F.linear(torch.randn(2, 4), torch.randn(5, 4), torch.randn(4))
     with pytest.raises(TypeError):
         F.linear([1.0, 2.0], torch.randn(5, 2))  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------- LSTM layer (whole recurrence one node)
+
+
+def composed_lstm_layer(xg: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor, w: torch.Tensor,
+                        b: torch.Tensor | None, reverse: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    steps = xg.shape[0]
+    h, c = h0, c0
+    outs: list[torch.Tensor] = [None] * steps  # type: ignore[list-item]
+    for t in reversed(range(steps)) if reverse else range(steps):
+        h, c = torch._C._nn_lstm_cell(xg[t], composed_linear(h, w, b), c)
+        outs[t] = h
+    return torch.stack(outs, 0), h, c
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("bias", [True, False])
+def test_lstm_layer_matches_the_per_step_cells(reverse: bool, bias: bool) -> None:
+    xg, h0, c0 = randn(5, 3, 8, requires_grad=True), randn(3, 2, requires_grad=True), randn(3, 2, requires_grad=True)
+    w = randn(8, 2, requires_grad=True)
+    b = randn(8, requires_grad=True) if bias else None
+    got = torch._C._nn_lstm_layer(xg, h0, c0, w, b, reverse)
+    ref = composed_lstm_layer(xg, h0, c0, w, b, reverse)
+    assert got[0].grad_fn.name() == "LstmLayerBackward0"
+    for g, r in zip(got, ref):
+        close(g, r)
+    params = [xg, h0, c0, w] + ([b] if bias else [])
+    gys = [t64(RNG.standard_normal(tuple(r.shape))) for r in ref]
+    # every subset of outputs used: the unused ones get no gradient
+    for used in ([0], [1, 2], [0, 1, 2]):
+        lg = sum((got[i] * gys[i]).sum() for i in used)
+        lr = sum((ref[i] * gys[i]).sum() for i in used)
+        got_g = torch.autograd.grad(lg, params, retain_graph=True)
+        for a, e in zip(got_g, torch.autograd.grad(lr, params, retain_graph=True)):
+            close(a, e)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_lstm_layer_gradcheck_and_double_backward(reverse: bool) -> None:
+    xg, h0, c0 = randn(3, 2, 8, requires_grad=True), randn(2, 2, requires_grad=True), randn(2, 2, requires_grad=True)
+    w, b = randn(8, 2, requires_grad=True), randn(8, requires_grad=True)
+
+    def f(*a: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return torch._C._nn_lstm_layer(*a, reverse)
+
+    assert gradcheck(f, (xg, h0, c0, w, b))
+    assert gradgradcheck(f, (xg, h0, c0, w, b))
+
+
+def test_lstm_layer_float32_matches_float64_and_errors() -> None:
+    xg, h0, c0, w, b = randn(6, 4, 12), randn(4, 3), randn(4, 3), randn(12, 3), randn(12)
+    ref = torch._C._nn_lstm_layer(xg, h0, c0, w, b)
+    got = torch._C._nn_lstm_layer(xg.float(), h0.float(), c0.float(), w.float(), b.float())
+    for g, r in zip(got, ref):
+        assert g.dtype == torch.float32
+        close(g.double(), r, 1e-5)
+    with pytest.raises(RuntimeError, match=r"\[4, 3\].*\[12, 4\]"):
+        torch._C._nn_lstm_layer(xg, h0, c0, randn(12, 4), b)
+    with pytest.raises(RuntimeError, match="float32/float64"):
+        torch._C._nn_lstm_layer(xg.float(), h0, c0, w, b)
+    with pytest.raises(RuntimeError, match=r"T > 0"):
+        torch._C._nn_lstm_layer(randn(0, 4, 12), h0, c0, w, b)
+
+
+def test_lstm_module_bidirectional_multilayer_uses_the_fused_layer() -> None:
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True).double()
+    x = randn(2, 5, 3, requires_grad=True)
+    out, (h, c) = lstm(x)
+    assert out.shape == (2, 5, 8) and h.shape == (4, 2, 4) and c.shape == (4, 2, 4)
+    assert gradcheck(lambda x: lstm(x)[0], (x,))

@@ -3,7 +3,7 @@
 
 use super::reduce::split3;
 use crate::autograd::{needs_grad, record, record1, Saved};
-use crate::tensor::{wrap_dim, Elem, FloatElem, Result, Tensor};
+use crate::tensor::{fmt_shape, wrap_dim, Elem, FloatElem, Result, Tensor};
 use num_traits::Float;
 use rayon::prelude::*;
 
@@ -319,8 +319,60 @@ fn cell_check(
     Ok((b, h))
 }
 
-fn sigm<F: Float>(x: F) -> F {
-    F::one() / (F::one() + (-x).exp())
+/// Branch-free activations of the recurrent cells: a polynomial `exp` for f32 (Cephes' `expf`,
+/// ~1 ulp, inlined so the cell loops vectorise instead of calling libm per element), libm for f64.
+pub(super) trait Act: Float {
+    fn fexp(self) -> Self;
+    /// `tanh` from `fexp`, with an odd polynomial near 0 (where `1 - 2/(1+e^2x)` cancels).
+    fn ftanh(self) -> Self;
+}
+
+impl Act for f32 {
+    #[inline(always)]
+    fn fexp(self) -> f32 {
+        let x = self.clamp(-87.3, 88.7);
+        // round to nearest through the 1.5·2^23 trick (no SSE4.1 `round` needed)
+        let n = (x * std::f32::consts::LOG2_E + 12_582_912.0) - 12_582_912.0;
+        let r = x - n * 0.693_359_4 - n * -2.121_944_4e-4;
+        let mut p = 1.987_569_1e-4f32;
+        p = p * r + 1.398_199_9e-3;
+        p = p * r + 8.333_452e-3;
+        p = p * r + 4.166_579_6e-2;
+        p = p * r + 1.666_666_5e-1;
+        p = p * r + 5.000_000_1e-1;
+        let y = p * r * r + r + 1.0;
+        y * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    }
+    #[inline(always)]
+    fn ftanh(self) -> f32 {
+        let x2 = self * self;
+        let small = self
+            * (1.0
+                + x2 * (-1.0 / 3.0
+                    + x2 * (2.0 / 15.0 + x2 * (-17.0 / 315.0 + x2 * (62.0 / 2835.0)))));
+        let big = 1.0 - 2.0 / (1.0 + (2.0 * self).fexp());
+        if x2 < 0.0625 {
+            small
+        } else {
+            big
+        }
+    }
+}
+
+impl Act for f64 {
+    #[inline(always)]
+    fn fexp(self) -> f64 {
+        self.exp()
+    }
+    #[inline(always)]
+    fn ftanh(self) -> f64 {
+        self.tanh()
+    }
+}
+
+#[inline(always)]
+fn sigm<F: Act>(x: F) -> F {
+    F::one() / (F::one() + (-x).fexp())
 }
 
 fn zeros_or<'a>(g: &'a Option<Tensor>, like: &Tensor) -> Result<std::borrow::Cow<'a, Tensor>> {
@@ -337,7 +389,10 @@ fn lstm_fwd<T: FloatElem>(
     c: &Tensor,
     b: usize,
     h: usize,
-) -> Result<[Tensor; 4]> {
+) -> Result<[Tensor; 4]>
+where
+    T::C: Act,
+{
     let (xg, hg, c) = (xg.contiguous()?, hg.contiguous()?, c.contiguous()?);
     let dt = c.dtype;
     let (hn, cn, acts, tc) = (
@@ -372,9 +427,9 @@ fn lstm_fwd<T: FloatElem>(
         );
         for j in 0..h {
             let pre = |k: usize| x[k * h + j].to_c() + hh[k * h + j].to_c();
-            let (i, f, g, o) = (sigm(pre(0)), sigm(pre(1)), pre(2).tanh(), sigm(pre(3)));
+            let (i, f, g, o) = (sigm(pre(0)), sigm(pre(1)), pre(2).ftanh(), sigm(pre(3)));
             let c_new = f * cv[r * h + j].to_c() + i * g;
-            let t = c_new.tanh();
+            let t = c_new.ftanh();
             ao[j] = T::from_c(i);
             ao[h + j] = T::from_c(f);
             ao[2 * h + j] = T::from_c(g);
@@ -453,7 +508,10 @@ fn gru_fwd<T: FloatElem>(
     hx: &Tensor,
     b: usize,
     h: usize,
-) -> Result<[Tensor; 2]> {
+) -> Result<[Tensor; 2]>
+where
+    T::C: Act,
+{
     let (xg, hg, hx) = (xg.contiguous()?, hg.contiguous()?, hx.contiguous()?);
     let (hn, sv) = (
         Tensor::empty(&[b, h], hx.dtype)?,
@@ -484,7 +542,7 @@ fn gru_fwd<T: FloatElem>(
             let r = sigm(x[j].to_c() + hh[j].to_c());
             let z = sigm(x[h + j].to_c() + hh[h + j].to_c());
             let hnj = hh[2 * h + j].to_c();
-            let n = (x[2 * h + j].to_c() + r * hnj).tanh();
+            let n = (x[2 * h + j].to_c() + r * hnj).ftanh();
             so[j] = T::from_c(r);
             so[h + j] = T::from_c(z);
             so[2 * h + j] = T::from_c(n);
@@ -560,6 +618,30 @@ fn gate_chunks(xg: &Tensor, hg: &Tensor, k: usize, h: usize) -> Result<Vec<(Tens
         .collect()
 }
 
+/// The LSTM cell's gradient `(d gates, d c)` in differentiable tensor ops (double backward).
+fn lstm_cell_grad_graph(
+    xg: &Tensor,
+    hg: &Tensor,
+    c: &Tensor,
+    gh: &Tensor,
+    gc: &Tensor,
+    h: usize,
+) -> Result<(Tensor, Tensor)> {
+    use super::elementwise::UnaryOp::{Sigmoid, Tanh};
+    let ch = gate_chunks(xg, hg, 4, h)?;
+    let pre = |k: usize| ch[k].0.add(&ch[k].1);
+    let (i, f) = (pre(0)?.unary(Sigmoid)?, pre(1)?.unary(Sigmoid)?);
+    let (gg, o) = (pre(2)?.unary(Tanh)?, pre(3)?.unary(Sigmoid)?);
+    let t = f.mul(c)?.add(&i.mul(&gg)?)?.unary(Tanh)?;
+    let dsig = |s: &Tensor| s.mul(&s.neg()?.add_scalar(1.0)?);
+    let gct = gc.add(&gh.mul(&o)?.mul(&t.mul(&t)?.neg()?.add_scalar(1.0)?)?)?;
+    let di = gct.mul(&gg)?.mul(&dsig(&i)?)?;
+    let df = gct.mul(c)?.mul(&dsig(&f)?)?;
+    let dgg = gct.mul(&i)?.mul(&gg.mul(&gg)?.neg()?.add_scalar(1.0)?)?;
+    let d_o = gh.mul(&t)?.mul(&dsig(&o)?)?;
+    Ok((Tensor::cat(&[di, df, dgg, d_o], 1)?, gct.mul(&f)?))
+}
+
 impl Tensor {
     /// One LSTM step's pointwise part, one node: gates = `xg + hg` (`[B, 4H]`, order i f g o), previous
     /// cell `c` `[B, H]` → `(h', c')`. The GEMMs that make `xg` and `hg` stay outside.
@@ -579,19 +661,7 @@ impl Tensor {
             let (gh, gc) = (zeros_or(&g[0], c)?, zeros_or(&g[1], c)?);
             let (dg, dc) = if crate::autograd::is_grad_enabled() {
                 // building a graph of the backward pass: the same formula in differentiable tensor ops
-                use super::elementwise::UnaryOp::{Sigmoid, Tanh};
-                let ch = gate_chunks(sx.get()?, sh.get()?, 4, h)?;
-                let pre = |k: usize| ch[k].0.add(&ch[k].1);
-                let (i, f) = (pre(0)?.unary(Sigmoid)?, pre(1)?.unary(Sigmoid)?);
-                let (gg, o) = (pre(2)?.unary(Tanh)?, pre(3)?.unary(Sigmoid)?);
-                let t = f.mul(c)?.add(&i.mul(&gg)?)?.unary(Tanh)?;
-                let dsig = |s: &Tensor| s.mul(&s.neg()?.add_scalar(1.0)?);
-                let gct = gc.add(&gh.mul(&o)?.mul(&t.mul(&t)?.neg()?.add_scalar(1.0)?)?)?;
-                let di = gct.mul(&gg)?.mul(&dsig(&i)?)?;
-                let df = gct.mul(c)?.mul(&dsig(&f)?)?;
-                let dgg = gct.mul(&i)?.mul(&gg.mul(&gg)?.neg()?.add_scalar(1.0)?)?;
-                let d_o = gh.mul(&t)?.mul(&dsig(&o)?)?;
-                (Tensor::cat(&[di, df, dgg, d_o], 1)?, gct.mul(&f)?)
+                lstm_cell_grad_graph(sx.get()?, sh.get()?, c, &gh, &gc, h)?
             } else {
                 let (gh, gc) = (gh.detach(), gc.detach());
                 crate::dispatch_float!(c.dtype, T => lstm_bwd::<T>(&acts, &c.detach(), &tc, &gh, &gc)?, _ => unreachable!())
@@ -637,6 +707,427 @@ impl Tensor {
             Ok(vec![Some(dx), Some(dhg), Some(dh)])
         }))
     }
+}
+
+// ------------------------------------------------------------------ fused LSTM layer
+
+/// What the whole-sequence LSTM forward keeps for its backward (all `[T, B, *]`, time-major,
+/// indexed by time step whatever the direction).
+struct LstmTape {
+    acts: Tensor,
+    cs: Tensor,
+    tcs: Tensor,
+}
+
+/// The time index of the `s`-th step.
+fn step_at(s: usize, steps: usize, reverse: bool) -> usize {
+    if reverse {
+        steps - 1 - s
+    } else {
+        s
+    }
+}
+
+/// The whole recurrence of one LSTM layer-direction: per step one GEMM `h W_hhᵀ + b_hh` (bias as
+/// its initial value) and the fused pointwise cell. Returns `(out [T,B,H], c_T, tape)`.
+#[allow(clippy::too_many_arguments)]
+fn lstm_layer_fwd<T: FloatElem + super::conv::ConvElem>(
+    xg: &Tensor,
+    h0: &Tensor,
+    c0: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    reverse: bool,
+) -> Result<(Tensor, Tensor, LstmTape)>
+where
+    T::C: Act,
+{
+    let (steps, b, h) = (xg.shape()[0], h0.shape()[0], h0.shape()[1]);
+    let g4 = 4 * h;
+    let dt = T::DTYPE;
+    let out = Tensor::empty(&[steps, b, h], dt)?;
+    let acts = Tensor::empty(&[steps, b, g4], dt)?;
+    let cs = Tensor::empty(&[steps, b, h], dt)?;
+    let tcs = Tensor::empty(&[steps, b, h], dt)?;
+    // SAFETY: contiguous inputs of dtype T; the outputs are fresh and written only here.
+    let (xv, h0v, c0v, wv) = unsafe {
+        (
+            elems::<T>(xg),
+            elems::<T>(h0),
+            elems::<T>(c0),
+            elems::<T>(w),
+        )
+    };
+    let bv = bias.map(|t| unsafe { elems::<T>(t) });
+    let (ov, av, cv, tv) = unsafe {
+        (
+            elems_mut::<T>(&out),
+            elems_mut::<T>(&acts),
+            elems_mut::<T>(&cs),
+            elems_mut::<T>(&tcs),
+        )
+    };
+    let mut hg = vec![T::zero(); b * g4];
+    let par = gemm_par(b * g4 * h);
+    let (bh, bg) = (b * h, b * g4);
+    for s in 0..steps {
+        let t = step_at(s, steps, reverse);
+        let prev = (s > 0).then(|| step_at(s - 1, steps, reverse));
+        if let Some(bv) = bv {
+            for row in hg.chunks_exact_mut(g4) {
+                row.copy_from_slice(bv);
+            }
+        }
+        {
+            let hp: &[T] = match prev {
+                Some(p) => &ov[p * bh..(p + 1) * bh],
+                None => h0v,
+            };
+            super::conv::gemm_into(b, g4, h, &mut hg, bv.is_some(), (hp, h, 1), (wv, 1, h), par);
+        }
+        let x = &xv[t * bg..(t + 1) * bg];
+        let (c_prev, c_cur): (&[T], &mut [T]) = match prev {
+            Some(p) if p < t => {
+                let (lo, hi) = cv.split_at_mut(t * bh);
+                (&lo[p * bh..(p + 1) * bh], &mut hi[..bh])
+            }
+            Some(p) => {
+                let (lo, hi) = cv.split_at_mut(p * bh);
+                (&hi[..bh], &mut lo[t * bh..(t + 1) * bh])
+            }
+            None => (c0v, &mut cv[t * bh..(t + 1) * bh]),
+        };
+        let (tvt, ovt) = (&mut tv[t * bh..(t + 1) * bh], &mut ov[t * bh..(t + 1) * bh]);
+        for r in 0..b {
+            // contiguous passes without bounds checks, so the branch-free activations vectorise
+            let at = &mut av[t * bg + r * g4..t * bg + (r + 1) * g4];
+            for ((a, xv), hv) in at
+                .iter_mut()
+                .zip(&x[r * g4..(r + 1) * g4])
+                .zip(&hg[r * g4..(r + 1) * g4])
+            {
+                *a = T::from_c(xv.to_c() + hv.to_c());
+            }
+            let (sig_if, rest) = at.split_at_mut(2 * h);
+            let (gg, oo) = rest.split_at_mut(h);
+            for v in sig_if.iter_mut().chain(oo.iter_mut()) {
+                *v = T::from_c(sigm(v.to_c()));
+            }
+            for v in gg.iter_mut() {
+                *v = T::from_c(v.to_c().ftanh());
+            }
+            let (ii, ff) = sig_if.split_at(h);
+            let rows = r * h..(r + 1) * h;
+            let cc = c_cur[rows.clone()].iter_mut().zip(&c_prev[rows.clone()]);
+            for ((((cn, cp), i), f), g) in cc.zip(ii.iter()).zip(ff.iter()).zip(gg.iter()) {
+                *cn = T::from_c(f.to_c() * cp.to_c() + i.to_c() * g.to_c());
+            }
+            let th = tvt[rows.clone()].iter_mut().zip(&c_cur[rows.clone()]);
+            for (t, c) in th {
+                *t = T::from_c(c.to_c().ftanh());
+            }
+            for ((hv, t), o) in ovt[rows.clone()].iter_mut().zip(&tvt[rows]).zip(oo.iter()) {
+                *hv = T::from_c(o.to_c() * t.to_c());
+            }
+        }
+    }
+    let last = step_at(steps - 1, steps, reverse);
+    let c_n = cs.select(0, last as i64)?.contiguous()?;
+    Ok((out, c_n, LstmTape { acts, cs, tcs }))
+}
+
+/// Backward of `lstm_layer_fwd` without a graph: back through time, `dW_hh` and `db_hh` accumulated
+/// in place by the GEMM. Returns `(d xg [T,B,4H], d h0, d c0, d W_hh, d b_hh)`.
+#[allow(clippy::too_many_arguments)]
+fn lstm_layer_bwd<T: FloatElem + super::conv::ConvElem>(
+    tape: &LstmTape,
+    out: &Tensor,
+    h0: &Tensor,
+    c0: &Tensor,
+    w: &Tensor,
+    g_out: Option<&Tensor>,
+    g_hn: Option<&Tensor>,
+    g_cn: Option<&Tensor>,
+    reverse: bool,
+) -> Result<[Tensor; 5]> {
+    let (steps, b, h) = (out.shape()[0], h0.shape()[0], h0.shape()[1]);
+    let g4 = 4 * h;
+    let (bh, bg) = (b * h, b * g4);
+    let dt = T::DTYPE;
+    let dx = Tensor::empty(&[steps, b, g4], dt)?;
+    let dw = Tensor::zeros(&[g4, h], dt)?;
+    // SAFETY: contiguous tensors of dtype T; `dx`, `dw` are fresh and written only here.
+    let (av, cv, tv, ov, h0v, c0v, wv) = unsafe {
+        (
+            elems::<T>(&tape.acts),
+            elems::<T>(&tape.cs),
+            elems::<T>(&tape.tcs),
+            elems::<T>(out),
+            elems::<T>(h0),
+            elems::<T>(c0),
+            elems::<T>(w),
+        )
+    };
+    let gov = g_out.map(|g| unsafe { elems::<T>(g) });
+    let (dxv, dwv) = unsafe { (elems_mut::<T>(&dx), elems_mut::<T>(&dw)) };
+    let mut dh: Vec<T> = match g_hn {
+        Some(g) => unsafe { elems::<T>(g) }.to_vec(),
+        None => vec![T::zero(); bh],
+    };
+    let mut dc: Vec<T::C> = match g_cn {
+        Some(g) => unsafe { elems::<T>(g) }.iter().map(|v| v.to_c()).collect(),
+        None => vec![<T::C as num_traits::Zero>::zero(); bh],
+    };
+    let mut db = vec![<T::C as num_traits::Zero>::zero(); g4];
+    let par = gemm_par(b * g4 * h);
+    let one = <T::C as num_traits::One>::one();
+    for s in (0..steps).rev() {
+        let t = step_at(s, steps, reverse);
+        let prev = (s > 0).then(|| step_at(s - 1, steps, reverse));
+        {
+            let dg = &mut dxv[t * bg..(t + 1) * bg];
+            for r in 0..b {
+                for j in 0..h {
+                    let k = r * h + j;
+                    let a = &av[t * bg + r * g4..t * bg + (r + 1) * g4];
+                    let (i, f, g, o) = (
+                        a[j].to_c(),
+                        a[h + j].to_c(),
+                        a[2 * h + j].to_c(),
+                        a[3 * h + j].to_c(),
+                    );
+                    let gh = dh[k].to_c()
+                        + gov.map_or(<T::C as num_traits::Zero>::zero(), |gv| {
+                            gv[t * bh + k].to_c()
+                        });
+                    let th = tv[t * bh + k].to_c();
+                    let cp = match prev {
+                        Some(p) => cv[p * bh + k].to_c(),
+                        None => c0v[k].to_c(),
+                    };
+                    let gct = dc[k] + gh * o * (one - th * th);
+                    let row = &mut dg[r * g4..(r + 1) * g4];
+                    row[j] = T::from_c(gct * g * i * (one - i));
+                    row[h + j] = T::from_c(gct * cp * f * (one - f));
+                    row[2 * h + j] = T::from_c(gct * i * (one - g * g));
+                    row[3 * h + j] = T::from_c(gh * th * o * (one - o));
+                    dc[k] = gct * f;
+                }
+            }
+        }
+        let dg = &dxv[t * bg..(t + 1) * bg];
+        for row in dg.chunks_exact(g4) {
+            for (a, v) in db.iter_mut().zip(row) {
+                *a = *a + v.to_c();
+            }
+        }
+        let hp: &[T] = match prev {
+            Some(p) => &ov[p * bh..(p + 1) * bh],
+            None => h0v,
+        };
+        // dW += dgᵀ · h_prev ; dh = dg · W
+        super::conv::gemm_into(g4, h, b, dwv, true, (dg, 1, g4), (hp, h, 1), par);
+        super::conv::gemm_into(b, h, g4, &mut dh, false, (dg, g4, 1), (wv, h, 1), par);
+    }
+    let dcv: Vec<T> = dc.into_iter().map(T::from_c).collect();
+    let dbv: Vec<T> = db.into_iter().map(T::from_c).collect();
+    Ok([
+        dx,
+        Tensor::from_vec(&dh, &[b, h])?,
+        Tensor::from_vec(&dcv, &[b, h])?,
+        dw,
+        Tensor::from_vec(&dbv, &[g4])?,
+    ])
+}
+
+impl Tensor {
+    /// One LSTM layer in one direction over a whole (unpacked) sequence as one node: `xg [T, B, 4H]` the
+    /// input projections `x W_ihᵀ + b_ih` (gate order i f g o), `h0`, `c0` `[B, H]`, `w_hh [4H, H]`,
+    /// `b_hh [4H]` → `(output [T, B, H], h_T, c_T)` (`reverse`: time runs backwards). Backward runs back
+    /// through time in one pass (GEMM-accumulated weight gradient); under `create_graph` it is the
+    /// per-step formula in differentiable ops. f32/f64 only.
+    pub fn lstm_layer(
+        xg: &Tensor,
+        h0: &Tensor,
+        c0: &Tensor,
+        w_hh: &Tensor,
+        b_hh: Option<&Tensor>,
+        reverse: bool,
+    ) -> Result<(Tensor, Tensor, Tensor)> {
+        let dt = h0.dtype;
+        let ok_dtype = matches!(dt, crate::tensor::DType::F32 | crate::tensor::DType::F64)
+            && [xg, c0, w_hh].iter().all(|t| t.dtype == dt)
+            && b_hh.is_none_or(|b| b.dtype == dt);
+        if !ok_dtype {
+            crate::bail!(
+                Runtime,
+                "lstm_layer: expected float32/float64 tensors of one dtype, got input {}, h0 {}, c0 {}, weight {}",
+                crate::ops::dtype_title(xg.dtype),
+                crate::ops::dtype_title(dt),
+                crate::ops::dtype_title(c0.dtype),
+                crate::ops::dtype_title(w_hh.dtype)
+            );
+        }
+        let shapes_ok = h0.ndim() == 2 && xg.ndim() == 3 && xg.shape()[0] > 0 && {
+            let (b, h) = (h0.shape()[0], h0.shape()[1]);
+            xg.shape()[1] == b
+                && xg.shape()[2] == 4 * h
+                && c0.shape() == [b, h]
+                && w_hh.shape() == [4 * h, h]
+                && b_hh.is_none_or(|t| t.shape() == [4 * h])
+        };
+        if !shapes_ok {
+            crate::bail!(
+                Runtime,
+                "lstm_layer: expected input gates [T, B, 4H] (T > 0), h0 and c0 [B, H], weight_hh [4H, H], bias_hh [4H]; got {}, {}, {}, {}, {}",
+                fmt_shape(xg.shape()),
+                fmt_shape(h0.shape()),
+                fmt_shape(c0.shape()),
+                fmt_shape(w_hh.shape()),
+                b_hh.map_or("None".to_string(), |b| fmt_shape(b.shape()))
+            );
+        }
+        let (steps, h) = (xg.shape()[0], h0.shape()[1]);
+        let c = |t: &Tensor| t.detach().contiguous();
+        let (xd, h0d, c0d, wd) = (c(xg)?, c(h0)?, c(c0)?, c(w_hh)?);
+        let bd = b_hh.map(c).transpose()?;
+        let (out, c_n, tape) = match dt {
+            crate::tensor::DType::F32 => {
+                lstm_layer_fwd::<f32>(&xd, &h0d, &c0d, &wd, bd.as_ref(), reverse)?
+            }
+            _ => lstm_layer_fwd::<f64>(&xd, &h0d, &c0d, &wd, bd.as_ref(), reverse)?,
+        };
+        let last = step_at(steps - 1, steps, reverse) as i64;
+        let h_n = out.select(0, last)?.contiguous()?;
+        let mut inputs = vec![xg, h0, c0, w_hh];
+        inputs.extend(b_hh);
+        if !needs_grad(&inputs) {
+            return Ok((out, h_n, c_n));
+        }
+        let has_b = b_hh.is_some();
+        let saved: Vec<Saved> = inputs.iter().map(|t| Saved::new(t)).collect();
+        let so = Saved::output(&out);
+        let outs = record(
+            "LstmLayerBackward0",
+            &inputs,
+            vec![out, h_n, c_n],
+            move |g| {
+                if g.iter().all(|g| g.is_none()) {
+                    return Ok(vec![None; 4 + has_b as usize]);
+                }
+                let vals: Vec<&Tensor> = saved.iter().map(|s| s.get()).collect::<Result<_>>()?;
+                let out = so.get()?;
+                if crate::autograd::is_grad_enabled() {
+                    let b = if has_b { Some(vals[4]) } else { None };
+                    let r = lstm_layer_grad_graph(
+                        vals[0], vals[1], vals[2], vals[3], b, g, reverse, h,
+                    )?;
+                    return Ok(r.into_iter().take(4 + has_b as usize).map(Some).collect());
+                }
+                let gc =
+                    |t: &Option<Tensor>| t.as_ref().map(|t| t.detach().contiguous()).transpose();
+                let (go, ghn, gcn) = (gc(&g[0])?, gc(&g[1])?, gc(&g[2])?);
+                let res = match dt {
+                    crate::tensor::DType::F32 => lstm_layer_bwd::<f32>(
+                        &tape,
+                        out,
+                        &h0d,
+                        &c0d,
+                        &wd,
+                        go.as_ref(),
+                        ghn.as_ref(),
+                        gcn.as_ref(),
+                        reverse,
+                    )?,
+                    _ => lstm_layer_bwd::<f64>(
+                        &tape,
+                        out,
+                        &h0d,
+                        &c0d,
+                        &wd,
+                        go.as_ref(),
+                        ghn.as_ref(),
+                        gcn.as_ref(),
+                        reverse,
+                    )?,
+                };
+                Ok(res.into_iter().take(4 + has_b as usize).map(Some).collect())
+            },
+        );
+        let mut it = outs.into_iter();
+        Ok((
+            it.next().expect("out"),
+            it.next().expect("h_n"),
+            it.next().expect("c_n"),
+        ))
+    }
+}
+
+/// The layer's gradient as differentiable ops of its (saved) inputs, for `create_graph`: the forward
+/// recomputed step by step, then back through time with the cell's differentiable formula.
+#[allow(clippy::too_many_arguments)]
+fn lstm_layer_grad_graph(
+    xg: &Tensor,
+    h0: &Tensor,
+    c0: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    g: &[Option<Tensor>],
+    reverse: bool,
+    h: usize,
+) -> Result<Vec<Tensor>> {
+    let steps = xg.shape()[0];
+    let xs: Vec<Tensor> = (0..steps)
+        .map(|t| xg.select(0, t as i64))
+        .collect::<Result<_>>()?;
+    let (mut hp, mut cp) = (h0.clone(), c0.clone());
+    let mut memo: Vec<Option<(Tensor, Tensor, Tensor)>> = vec![None; steps];
+    for s in 0..steps {
+        let t = step_at(s, steps, reverse);
+        let hg = Tensor::linear(&hp, w, b)?;
+        let (hn, cn) = Tensor::lstm_cell(&xs[t], &hg, &cp)?;
+        memo[t] = Some((hp, cp, hg));
+        hp = hn;
+        cp = cn;
+    }
+    let mut dh = match &g[1] {
+        Some(t) => t.clone(),
+        None => Tensor::zeros(h0.shape(), h0.dtype)?,
+    };
+    let mut dc = match &g[2] {
+        Some(t) => t.clone(),
+        None => Tensor::zeros(c0.shape(), c0.dtype)?,
+    };
+    let mut dxs: Vec<Option<Tensor>> = vec![None; steps];
+    let (mut dw, mut db): (Option<Tensor>, Option<Tensor>) = (None, None);
+    for s in (0..steps).rev() {
+        let t = step_at(s, steps, reverse);
+        let (hprev, cprev, hg) = memo[t].take().expect("recomputed step");
+        let gh = match &g[0] {
+            Some(go) => dh.add(&go.select(0, t as i64)?)?,
+            None => dh.clone(),
+        };
+        let (dg, dcn) = lstm_cell_grad_graph(&xs[t], &hg, &cprev, &gh, &dc, h)?;
+        let dwt = dg.t()?.mm(&hprev)?;
+        let dbt = dg.sum(Some(&[0]), false)?;
+        dw = Some(match dw {
+            Some(a) => a.add(&dwt)?,
+            None => dwt,
+        });
+        db = Some(match db {
+            Some(a) => a.add(&dbt)?,
+            None => dbt,
+        });
+        dh = dg.mm(w)?;
+        dc = dcn;
+        dxs[t] = Some(dg);
+    }
+    let dxs: Vec<Tensor> = dxs.into_iter().map(|d| d.expect("every step")).collect();
+    let mut res = vec![Tensor::stack(&dxs, 0)?, dh, dc, dw.expect("T > 0")];
+    if let Some(db) = db {
+        res.push(db);
+    }
+    Ok(res)
 }
 
 // ------------------------------------------------------------------ linear

@@ -134,6 +134,29 @@ fn _nn_lstm_cell(
 }
 
 #[pyfunction]
+#[pyo3(signature = (xg, h0, c0, w_hh, b_hh=None, reverse=false))]
+fn _nn_lstm_layer(
+    py: Python<'_>,
+    xg: &Bound<'_, PyAny>,
+    h0: &Bound<'_, PyAny>,
+    c0: &Bound<'_, PyAny>,
+    w_hh: &Bound<'_, PyAny>,
+    b_hh: Option<&Bound<'_, PyAny>>,
+    reverse: bool,
+) -> PyResult<Py<PyAny>> {
+    let (xg, h0, c0, w) = (
+        tensor_arg(xg)?,
+        tensor_arg(h0)?,
+        tensor_arg(c0)?,
+        tensor_arg(w_hh)?,
+    );
+    let b = opt_tensor(b_hh)?;
+    let (out, h, c) =
+        py.detach(|| guard(|| crate::Tensor::lstm_layer(&xg, &h0, &c0, &w, b.as_ref(), reverse)))?;
+    wrap_vec(py, vec![out, h, c])
+}
+
+#[pyfunction]
 fn _nn_gru_cell(
     py: Python<'_>,
     xg: &Bound<'_, PyAny>,
@@ -182,6 +205,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_nn_max_pool2d, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_avg_pool2d, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_lstm_cell, m)?)?;
+    m.add_function(wrap_pyfunction!(_nn_lstm_layer, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_gru_cell, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_split, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_embedding, m)?)?;

@@ -45,9 +45,19 @@ def _step(
 def _run_direction(
     mode: str, x_proj: Tensor, batch_sizes: list[int], h0: Tensor, c0: Tensor | None, w_hh: Tensor,
     b_hh: Tensor | None, w_hr: Tensor | None, reverse: bool,
-) -> tuple[list[Tensor], Tensor, Tensor | None]:
-    """Run one layer in one direction over time-major rows; batch sizes never grow with ``t`` (packed order)."""
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """Run one layer in one direction over time-major rows; batch sizes never grow with ``t`` (packed order).
+
+    Returns the outputs of all steps as time-major rows ``(sum(batch_sizes), H)`` and the final ``(h, c)``.
+    """
     steps = len(batch_sizes)
+    if (mode == "LSTM" and w_hr is None and steps > 0 and batch_sizes[-1] == batch_sizes[0]
+            and x_proj.dtype in (torch.float32, torch.float64)):
+        # the whole recurrence one node: per step one GEMM + the fused cell, backward in one pass
+        batch = batch_sizes[0]
+        out, h_n, c_n = torch._C._nn_lstm_layer(x_proj.reshape(steps, batch, x_proj.shape[-1]), h0, c0, w_hh,
+                                                b_hh, reverse)
+        return out.reshape(steps * batch, out.shape[-1]), h_n, c_n
     outputs: list[Tensor] = [None] * steps  # type: ignore[list-item]
     # one node for all the time steps' rows (a slice per step would each scatter into a full-size gradient)
     x_steps = torch._C._nn_split(x_proj, batch_sizes, 0)
@@ -62,7 +72,7 @@ def _run_direction(
         h = torch.cat([h_new, h[bs:]], 0) if bs < h.shape[0] else h_new
         if c is not None:
             c = torch.cat([c_new, c[bs:]], 0) if bs < c.shape[0] else c_new
-    return outputs, h, c
+    return torch.cat(outputs, 0), h, c
 
 
 class RNNBase(Module):
@@ -225,7 +235,7 @@ class RNNBase(Module):
                     self.mode, F.linear(layer_input, w_ih, b_ih), batch_sizes, h0[idx],
                     c0[idx] if c0 is not None else None, w_hh, b_hh, w_hr, reverse=direction == 1,
                 )
-                direction_outputs.append(torch.cat(outs, 0))
+                direction_outputs.append(outs)
                 h_finals.append(h_n)
                 if c_n is not None:
                     c_finals.append(c_n)
