@@ -457,3 +457,71 @@ def test_lstm_module_bidirectional_multilayer_uses_the_fused_layer() -> None:
     out, (h, c) = lstm(x)
     assert out.shape == (2, 5, 8) and h.shape == (4, 2, 4) and c.shape == (4, 2, 4)
     assert gradcheck(lambda x: lstm(x)[0], (x,))
+
+
+# ---------------------------------------------------------------------------- max_pool2d (rows, argmax only when needed)
+
+
+def np_max_pool2d(x: np.ndarray, k: tuple, s: tuple, p: tuple, d: tuple, ceil_mode: bool) -> tuple:
+    n, c, h, w = x.shape
+
+    def out(size: int, kk: int, ss: int, pp: int, dd: int) -> int:
+        o = (size + 2 * pp - dd * (kk - 1) - 1 + (ss - 1 if ceil_mode else 0)) // ss + 1
+        return o - 1 if ceil_mode and (o - 1) * ss >= size + pp else o
+
+    oh, ow = out(h, k[0], s[0], p[0], d[0]), out(w, k[1], s[1], p[1], d[1])
+    vals, idx = np.full((n, c, oh, ow), -np.inf), np.zeros((n, c, oh, ow), dtype=np.int64)
+    for y in range(oh):
+        for xx in range(ow):
+            for a in range(k[0]):
+                for b in range(k[1]):
+                    ih, iw = y * s[0] - p[0] + a * d[0], xx * s[1] - p[1] + b * d[1]
+                    if 0 <= ih < h and 0 <= iw < w:
+                        v = x[:, :, ih, iw]
+                        better = v > vals[:, :, y, xx]
+                        vals[:, :, y, xx] = np.where(better, v, vals[:, :, y, xx])
+                        idx[:, :, y, xx] = np.where(better, ih * w + iw, idx[:, :, y, xx])
+    return vals, idx
+
+
+POOL_CASES = [
+    # h, w, kernel, stride, padding, dilation, ceil_mode
+    (8, 6, (2, 2), (2, 2), (0, 0), (1, 1), False),  # the 2x2 fast path
+    (7, 9, (2, 2), (2, 2), (0, 0), (1, 1), False),  # odd sizes: last row/column dropped
+    (7, 9, (2, 2), (2, 2), (0, 0), (1, 1), True),  # ceil_mode: partial windows
+    (7, 8, (3, 3), (2, 1), (1, 1), (1, 1), False),
+    (9, 9, (3, 2), (2, 3), (1, 1), (2, 1), True),
+    (5, 5, (1, 1), (1, 1), (0, 0), (1, 1), False),
+]
+
+
+@pytest.mark.parametrize("case", POOL_CASES)
+def test_max_pool2d_matches_numpy_values_indices_and_grad(case: tuple) -> None:
+    h, w, k, s, p, d, ceil_mode = case
+    xa = RNG.permutation(2 * 3 * h * w).reshape(2, 3, h, w).astype(np.float64)  # distinct values: unique argmax
+    x = t64(xa, True)
+    vals, idx = F.max_pool2d(x, k, s, p, d, ceil_mode, return_indices=True)
+    ev, ei = np_max_pool2d(xa, k, s, p, d, ceil_mode)
+    close(vals, ev)
+    np.testing.assert_array_equal(idx.numpy(), ei)
+    close(F.max_pool2d(x.detach(), k, s, p, d, ceil_mode), ev)  # no indices computed
+    close(F.max_pool2d(x.float(), k, s, p, d, ceil_mode).double(), ev)
+    gy = RNG.standard_normal(ev.shape)
+    (vals * t64(gy)).sum().backward()
+    expect = np.zeros(xa.size)
+    flat = (np.arange(6)[:, None] * (h * w) + ei.reshape(6, -1)).ravel()
+    np.add.at(expect, flat, gy.ravel())
+    close(x.grad, expect.reshape(xa.shape))
+    assert gradcheck(lambda t: F.max_pool2d(t, k, s, p, d, ceil_mode), (t64(xa / 7.0, True),))
+
+
+def test_max_pool2d_nan_wins_unbatched_and_errors() -> None:
+    x = torch.tensor([[[[1.0, float("nan")], [3.0, 2.0]]]])
+    v, i = F.max_pool2d(x, 2, return_indices=True)
+    assert np.isnan(v.item()) and i.item() == 1
+    assert F.max_pool2d(torch.ones(3, 4, 4), 2).shape == (3, 2, 2)
+    assert F.max_pool1d(torch.arange(6.0).reshape(1, 1, 6), 2).tolist() == [[[1.0, 3.0, 5.0]]]
+    with pytest.raises(RuntimeError, match="Output size is too small"):
+        F.max_pool2d(torch.ones(1, 1, 1, 1), 2)
+    with pytest.raises(RuntimeError, match="pad should be at most half"):
+        F.max_pool2d(torch.ones(1, 1, 4, 4), 2, padding=2)

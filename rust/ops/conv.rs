@@ -522,7 +522,10 @@ impl Tensor {
         Ok(out)
     }
 
-    /// `max_pool2d` on [N, C, H, W] → (values, indices into each H*W plane).
+    /// `max_pool2d` on [N, C, H, W] → (values, indices into each H*W plane). Indices are computed
+    /// only when `want_idx` or a gradient is needed (else an empty tensor comes back); the backward
+    /// scatters the gradient through them.
+    #[allow(clippy::too_many_arguments)]
     pub fn max_pool2d(
         &self,
         k: (usize, usize),
@@ -530,45 +533,56 @@ impl Tensor {
         p: (usize, usize),
         d: (usize, usize),
         ceil: bool,
+        want_idx: bool,
     ) -> Result<(Tensor, Tensor)> {
         let (x, n, c, h, w, oh, ow) = pool_geo(self, k, s, p, d, ceil)?;
         if p.0 * 2 > k.0 || p.1 * 2 > k.1 {
             crate::bail!(Runtime, "pad should be at most half of effective kernel size, but got pad={}, kernel_size={} and dilation={}", p.0, k.0, d.0);
         }
+        let grad = needs_grad(&[self]);
+        let with_idx = want_idx || grad;
         let planes = n * c;
-        let (vals, idx) = crate::dispatch_float!(x.dtype, T => {
-            let src = x.to_vec::<T>();
-            let mut vals = vec![T::default(); planes * oh * ow];
-            let mut idx = vec![0i64; planes * oh * ow];
-            vals.par_chunks_mut(oh * ow).zip(idx.par_chunks_mut(oh * ow)).enumerate().for_each(|(pi, (vo, io))| {
-                let plane = &src[pi * h * w..(pi + 1) * h * w];
-                for y in 0..oh {
-                    for xx in 0..ow {
-                        let mut best = neg_inf::<<T as FloatElem>::C>();
-                        let mut bi = -1i64;
-                        for ki in 0..k.0 {
-                            let ih = (y * s.0 + ki * d.0) as isize - p.0 as isize;
-                            if ih < 0 || ih >= h as isize { continue; }
-                            for kj in 0..k.1 {
-                                let iw = (xx * s.1 + kj * d.1) as isize - p.1 as isize;
-                                if iw < 0 || iw >= w as isize { continue; }
-                                let at = ih as usize * w + iw as usize;
-                                let v = plane[at].to_c();
-                                if v > best || v.is_nan() || bi < 0 {
-                                    best = v;
-                                    bi = at as i64;
-                                    if v.is_nan() { break; }
-                                }
-                            }
-                        }
-                        vo[y * ow + xx] = T::from_c(best);
-                        io[y * ow + xx] = bi.max(0);
+        let pg = PoolWin {
+            h,
+            w,
+            oh,
+            ow,
+            k,
+            s,
+            p,
+            d,
+        };
+        let vals = Tensor::empty(&[n, c, oh, ow], x.dtype)?;
+        let idx = if with_idx {
+            Tensor::empty(&[n, c, oh, ow], DType::I64)?
+        } else {
+            Tensor::empty(&[0], DType::I64)?
+        };
+        crate::dispatch_float!(x.dtype, T => {
+            // SAFETY: `x` is contiguous of dtype T; `vals`/`idx` are fresh, each plane written by one task.
+            let src = unsafe { slice_of::<T>(&x) };
+            let vo = unsafe { std::slice::from_raw_parts_mut(vals.data_ptr() as *mut T, vals.numel()) };
+            let io = unsafe { std::slice::from_raw_parts_mut(idx.data_ptr() as *mut i64, idx.numel()) };
+            let (ip, op) = (h * w, oh * ow);
+            if op > 0 && ip > 0 {
+                let run = |(pi, vp): (usize, &mut [T]), ipl: Option<&mut [i64]>| {
+                    max_pool_plane(&src[pi * ip..(pi + 1) * ip], vp, ipl, &pg)
+                };
+                if with_idx {
+                    let par = planes * ip >= super::iter::PAR_THRESHOLD && super::threads::get_num_threads() > 1;
+                    if par {
+                        vo.par_chunks_mut(op).zip(io.par_chunks_mut(op)).enumerate().for_each(|(pi, (vp, ipl))| run((pi, vp), Some(ipl)));
+                    } else {
+                        vo.chunks_mut(op).zip(io.chunks_mut(op)).enumerate().for_each(|(pi, (vp, ipl))| run((pi, vp), Some(ipl)));
                     }
+                } else if planes * ip >= super::iter::PAR_THRESHOLD && super::threads::get_num_threads() > 1 {
+                    vo.par_chunks_mut(op).enumerate().for_each(|a| run(a, None));
+                } else {
+                    vo.chunks_mut(op).enumerate().for_each(|a| run(a, None));
                 }
-            });
-            (Tensor::from_vec(&vals, &[n, c, oh, ow])?, Tensor::from_vec(&idx, &[n, c, oh, ow])?)
+            }
         }, _ => crate::bail!(Runtime, "\"max_pool2d\" not implemented for '{}'", crate::ops::dtype_title(x.dtype)));
-        if needs_grad(&[self]) {
+        if grad {
             let ix = idx.clone();
             let outs = record(
                 "MaxPool2DWithIndicesBackward0",
@@ -578,20 +592,7 @@ impl Tensor {
                     let Some(g) = &g[0] else {
                         return Ok(vec![None]);
                     };
-                    let gv = g.contiguous()?;
-                    let res = crate::dispatch_float!(gv.dtype, T => {
-                    let gs = gv.to_vec::<T>();
-                    let is = ix.to_vec::<i64>();
-                    let mut out = vec![T::default(); planes * h * w];
-                    out.par_chunks_mut(h * w).enumerate().for_each(|(pi, dst)| {
-                        for j in 0..oh * ow {
-                            let at = is[pi * oh * ow + j] as usize;
-                            dst[at] = T::from_c(dst[at].to_c() + gs[pi * oh * ow + j].to_c());
-                        }
-                    });
-                    Tensor::from_vec(&out, &[n, c, h, w])?
-                }, _ => unreachable!());
-                    Ok(vec![Some(res)])
+                    Ok(vec![Some(max_pool_scatter(g, &ix, planes, (n, c, h, w))?)])
                 },
             );
             return Ok((outs.into_iter().next().expect("one output"), idx));
@@ -718,6 +719,166 @@ fn pool_geo(
     }
 }
 
-fn neg_inf<F: num_traits::Float>() -> F {
-    F::neg_infinity()
+/// The window geometry of one max-pool plane.
+struct PoolWin {
+    h: usize,
+    w: usize,
+    oh: usize,
+    ow: usize,
+    k: (usize, usize),
+    s: (usize, usize),
+    p: (usize, usize),
+    d: (usize, usize),
+}
+
+/// Max over the windows of one `h × w` plane into `vo` (`oh × ow`), argmax (flat in the plane) into
+/// `io` when given. NaN wins, as in PyTorch. Each output's valid taps are computed per row/column,
+/// so the loops carry no per-element bounds tests; 2×2 stride 2 without padding has its own loop.
+fn max_pool_plane<T: FloatElem>(src: &[T], vo: &mut [T], io: Option<&mut [i64]>, g: &PoolWin) {
+    let PoolWin {
+        h,
+        w,
+        oh,
+        ow,
+        k,
+        s,
+        p,
+        d,
+    } = *g;
+    use num_traits::Float;
+    let better = |v: T::C, best: T::C| v > best || v.is_nan();
+    if k == (2, 2) && s == (2, 2) && p == (0, 0) && d == (1, 1) && 2 * oh <= h && 2 * ow <= w {
+        match io {
+            None => {
+                for y in 0..oh {
+                    let (r0, r1) = (
+                        &src[2 * y * w..2 * y * w + 2 * ow],
+                        &src[(2 * y + 1) * w..(2 * y + 1) * w + 2 * ow],
+                    );
+                    let out = &mut vo[y * ow..(y + 1) * ow];
+                    for ((o, a), b) in out
+                        .iter_mut()
+                        .zip(r0.chunks_exact(2))
+                        .zip(r1.chunks_exact(2))
+                    {
+                        let mut m = a[0].to_c();
+                        for v in [a[1].to_c(), b[0].to_c(), b[1].to_c()] {
+                            if better(v, m) {
+                                m = v;
+                            }
+                        }
+                        *o = T::from_c(m);
+                    }
+                }
+            }
+            Some(io) => {
+                for y in 0..oh {
+                    let (b0, b1) = (2 * y * w, (2 * y + 1) * w);
+                    let (r0, r1) = (&src[b0..b0 + 2 * ow], &src[b1..b1 + 2 * ow]);
+                    let out = vo[y * ow..(y + 1) * ow]
+                        .iter_mut()
+                        .zip(io[y * ow..(y + 1) * ow].iter_mut());
+                    for (xx, ((o, i), (a, b))) in out
+                        .zip(r0.chunks_exact(2).zip(r1.chunks_exact(2)))
+                        .enumerate()
+                    {
+                        let (mut m, mut at) = (a[0].to_c(), b0 + 2 * xx);
+                        for (v, pos) in [
+                            (a[1].to_c(), b0 + 2 * xx + 1),
+                            (b[0].to_c(), b1 + 2 * xx),
+                            (b[1].to_c(), b1 + 2 * xx + 1),
+                        ] {
+                            if better(v, m) {
+                                m = v;
+                                at = pos;
+                            }
+                        }
+                        *o = T::from_c(m);
+                        *i = at as i64;
+                    }
+                }
+            }
+        }
+        return;
+    }
+    // valid taps [lo, hi) of output index o along an axis
+    let taps = |o: usize, len: usize, k: usize, s: usize, p: usize, d: usize| -> (usize, usize) {
+        let base = (o * s) as isize - p as isize;
+        let lo = if base >= 0 {
+            0
+        } else {
+            ((-base) as usize).div_ceil(d)
+        };
+        let hi = if base >= len as isize {
+            0
+        } else {
+            (((len as isize - 1 - base) as usize) / d + 1).min(k)
+        };
+        (lo, hi.max(lo))
+    };
+    let cols: Vec<(usize, usize, isize)> = (0..ow)
+        .map(|xx| {
+            let (lo, hi) = taps(xx, w, k.1, s.1, p.1, d.1);
+            (lo, hi, (xx * s.1) as isize - p.1 as isize)
+        })
+        .collect();
+    let mut io = io;
+    for y in 0..oh {
+        let (klo, khi) = taps(y, h, k.0, s.0, p.0, d.0);
+        let hb = (y * s.0) as isize - p.0 as isize;
+        for (xx, &(jlo, jhi, wb)) in cols.iter().enumerate() {
+            let mut best = <T::C as num_traits::Float>::neg_infinity();
+            let mut bi: usize = usize::MAX;
+            'win: for ki in klo..khi {
+                let row = (hb + (ki * d.0) as isize) as usize * w;
+                for kj in jlo..jhi {
+                    let at = row + (wb + (kj * d.1) as isize) as usize;
+                    let v = src[at].to_c();
+                    if bi == usize::MAX || better(v, best) {
+                        best = v;
+                        bi = at;
+                        if v.is_nan() {
+                            break 'win;
+                        }
+                    }
+                }
+            }
+            vo[y * ow + xx] = T::from_c(best);
+            if let Some(io) = io.as_deref_mut() {
+                io[y * ow + xx] = if bi == usize::MAX { 0 } else { bi as i64 };
+            }
+        }
+    }
+}
+
+/// The input gradient of max_pool2d: each plane's output gradient added at its argmax.
+fn max_pool_scatter(
+    g: &Tensor,
+    idx: &Tensor,
+    planes: usize,
+    (n, c, h, w): (usize, usize, usize, usize),
+) -> Result<Tensor> {
+    let gv = g.detach().contiguous()?;
+    let out = Tensor::zeros(&[n, c, h, w], g.dtype)?;
+    let (ip, op) = (h * w, idx.numel() / planes.max(1));
+    if ip == 0 || op == 0 {
+        return Ok(out);
+    }
+    crate::dispatch_float!(gv.dtype, T => {
+        // SAFETY: contiguous `gv` of dtype T and `idx` of i64; `out` is fresh, each plane written by one task.
+        let (gs, is) = unsafe { (slice_of::<T>(&gv), slice_of::<i64>(idx)) };
+        let dst = unsafe { std::slice::from_raw_parts_mut(out.data_ptr() as *mut T, out.numel()) };
+        let body = |(pi, dp): (usize, &mut [T])| {
+            for (&at, gval) in is[pi * op..(pi + 1) * op].iter().zip(&gs[pi * op..(pi + 1) * op]) {
+                let slot = &mut dp[at as usize];
+                *slot = T::from_c(slot.to_c() + gval.to_c());
+            }
+        };
+        if planes * ip >= super::iter::PAR_THRESHOLD && super::threads::get_num_threads() > 1 {
+            dst.par_chunks_mut(ip).enumerate().for_each(body);
+        } else {
+            dst.chunks_mut(ip).enumerate().for_each(body);
+        }
+    }, _ => unreachable!());
+    Ok(out)
 }

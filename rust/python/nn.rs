@@ -75,6 +75,8 @@ fn _nn_conv2d(
 }
 
 #[pyfunction]
+#[pyo3(signature = (x, kernel, stride, padding, dilation, ceil_mode, return_indices=true))]
+#[allow(clippy::too_many_arguments)]
 fn _nn_max_pool2d(
     py: Python<'_>,
     x: &Bound<'_, PyAny>,
@@ -83,10 +85,12 @@ fn _nn_max_pool2d(
     padding: (usize, usize),
     dilation: (usize, usize),
     ceil_mode: bool,
+    return_indices: bool,
 ) -> PyResult<Py<PyAny>> {
     let t = tensor_arg(x)?;
-    let (v, i) =
-        py.detach(|| guard(|| t.max_pool2d(kernel, stride, padding, dilation, ceil_mode)))?;
+    let (v, i) = py.detach(|| {
+        guard(|| t.max_pool2d(kernel, stride, padding, dilation, ceil_mode, return_indices))
+    })?;
     wrap_vec(py, vec![v, i])
 }
 

@@ -729,12 +729,15 @@ def _max_poolnd(
         x2 = x.unsqueeze(2) if nd == 1 else x
         lift = (lambda t: (1, *t)) if nd == 1 else (lambda t: t)
         values, indices = torch._C._nn_max_pool2d(x2, lift(kernel), lift(stride), (0, *padding) if nd == 1 else padding,
-                                                  lift(dilation), ceil_mode)
+                                                  lift(dilation), ceil_mode, return_indices)
+        if not return_indices:
+            values = values.squeeze(2) if nd == 1 else values
+            return values.squeeze(0) if squeeze else values
         if nd == 1:
             values, indices = values.squeeze(2), indices.squeeze(2)
         if squeeze:
             values, indices = values.squeeze(0), indices.squeeze(0)
-        return (values, indices) if return_indices else values
+        return values, indices
     spatial = tuple(x.shape[2:])
     out = tuple(
         _pool_out(sz, k, s, p, d, ceil_mode) for sz, k, s, p, d in zip(spatial, kernel, stride, padding, dilation)
