@@ -136,7 +136,7 @@ impl Tensor {
         }
         let n: usize = norm_shape.iter().product();
         let x = self.detach().contiguous()?;
-        let rows = if n == 0 { 0 } else { x.numel() / n };
+        let rows = x.numel().checked_div(n).unwrap_or(0);
         let (xhat, rstd) = crate::dispatch_float!(x.dtype, T => {
             let mut buf = x.to_vec::<T>();
             let mut rs = vec![0f64; rows];
@@ -339,7 +339,7 @@ impl Act for f32 {
         p = p * r + 8.333_452e-3;
         p = p * r + 4.166_579_6e-2;
         p = p * r + 1.666_666_5e-1;
-        p = p * r + 5.000_000_1e-1;
+        p = p * r + 0.5;
         let y = p * r * r + r + 1.0;
         y * f32::from_bits(((n as i32 + 127) as u32) << 23)
     }
