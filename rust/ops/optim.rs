@@ -8,6 +8,19 @@ use num_traits::{Float, NumCast};
 use rayon::prelude::*;
 use std::sync::Arc;
 
+/// The hyper-parameters Adam, AdamW, NAdam and RAdam share. `decoupled` is AdamW-style weight decay
+/// (`param *= 1 - lr * wd`) instead of adding `wd * param` to the gradient.
+#[derive(Clone, Copy, Debug)]
+pub struct Moments {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub decoupled: bool,
+    pub maximize: bool,
+}
+
 /// Which update rule, with its hyper-parameters that are the same for every parameter.
 #[derive(Clone, Copy, Debug)]
 pub enum Update {
@@ -21,17 +34,7 @@ pub enum Update {
         maximize: bool,
     },
     /// states: `[exp_avg, exp_avg_sq(, max_exp_avg_sq)]`; coefs: `[step_size, bias_correction2_sqrt]`.
-    /// `decoupled` is AdamW's weight decay (`param *= 1 - lr * wd`).
-    Adam {
-        lr: f64,
-        beta1: f64,
-        beta2: f64,
-        eps: f64,
-        weight_decay: f64,
-        decoupled: bool,
-        amsgrad: bool,
-        maximize: bool,
-    },
+    Adam { h: Moments, amsgrad: bool },
     /// states: `[sum]`; coefs: `[clr]`.
     Adagrad {
         eps: f64,
@@ -65,25 +68,9 @@ pub enum Update {
         maximize: bool,
     },
     /// states: `[exp_avg, exp_avg_sq]`; coefs: `[bias_correction2, grad_coef, exp_avg_coef]`.
-    NAdam {
-        lr: f64,
-        beta1: f64,
-        beta2: f64,
-        eps: f64,
-        weight_decay: f64,
-        decoupled: bool,
-        maximize: bool,
-    },
+    NAdam(Moments),
     /// states: `[exp_avg, exp_avg_sq]`; coefs: `[bias_correction1, bias_correction2, rect (0 = unrectified)]`.
-    RAdam {
-        lr: f64,
-        beta1: f64,
-        beta2: f64,
-        eps: f64,
-        weight_decay: f64,
-        decoupled: bool,
-        maximize: bool,
-    },
+    RAdam(Moments),
 }
 
 impl Update {
@@ -97,7 +84,7 @@ impl Update {
                 momentum, centered, ..
             } => 1 + (momentum > 0.0) as usize + centered as usize,
             Update::Adadelta { .. } | Update::Adamax { .. } => 2,
-            Update::NAdam { .. } | Update::RAdam { .. } => 2,
+            Update::NAdam(_) | Update::RAdam(_) => 2,
         }
     }
     pub fn n_coefs(&self) -> usize {
@@ -106,7 +93,7 @@ impl Update {
             Update::Adam { .. } => 2,
             Update::Adagrad { .. } | Update::Adamax { .. } => 1,
             Update::RmsProp { .. } | Update::Adadelta { .. } => 0,
-            Update::NAdam { .. } | Update::RAdam { .. } => 3,
+            Update::NAdam(_) | Update::RAdam(_) => 3,
         }
     }
 }
@@ -158,6 +145,31 @@ fn square_avg_into<T: FloatElem>(v: &mut [T], d: &[T::C], beta: T::C, one_minus:
         .for_each(|(v, &d)| *v = T::from_c(v.to_c() * beta + one_minus * d * d));
 }
 
+/// The shared start of Adam, NAdam and RAdam: weight decay (decoupled, or into the gradient), then
+/// `m = lerp(m, d, 1 - beta1)` and `v = beta2 * v + (1 - beta2) * d²`; `d` holds the gradient after.
+fn moments<T: FloatElem>(
+    h: &Moments,
+    p: &mut [T],
+    g: &[T],
+    m: &mut [T],
+    v: &mut [T],
+    d: &mut [T::C],
+) {
+    let zero = <T::C as num_traits::Zero>::zero();
+    if h.decoupled && h.weight_decay != 0.0 {
+        scale(p, c(1.0 - h.lr * h.weight_decay));
+    }
+    load_grad(
+        d,
+        g,
+        p,
+        h.maximize,
+        if h.decoupled { zero } else { c(h.weight_decay) },
+    );
+    lerp_into(m, d, c(1.0 - h.beta1));
+    square_avg_into(v, d, c(h.beta2), c(1.0 - h.beta2));
+}
+
 /// `p *= factor` (decoupled weight decay).
 fn scale<T: FloatElem>(p: &mut [T], factor: T::C) {
     p.iter_mut().for_each(|p| *p = T::from_c(p.to_c() * factor));
@@ -204,7 +216,6 @@ fn apply_block<T: FloatElem>(
     s: &mut [&mut [T]],
     d: &mut [T::C],
 ) {
-    let zero = <T::C as num_traits::Zero>::zero();
     match *u {
         Update::Sgd {
             lr,
@@ -240,36 +251,11 @@ fn apply_block<T: FloatElem>(
                 .zip(&*d)
                 .for_each(|(p, &d)| *p = T::from_c(p.to_c() - lr * d));
         }
-        Update::Adam {
-            lr,
-            beta1,
-            beta2,
-            eps,
-            weight_decay,
-            decoupled,
-            amsgrad,
-            maximize,
-        } => {
-            let (w1, b2, omb2, eps) = (
-                c::<T::C>(1.0 - beta1),
-                c::<T::C>(beta2),
-                c::<T::C>(1.0 - beta2),
-                c::<T::C>(eps),
-            );
-            let (step_size, bc2_sqrt) = (c::<T::C>(coefs[0]), c::<T::C>(coefs[1]));
-            if decoupled && weight_decay != 0.0 {
-                scale(p, c(1.0 - lr * weight_decay));
-            }
-            load_grad(
-                d,
-                g,
-                p,
-                maximize,
-                if decoupled { zero } else { c(weight_decay) },
-            );
+        Update::Adam { ref h, amsgrad } => {
             let [m, v, rest @ ..] = s else { unreachable!() };
-            lerp_into(m, d, w1);
-            square_avg_into(v, d, b2, omb2);
+            moments(h, p, g, m, v, d);
+            let (step_size, bc2_sqrt, eps) =
+                (c::<T::C>(coefs[0]), c::<T::C>(coefs[1]), c::<T::C>(h.eps));
             let vhat: &[T] = match rest {
                 [mx, ..] if amsgrad => {
                     mx.iter_mut()
@@ -415,39 +401,15 @@ fn apply_block<T: FloatElem>(
                     *p = T::from_c(p.to_c() - clr * (m.to_c() / u.to_c()));
                 });
         }
-        Update::NAdam {
-            lr,
-            beta1,
-            beta2,
-            eps,
-            weight_decay,
-            decoupled,
-            maximize,
-        } => {
-            let (w1, b2, omb2, eps) = (
-                c::<T::C>(1.0 - beta1),
-                c::<T::C>(beta2),
-                c::<T::C>(1.0 - beta2),
-                c::<T::C>(eps),
-            );
-            let (bc2, gc, mc) = (
+        Update::NAdam(ref h) => {
+            let [m, v, ..] = s else { unreachable!() };
+            moments(h, p, g, m, v, d);
+            let (bc2, gc, mc, eps) = (
                 c::<T::C>(coefs[0]),
                 c::<T::C>(coefs[1]),
                 c::<T::C>(coefs[2]),
+                c::<T::C>(h.eps),
             );
-            if decoupled && weight_decay != 0.0 {
-                scale(p, c(1.0 - lr * weight_decay));
-            }
-            load_grad(
-                d,
-                g,
-                p,
-                maximize,
-                if decoupled { zero } else { c(weight_decay) },
-            );
-            let [m, v, ..] = s else { unreachable!() };
-            lerp_into(m, d, w1);
-            square_avg_into(v, d, b2, omb2);
             p.iter_mut()
                 .zip(m.iter())
                 .zip(v.iter())
@@ -458,53 +420,27 @@ fn apply_block<T: FloatElem>(
                     *p = T::from_c(pi.to_c() + mc * (m.to_c() / denom));
                 });
         }
-        Update::RAdam {
-            lr,
-            beta1,
-            beta2,
-            eps,
-            weight_decay,
-            decoupled,
-            maximize,
-        } => {
-            let (w1, b2, omb2, eps) = (
-                c::<T::C>(1.0 - beta1),
-                c::<T::C>(beta2),
-                c::<T::C>(1.0 - beta2),
-                c::<T::C>(eps),
-            );
+        Update::RAdam(ref h) => {
+            let [m, v, ..] = s else { unreachable!() };
+            moments(h, p, g, m, v, d);
             let (bc1, bc2_sqrt, rect) = (
                 c::<T::C>(coefs[0]),
                 c::<T::C>(coefs[1].sqrt()),
                 c::<T::C>(coefs[2]),
             );
-            let lr_c = c::<T::C>(lr);
-            if decoupled && weight_decay != 0.0 {
-                scale(p, c(1.0 - lr * weight_decay));
-            }
-            load_grad(
-                d,
-                g,
-                p,
-                maximize,
-                if decoupled { zero } else { c(weight_decay) },
-            );
-            let [m, v, ..] = s else { unreachable!() };
-            lerp_into(m, d, w1);
-            square_avg_into(v, d, b2, omb2);
-            if rect != zero {
+            let (lr, eps) = (c::<T::C>(h.lr), c::<T::C>(h.eps));
+            if rect != <T::C as num_traits::Zero>::zero() {
                 p.iter_mut()
                     .zip(m.iter())
                     .zip(v.iter())
                     .for_each(|((p, m), v)| {
-                        let upd =
-                            m.to_c() / bc1 * lr_c * (bc2_sqrt / (v.to_c().sqrt() + eps)) * rect;
+                        let upd = m.to_c() / bc1 * lr * (bc2_sqrt / (v.to_c().sqrt() + eps)) * rect;
                         *p = T::from_c(p.to_c() - upd);
                     });
             } else {
                 p.iter_mut()
                     .zip(m.iter())
-                    .for_each(|(p, m)| *p = T::from_c(p.to_c() - m.to_c() / bc1 * lr_c));
+                    .for_each(|(p, m)| *p = T::from_c(p.to_c() - m.to_c() / bc1 * lr));
             }
         }
     }

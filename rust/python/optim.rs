@@ -2,7 +2,7 @@
 
 use super::guard_nogil;
 use super::tensor::tensor_arg;
-use crate::ops::optim::{fused_update, Update};
+use crate::ops::optim::{fused_update, Moments, Update};
 use crate::Tensor;
 use pyo3::exceptions::{PyKeyError, PyValueError};
 use pyo3::prelude::*;
@@ -21,6 +21,19 @@ fn flag(h: &Bound<'_, PyDict>, name: &str) -> PyResult<bool> {
     Ok(num(h, name)? != 0.0)
 }
 
+/// The Adam family's shared hyper-parameters (`beta1`/`beta2` are the group's `betas`).
+fn moments(h: &Bound<'_, PyDict>, decoupled: bool) -> PyResult<Moments> {
+    Ok(Moments {
+        lr: num(h, "lr")?,
+        beta1: num(h, "beta1")?,
+        beta2: num(h, "beta2")?,
+        eps: num(h, "eps")?,
+        weight_decay: num(h, "weight_decay")?,
+        decoupled,
+        maximize: flag(h, "maximize")?,
+    })
+}
+
 fn parse(kind: &str, h: &Bound<'_, PyDict>) -> PyResult<Update> {
     let (wd, maximize) = (num(h, "weight_decay")?, flag(h, "maximize")?);
     Ok(match kind {
@@ -33,14 +46,8 @@ fn parse(kind: &str, h: &Bound<'_, PyDict>) -> PyResult<Update> {
             maximize,
         },
         "adam" | "adamw" => Update::Adam {
-            lr: num(h, "lr")?,
-            beta1: num(h, "beta1")?,
-            beta2: num(h, "beta2")?,
-            eps: num(h, "eps")?,
-            weight_decay: wd,
-            decoupled: kind == "adamw",
+            h: moments(h, kind == "adamw")?,
             amsgrad: flag(h, "amsgrad")?,
-            maximize,
         },
         "adagrad" => Update::Adagrad {
             eps: num(h, "eps")?,
@@ -70,36 +77,8 @@ fn parse(kind: &str, h: &Bound<'_, PyDict>) -> PyResult<Update> {
             weight_decay: wd,
             maximize,
         },
-        "nadam" | "radam" => {
-            let (lr, beta1, beta2, eps) = (
-                num(h, "lr")?,
-                num(h, "beta1")?,
-                num(h, "beta2")?,
-                num(h, "eps")?,
-            );
-            let decoupled = flag(h, "decoupled_weight_decay")?;
-            if kind == "nadam" {
-                Update::NAdam {
-                    lr,
-                    beta1,
-                    beta2,
-                    eps,
-                    weight_decay: wd,
-                    decoupled,
-                    maximize,
-                }
-            } else {
-                Update::RAdam {
-                    lr,
-                    beta1,
-                    beta2,
-                    eps,
-                    weight_decay: wd,
-                    decoupled,
-                    maximize,
-                }
-            }
-        }
+        "nadam" => Update::NAdam(moments(h, flag(h, "decoupled_weight_decay")?)?),
+        "radam" => Update::RAdam(moments(h, flag(h, "decoupled_weight_decay")?)?),
         _ => {
             return Err(PyValueError::new_err(format!(
                 "unknown optimizer update '{}'",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .optimizer import Optimizer, _check_nonnegative, _value
+from .optimizer import Optimizer, _validate, _value
 
 
 class Adadelta(Optimizer):
@@ -28,13 +28,9 @@ class Adadelta(Optimizer):
         maximize: bool = False,
         differentiable: bool = False,
     ) -> None:
-        if _value(lr) < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        _validate(lr, eps=eps, weight_decay=weight_decay)
         if not 0.0 <= rho <= 1.0:
             raise ValueError(f"Invalid rho value: {rho}")
-        if eps < 0.0:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        _check_nonnegative("weight_decay value", weight_decay)
         defaults = {
             "lr": lr,
             "rho": rho,

@@ -7,7 +7,7 @@ from typing import Any
 
 import ferrotorch
 
-from .optimizer import Optimizer, _check_nonnegative, _value
+from .optimizer import Optimizer, _validate, _value
 
 
 class Adagrad(Optimizer):
@@ -30,15 +30,13 @@ class Adagrad(Optimizer):
         differentiable: bool = False,
         fused: bool | None = None,
     ) -> None:
-        if _value(lr) < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if lr_decay < 0.0:
-            raise ValueError(f"Invalid lr_decay value: {lr_decay}")
-        _check_nonnegative("weight_decay value", weight_decay)
-        if initial_accumulator_value < 0.0:
-            raise ValueError(f"Invalid initial_accumulator_value value: {initial_accumulator_value}")
-        if eps < 0.0:
-            raise ValueError(f"Invalid epsilon value: {eps}")
+        _validate(
+            lr,
+            eps=eps,
+            weight_decay=weight_decay,
+            lr_decay=lr_decay,
+            initial_accumulator_value=initial_accumulator_value,
+        )
         defaults = {
             "lr": lr,
             "lr_decay": lr_decay,

@@ -9,7 +9,7 @@ import numpy as np
 
 import ferrotorch
 
-from .optimizer import Optimizer, _check_betas, _check_nonnegative, _value
+from .optimizer import Optimizer, _validate, _value
 
 
 class NAdam(Optimizer):
@@ -34,14 +34,7 @@ class NAdam(Optimizer):
         capturable: bool = False,
         differentiable: bool = False,
     ) -> None:
-        if _value(lr) < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if eps < 0.0:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        _check_betas(betas)
-        _check_nonnegative("weight_decay value", weight_decay)
-        if momentum_decay < 0.0:
-            raise ValueError(f"Invalid momentum_decay value: {momentum_decay}")
+        _validate(lr, eps=eps, betas=betas, weight_decay=weight_decay, momentum_decay=momentum_decay)
         defaults = {
             "lr": lr,
             "betas": betas,

@@ -321,17 +321,27 @@ class Optimizer:
         return out
 
 
-def _check_nonnegative(name: str, value: float) -> None:
-    if isinstance(value, ferrotorch.Tensor):
-        value = value.item()
-    if not 0.0 <= value:
-        raise ValueError(f"Invalid {name}: {value}")
-
-
-def _check_betas(betas: tuple[float, float]) -> None:
-    for i, b in enumerate(betas):
+def _validate(
+    lr: Any,
+    *,
+    eps: float | None = None,
+    betas: tuple | None = None,
+    weight_decay: Any = None,
+    **nonnegative: float,
+) -> None:
+    """PyTorch's constructor checks: ``ValueError("Invalid <name> value: <value>")`` for negative settings."""
+    if _value(lr) < 0.0:
+        raise ValueError(f"Invalid learning rate: {lr}")
+    if eps is not None and eps < 0.0:
+        raise ValueError(f"Invalid epsilon value: {eps}")
+    for i, b in enumerate(betas or ()):
         if not 0.0 <= b < 1.0:
             raise ValueError(f"Invalid beta parameter at index {i}: {b}")
+    if weight_decay is not None and _value(weight_decay) < 0.0:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+    for name, v in nonnegative.items():
+        if v < 0.0:
+            raise ValueError(f"Invalid {name} value: {v}")
 
 
 def _value(x: Any) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .optimizer import Optimizer, _check_nonnegative, _value
+from .optimizer import Optimizer, _validate, _value
 
 
 class RMSprop(Optimizer):
@@ -29,15 +29,7 @@ class RMSprop(Optimizer):
         maximize: bool = False,
         differentiable: bool = False,
     ) -> None:
-        if _value(lr) < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if eps < 0.0:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if momentum < 0.0:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        _check_nonnegative("weight_decay value", weight_decay)
-        if alpha < 0.0:
-            raise ValueError(f"Invalid alpha value: {alpha}")
+        _validate(lr, eps=eps, weight_decay=weight_decay, momentum=momentum, alpha=alpha)
         defaults = {
             "lr": lr,
             "momentum": momentum,

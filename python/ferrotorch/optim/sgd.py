@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .optimizer import Optimizer, _check_nonnegative, _value
+from .optimizer import Optimizer, _validate, _value
 
 
 class SGD(Optimizer):
@@ -29,11 +29,7 @@ class SGD(Optimizer):
         differentiable: bool = False,
         fused: bool | None = None,
     ) -> None:
-        if _value(lr) < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if momentum < 0.0:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        _check_nonnegative("weight_decay value", weight_decay)
+        _validate(lr, weight_decay=weight_decay, momentum=momentum)
         defaults = {
             "lr": lr,
             "momentum": momentum,
