@@ -90,7 +90,7 @@ impl Tensor {
                 }
                 let size = if self.ndim() == 0 { 1 } else { self.shape()[d] };
                 let j = scatter_gather_index(iv[k], size, d)?;
-                let mut off = self.layout.offset as isize - self.layout.offset as isize;
+                let mut off: isize = 0;
                 for (a, &s) in ix.iter().enumerate() {
                     if self.ndim() > 0 {
                         off += ((if a == d { j } else { s }) * self.strides()[a]) as isize;
@@ -289,7 +289,7 @@ impl Tensor {
         })?;
         let n = out.len() / self.ndim().max(1);
         if self.ndim() == 0 {
-            return Tensor::from_vec(&vec![0i64; 0], &[usize::from(vals[0]), 0]);
+            return Tensor::from_vec::<i64>(&[], &[usize::from(vals[0]), 0]);
         }
         Tensor::from_vec(&out, &[n, self.ndim()])
     }

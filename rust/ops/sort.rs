@@ -2,11 +2,11 @@
 
 use super::reduce::split3;
 use crate::autograd::{needs_grad, record};
-use crate::tensor::{wrap_dim, Elem, Result, Tensor};
+use crate::tensor::{is_nan, wrap_dim, Elem, Result, Tensor};
 use std::cmp::Ordering;
 
 fn cmp_nan_last<T: Elem>(a: &T, b: &T) -> Ordering {
-    let (an, bn) = (a != a, b != b);
+    let (an, bn) = (is_nan(*a), is_nan(*b));
     match (an, bn) {
         (true, true) => Ordering::Equal,
         (true, false) => Ordering::Greater,

@@ -154,13 +154,13 @@ pub fn dtype_arg(obj: &Bound<'_, PyAny>) -> PyResult<DType> {
         return Ok(d.get().d);
     }
     let py = obj.py();
-    if obj.is(&py.get_type::<PyFloat>()) {
+    if obj.is(py.get_type::<PyFloat>()) {
         return Ok(DType::F64);
     }
-    if obj.is(&py.get_type::<PyBool>()) {
+    if obj.is(py.get_type::<PyBool>()) {
         return Ok(DType::Bool);
     }
-    if obj.is(&py.get_type::<PyInt>()) {
+    if obj.is(py.get_type::<PyInt>()) {
         return Ok(DType::I64);
     }
     if let Ok(name) = obj.getattr("name").and_then(|n| n.extract::<String>()) {
@@ -391,12 +391,10 @@ fn walk(obj: &Bound<'_, PyAny>, depth: usize, n: &mut Nested) -> PyResult<()> {
     }
     if let Ok(t) = obj.cast::<PyTensor>() {
         let t = t.borrow().t.clone();
-        if t.numel() != 1 || depth < n.shape.len() {
-            if t.ndim() > 0 {
-                // a tensor inside a list: expand it as nested data
-                let list = super::tensor::tolist(obj.py(), &t)?;
-                return walk(list.bind(obj.py()), depth, n);
-            }
+        if (t.numel() != 1 || depth < n.shape.len()) && t.ndim() > 0 {
+            // a tensor inside a list: expand it as nested data
+            let list = super::tensor::tolist(obj.py(), &t)?;
+            return walk(list.bind(obj.py()), depth, n);
         }
         let s = super::guard(|| t.item())?;
         push_scalar(n, s, t.dtype);

@@ -122,7 +122,10 @@ pub fn from_numpy(py: Python<'_>, arr: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>>
             "At least one stride in the given numpy array is negative, and tensors with negative strides are not currently supported. (You can probably work around this by making a copy of your array  with array.copy().) ",
         ));
     }
-    if strides_b.iter().any(|&s| s as usize % size != 0) {
+    if strides_b
+        .iter()
+        .any(|&s| !(s as usize).is_multiple_of(size))
+    {
         return Err(PyValueError::new_err(
             "given numpy array strides not a multiple of the element byte size. Copy the numpy array to reallocate the memory.",
         ));

@@ -217,7 +217,7 @@ fn list_is_tuple(idx: &Bound<'_, PyAny>) -> bool {
     l.len() < 32
         && l.iter().any(|o| {
             o.is_none()
-                || o.is(&PyEllipsis::get(o.py()))
+                || o.is(PyEllipsis::get(o.py()))
                 || o.cast::<PyTensor>().is_ok()
                 || o.cast::<PySlice>().is_ok()
                 || o.cast::<PyList>().is_ok()
@@ -238,7 +238,7 @@ fn parse_index(idx: &Bound<'_, PyAny>) -> PyResult<Vec<Item>> {
     for it in items {
         if it.is_none() {
             out.push(Item::None);
-        } else if it.is(&PyEllipsis::get(it.py())) {
+        } else if it.is(PyEllipsis::get(it.py())) {
             out.push(Item::Ellipsis);
         } else if let Ok(s) = it.cast::<PySlice>() {
             let get = |n: &str| -> PyResult<Option<i64>> {
@@ -1824,7 +1824,7 @@ fn not_impl_to_type_error(
     r: Py<PyAny>,
     other: &Bound<'_, PyAny>,
 ) -> PyResult<Py<PyAny>> {
-    if r.bind(py).is(&py.NotImplemented()) {
+    if r.bind(py).is(py.NotImplemented()) {
         return Err(PyTypeError::new_err(format!(
             "mul(): argument 'other' must be Tensor or Number, not {}",
             other.get_type().name()?

@@ -158,6 +158,13 @@ pub fn result_type(operands: &[(DType, Rank)]) -> DType {
 
 /// The element trait every kernel is generic over. `Acc` is the type arithmetic runs in:
 /// the type itself, except f32 for the half types and i64-free bool handled through u8.
+/// NaN test for any element type (always false for integers and bools): `x != x`.
+#[inline(always)]
+#[allow(clippy::eq_op)]
+pub fn is_nan<T: PartialEq + Copy>(x: T) -> bool {
+    x != x
+}
+
 pub trait Elem:
     Copy + Send + Sync + 'static + PartialEq + PartialOrd + std::fmt::Debug + Default
 {

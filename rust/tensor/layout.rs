@@ -235,7 +235,7 @@ pub fn infer_shape(shape: &[i64], numel: usize) -> Result<Dims> {
     let mut out: Dims = shape.iter().map(|&d| d.max(0) as usize).collect();
     match infer {
         Some(i) => {
-            if known == 0 || numel % known != 0 {
+            if known == 0 || !numel.is_multiple_of(known) {
                 return Err(Error::Runtime(format!(
                     "shape '{}' is invalid for input of size {}",
                     text(),

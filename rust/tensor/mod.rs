@@ -8,8 +8,8 @@ mod storage;
 mod tensor;
 
 pub use dtype::{
-    default_dtype, promote_types, result_type, set_default_dtype, DType, Elem, FloatElem, Rank,
-    ALL_DTYPES,
+    default_dtype, is_nan, promote_types, result_type, set_default_dtype, DType, Elem, FloatElem,
+    Rank, ALL_DTYPES,
 };
 pub use error::{Error, Result};
 pub use layout::{
