@@ -246,3 +246,15 @@ def test_unary_out_writes_in_place_or_falls_back():
     f = torch.empty(5)
     torch.exp(i, out=f)
     np.testing.assert_allclose(f.numpy(), np.exp(np.arange(5)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("n", LENGTHS + [1_000_003])
+def test_f32_sum_is_close_to_the_float64_sum(n):
+    rng = np.random.default_rng(n)
+    x = (rng.standard_normal(n) + 0.5).astype(np.float32)
+    want = x.astype(np.float64).sum()
+    got = torch.tensor(x).sum().item()
+    assert abs(got - want) <= 1e-6 * np.abs(x).astype(np.float64).sum() + 1e-6
+    m = x[: n - n % 7].reshape(-1, 7) if n >= 7 else x.reshape(1, -1)
+    np.testing.assert_allclose(torch.tensor(m).sum(0).numpy(), m.astype(np.float64).sum(0), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(torch.tensor(m).sum(1).numpy(), m.astype(np.float64).sum(1), rtol=1e-5, atol=1e-4)

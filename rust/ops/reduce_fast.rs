@@ -9,7 +9,8 @@ use super::iter::PAR_THRESHOLD;
 use crate::tensor::{Elem, Tensor};
 use rayon::prelude::*;
 
-const LANES: usize = 16;
+/// Four AVX-512 registers of f32 (eight of f64): independent chains hide the max/min latency.
+const LANES: usize = 64;
 
 #[inline(always)]
 fn pick<T: Elem, const MAX: bool>(acc: T, x: T) -> T {
@@ -28,6 +29,14 @@ fn pick<T: Elem, const MAX: bool>(acc: T, x: T) -> T {
 
 /// Max (`MAX`) or min of a non-empty slice; NaN if any element is NaN.
 fn extreme_lanes<T: Elem, const MAX: bool>(s: &[T]) -> T {
+    super::vmath::simd_call(
+        #[inline(always)]
+        || extreme_lanes_inline::<T, MAX>(s),
+    )
+}
+
+#[inline(always)]
+fn extreme_lanes_inline<T: Elem, const MAX: bool>(s: &[T]) -> T {
     let first = s[0];
     let mut acc = [first; LANES];
     let mut nan = [false; LANES];

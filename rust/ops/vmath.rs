@@ -170,6 +170,36 @@ unsafe fn contig1<A: Elem, O: Elem, F: Fn(A) -> O, G: Fn(A) -> O>(
     body1(po, pa, len, f)
 }
 
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma,bmi2")]
+unsafe fn call_v4<R, F: FnOnce() -> R>(f: F) -> R {
+    f()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,bmi2")]
+unsafe fn call_v3<R, F: FnOnce() -> R>(f: F) -> R {
+    f()
+}
+
+/// Runs `f` compiled for the widest SIMD the CPU has: `f` (and what it calls `#[inline(always)]`)
+/// is inlined into a copy of this function built for AVX-512, one for AVX2+FMA, and the baseline.
+/// For loops whose speed depends on the vector width (reductions converting f32 to f64, say);
+/// `f` must not use `mul_add` (see `VFloat::vexp_fused`).
+#[inline(always)]
+pub fn simd_call<R, F: FnOnce() -> R>(f: F) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        match simd_level() {
+            // SAFETY: simd_level() checked that the CPU has these features.
+            4 => return unsafe { call_v4(f) },
+            3 => return unsafe { call_v3(f) },
+            _ => {}
+        }
+    }
+    f()
+}
+
 /// Calls `run(lo, hi)` over `[0, n)`, split across threads above `PAR_THRESHOLD`.
 pub fn par_ranges(n: usize, run: impl Fn(usize, usize) + Sync) {
     let threads = if n < PAR_THRESHOLD {

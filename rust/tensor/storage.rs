@@ -15,6 +15,36 @@ const ALIGN: usize = 64;
 const CACHE_MIN: usize = 1 << 16;
 /// Most bytes the cache keeps idle before it returns blocks to the OS.
 const CACHE_LIMIT: usize = 2 << 30;
+/// Blocks at least this big are 2 MiB aligned and advised to use transparent huge pages, as numpy
+/// does: memory-bound passes over them take far fewer TLB misses, and a fresh block takes 512×
+/// fewer page faults.
+const HUGE_MIN: usize = 4 << 20;
+const HUGE_ALIGN: usize = 2 << 20;
+
+/// The alignment a block of capacity `cap` is allocated (and freed) with.
+fn align_for(cap: usize) -> usize {
+    if cap >= HUGE_MIN {
+        HUGE_ALIGN
+    } else {
+        ALIGN
+    }
+}
+
+/// `madvise(MADV_HUGEPAGE)` on a fresh block (a hint: failure just leaves small pages).
+#[cfg(target_os = "linux")]
+fn advise_huge(p: *mut u8, len: usize) {
+    extern "C" {
+        fn madvise(addr: *mut std::ffi::c_void, len: usize, advice: i32) -> i32;
+    }
+    const MADV_HUGEPAGE: i32 = 14;
+    // SAFETY: [p, p + len) is one allocation we own; the advice changes no contents.
+    unsafe {
+        madvise(p.cast(), len, MADV_HUGEPAGE);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn advise_huge(_p: *mut u8, _len: usize) {}
 
 struct Cache {
     free: HashMap<usize, Vec<usize>>,
@@ -45,10 +75,13 @@ fn raw_alloc(cap: usize) -> Result<NonNull<u8>> {
             }
         }
     }
-    let layout = AllocLayout::from_size_align(cap, ALIGN)
+    let layout = AllocLayout::from_size_align(cap, align_for(cap))
         .map_err(|_| Error::OutOfMemory(format!("cannot allocate {} bytes", cap)))?;
     // SAFETY: layout has non-zero size (cap >= ALIGN).
     let p = unsafe { alloc::alloc(layout) };
+    if cap >= HUGE_MIN && !p.is_null() {
+        advise_huge(p, cap);
+    }
     NonNull::new(p).ok_or_else(|| {
         Error::OutOfMemory(format!(
             "DefaultCPUAllocator: not enough memory: you tried to allocate {} bytes.",
@@ -75,7 +108,7 @@ fn raw_free(p: NonNull<u8>, cap: usize) {
     unsafe {
         alloc::dealloc(
             p.as_ptr(),
-            AllocLayout::from_size_align_unchecked(cap, ALIGN),
+            AllocLayout::from_size_align_unchecked(cap, align_for(cap)),
         )
     }
 }
@@ -90,7 +123,7 @@ pub fn empty_cache() {
                     unsafe {
                         alloc::dealloc(
                             p as *mut u8,
-                            AllocLayout::from_size_align_unchecked(cap, ALIGN),
+                            AllocLayout::from_size_align_unchecked(cap, align_for(cap)),
                         )
                     }
                 }
@@ -208,6 +241,13 @@ mod tests {
         assert_eq!(size_class(1), 64);
         assert!(size_class(1_000_000) >= 1_000_000);
         assert!(size_class(1_000_000) < 1_150_000);
+    }
+    #[test]
+    fn big_blocks_are_huge_page_aligned() {
+        let a = Storage::uninit(3 << 20, DType::F32).unwrap();
+        assert_eq!(a.as_ptr() as usize % HUGE_ALIGN, 0);
+        let b = Storage::uninit(1000, DType::F32).unwrap();
+        assert_eq!(b.as_ptr() as usize % ALIGN, 0);
     }
     #[test]
     fn freed_blocks_are_reused() {
