@@ -525,3 +525,188 @@ def test_max_pool2d_nan_wins_unbatched_and_errors() -> None:
         F.max_pool2d(torch.ones(1, 1, 1, 1), 2)
     with pytest.raises(RuntimeError, match="pad should be at most half"):
         F.max_pool2d(torch.ones(1, 1, 4, 4), 2, padding=2)
+
+
+# ---------------------------------------------------------------------------- cross_entropy (log_softmax + nll, one node)
+
+
+def np_cross_entropy(x: np.ndarray, y: np.ndarray, w: np.ndarray | None, ignore: int, eps: float,
+                     reduction: str) -> np.ndarray:
+    """Reference with the class dim 1 (or 0 unbatched) of x; y class indices."""
+    if x.ndim == 1:
+        x, y = x[None], np.asarray(y)[None]
+    xm = np.moveaxis(x, 1, -1)
+    c = xm.shape[-1]
+    m = xm.max(-1, keepdims=True)
+    logp = xm - m - np.log(np.exp(xm - m).sum(-1, keepdims=True))
+    w = np.ones(c) if w is None else w
+    keep = y != ignore
+    ys = np.where(keep, y, 0)
+    wy = w[ys] * keep
+    picked = np.take_along_axis(logp, ys[..., None], -1)[..., 0]
+    loss = -(1 - eps) * wy * picked - eps / c * (logp * w).sum(-1) * keep
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "mean":
+        return loss.sum() / wy.sum()
+    return loss.reshape(y.shape)
+
+
+CE_CASES = [
+    ((6, 5), None, -100, 0.0), ((6, 5), "w", -100, 0.0), ((6, 5), None, 2, 0.0), ((6, 5), "w", 1, 0.3),
+    ((5,), None, -100, 0.1), ((3, 4, 2, 3), None, -100, 0.0), ((3, 4, 2, 3), "w", 0, 0.2), ((4, 3, 5), None, -100, 1.0),
+]
+
+
+@pytest.mark.parametrize("case", CE_CASES)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_matches_numpy_values_and_grads(case: tuple, reduction: str) -> None:
+    shape, wk, ignore, eps = case
+    c = shape[0] if len(shape) == 1 else shape[1]
+    tshape = () if len(shape) == 1 else (shape[0], *shape[2:])
+    xn = RNG.standard_normal(shape)
+    yn = RNG.integers(0, c, tshape)
+    if ignore >= 0:
+        yn = np.where(RNG.random(tshape) < 0.3, ignore, yn)
+    wn = RNG.random(c) + 0.5 if wk else None
+    x = t64(xn, True)
+    y = torch.tensor(yn)
+    w = t64(wn) if wn is not None else None
+    out = F.cross_entropy(x, y, w, ignore_index=ignore, reduction=reduction, label_smoothing=eps)
+    assert out.grad_fn.name() == "NllLossBackward0"
+    close(out, np_cross_entropy(xn, yn, wn, ignore, eps, reduction))
+    assert tuple(out.shape) == (tshape if reduction == "none" else ())
+    # the gradient against finite differences of the numpy reference, and gradcheck / gradgradcheck
+    g = RNG.standard_normal(out.shape)
+    out.backward(t64(g))
+    h = 1e-6
+    num = np.zeros_like(xn)
+    for i in np.ndindex(xn.shape):
+        xp, xm = xn.copy(), xn.copy()
+        xp[i] += h
+        xm[i] -= h
+        num[i] = ((np_cross_entropy(xp, yn, wn, ignore, eps, reduction)
+                   - np_cross_entropy(xm, yn, wn, ignore, eps, reduction)) * g).sum() / (2 * h)
+    close(x.grad, num, 1e-6)
+
+    def f(a: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(a, y, w, ignore_index=ignore, reduction=reduction, label_smoothing=eps)
+
+    assert gradcheck(f, (randn(*shape, requires_grad=True),))
+    assert gradgradcheck(f, (randn(*shape, requires_grad=True),))
+
+
+def test_cross_entropy_float32_ignored_all_and_errors() -> None:
+    xn = RNG.standard_normal((8, 10)).astype(np.float32)
+    yn = RNG.integers(0, 10, 8)
+    x = torch.tensor(xn, requires_grad=True)
+    out = F.cross_entropy(x, torch.tensor(yn))
+    assert out.dtype == torch.float32
+    close(out, np_cross_entropy(xn.astype(np.float64), yn, None, -100, 0.0, "mean"), 1e-6)
+    out.backward()
+    p = np.exp(xn - xn.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    p[np.arange(8), yn] -= 1
+    close(x.grad, p / 8, 1e-6)
+    # every target ignored: mean is 0/0, gradient zero
+    x = randn(3, 4, requires_grad=True)
+    out = F.cross_entropy(x, torch.tensor([-100, -100, -100]))
+    assert np.isnan(out.item())
+    out.backward()
+    close(x.grad, np.zeros((3, 4)))
+    with pytest.raises(IndexError, match="Target 7 is out of bounds"):
+        F.cross_entropy(randn(3, 4), torch.tensor([0, 7, 1]))
+    with pytest.raises(IndexError, match="Target -2 is out of bounds"):
+        F.cross_entropy(randn(3, 4), torch.tensor([0, -2, 1]))
+    with pytest.raises(ValueError, match="batch_size"):
+        F.cross_entropy(randn(3, 4), torch.tensor([0, 1]))
+    with pytest.raises(RuntimeError, match="weight tensor should be defined"):
+        F.cross_entropy(randn(3, 4), torch.tensor([0, 1, 2]), weight=torch.ones(3, dtype=torch.float64))
+    with pytest.raises(ValueError, match="not a valid value"):
+        F.cross_entropy(randn(3, 4), torch.tensor([0, 1, 2]), reduction="avg")
+
+
+def test_cross_entropy_int32_target_and_no_grad_matches_composed() -> None:
+    xn = RNG.standard_normal((5, 3, 4))
+    yn = RNG.integers(0, 3, (5, 4))
+    a = F.cross_entropy(t64(xn), torch.tensor(yn.astype(np.int32)), reduction="none")
+    b = F.nll_loss(F.log_softmax(t64(xn), 1), torch.tensor(yn), reduction="none")
+    close(a, b, 1e-12)
+
+
+# ---------------------------------------------------------------------------- batch_norm (training, one node)
+
+
+def np_batch_norm(x: np.ndarray, w: np.ndarray | None, b: np.ndarray | None, eps: float) -> np.ndarray:
+    dims = (0, *range(2, x.ndim))
+    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    y = (x - x.mean(dims, keepdims=True)) / np.sqrt(x.var(dims, keepdims=True) + eps)
+    if w is not None:
+        y = y * w.reshape(shape)
+    if b is not None:
+        y = y + b.reshape(shape)
+    return y
+
+
+@pytest.mark.parametrize("shape", [(6, 3), (4, 3, 5), (2, 3, 4, 5), (2, 2, 3, 2, 2)])
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm_train_matches_numpy_running_stats_and_grads(shape: tuple, affine: bool) -> None:
+    c = shape[1]
+    xn = RNG.standard_normal(shape) * 2 + 1
+    wn, bn = (RNG.standard_normal(c), RNG.standard_normal(c)) if affine else (None, None)
+    x = t64(xn, True)
+    w, b = (t64(wn, True), t64(bn, True)) if affine else (None, None)
+    rm, rv = t64(RNG.standard_normal(c)), t64(RNG.random(c) + 0.5)
+    rm0, rv0 = rm.numpy().copy(), rv.numpy().copy()
+    v0 = rm._version
+    out = F.batch_norm(x, rm, rv, w, b, training=True, momentum=0.2, eps=1e-4)
+    assert out.grad_fn.name() == "NativeBatchNormBackward0"
+    close(out, np_batch_norm(xn, wn, bn, 1e-4))
+    dims = (0, *range(2, len(shape)))
+    close(rm, 0.8 * rm0 + 0.2 * xn.mean(dims))
+    close(rv, 0.8 * rv0 + 0.2 * xn.var(dims, ddof=1))
+    assert rm._version > v0
+    # gradients: the composed formula differentiated by autograd
+    g = t64(RNG.standard_normal(shape))
+    out.backward(g)
+    x2 = t64(xn, True)
+    w2, b2 = (t64(wn, True), t64(bn, True)) if affine else (None, None)
+    cs = (1, c) + (1,) * (len(shape) - 2)
+    m = x2.mean(list(dims), keepdim=True)
+    ref = (x2 - m) / torch.sqrt(((x2 - m) ** 2).mean(list(dims), keepdim=True) + 1e-4)
+    if affine:
+        ref = ref * w2.reshape(cs) + b2.reshape(cs)
+    ref.backward(g)
+    close(x.grad, x2.grad, 1e-9)
+    if affine:
+        close(w.grad, w2.grad, 1e-9)
+        close(b.grad, b2.grad, 1e-9)
+
+    def f(*a: torch.Tensor) -> torch.Tensor:
+        return F.batch_norm(a[0], None, None, *(a[1:] if affine else ()), training=True, eps=1e-4)
+
+    args = (randn(*shape, requires_grad=True),) + ((randn(c, requires_grad=True), randn(c, requires_grad=True))
+                                                    if affine else ())
+    assert gradcheck(f, args)
+    assert gradgradcheck(f, args)
+
+
+def test_batch_norm_train_float32_no_grad_module_and_errors() -> None:
+    xn = RNG.standard_normal((8, 4, 6, 6)).astype(np.float32)
+    with torch.no_grad():
+        out = F.batch_norm(torch.tensor(xn), None, None, training=True)
+    assert out.dtype == torch.float32 and out.grad_fn is None
+    close(out, np_batch_norm(xn.astype(np.float64), None, None, 1e-5), 1e-5)
+    m = torch.nn.BatchNorm2d(4)
+    m(torch.tensor(xn))
+    close(m.running_mean, 0.1 * xn.astype(np.float64).mean((0, 2, 3)), 1e-6)
+    close(m.running_var, 0.9 + 0.1 * xn.astype(np.float64).var((0, 2, 3), ddof=1), 1e-6)
+    x = randn(4, 3, requires_grad=True)
+    out = F.batch_norm(x, None, None, training=True)
+    x.data.add_(1.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.sum().backward()
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel"):
+        F.batch_norm(randn(1, 3), None, None, training=True)
+    with pytest.raises(ValueError, match="expected 2D or more input"):
+        F.batch_norm(randn(3), None, None, training=True)

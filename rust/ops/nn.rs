@@ -1448,6 +1448,492 @@ impl Tensor {
     }
 }
 
+// ------------------------------------------------------------------ cross-entropy
+
+/// How a loss is reduced: per element, averaged (by the weights' sum), or summed.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum LossReduction {
+    None,
+    Mean,
+    Sum,
+}
+
+/// `(x, tensor_of_rows)`: the logits as rows of classes `[R, C]`, the class dim moved innermost.
+fn class_rows(x: &Tensor) -> Result<Tensor> {
+    let c = x.shape()[if x.ndim() == 1 { 0 } else { 1 }];
+    let r = x.numel().checked_div(c).unwrap_or(0);
+    let xm = if x.ndim() > 2 {
+        x.movedim(1, -1)?
+    } else {
+        x.clone()
+    };
+    xm.reshape(&[r, c])
+}
+
+/// Rows `[R, C]` back to the input's layout (class dim 1).
+fn from_class_rows(g: Tensor, shape: &[usize]) -> Result<Tensor> {
+    if shape.len() <= 2 {
+        return g.reshape(shape);
+    }
+    let mut moved = vec![shape[0]];
+    moved.extend_from_slice(&shape[2..]);
+    moved.push(shape[1]);
+    g.reshape(&moved)?.movedim(-1, 1)?.contiguous()
+}
+
+impl Tensor {
+    /// `cross_entropy(input, target)` with class-index targets: log_softmax and nll (with
+    /// `weight`, `ignore_index`, `label_smoothing`, the reduction) in one node. `input` is `(N, C, *)`
+    /// or `(C,)`, floating point; `target` integer `(N, *)` or `()`; `weight` `[C]` of input's dtype.
+    /// Saves the log-probabilities; backward `g · (s_r softmax - a)`, where row r's target
+    /// distribution `a[c] = (1-ε) w[y_r] δ(c, y_r) + (ε/C) w[c]` and `s_r = Σ_c a[c]` (0 when ignored),
+    /// divided by `Σ w[y_r]` for 'mean'. Under `create_graph` the same formula in tensor ops of input.
+    pub fn cross_entropy_index(
+        x: &Tensor,
+        target: &Tensor,
+        weight: Option<&Tensor>,
+        ignore_index: i64,
+        label_smoothing: f64,
+        reduction: LossReduction,
+    ) -> Result<Tensor> {
+        if x.ndim() == 0 || !x.dtype.is_float() {
+            crate::bail!(
+                Runtime,
+                "cross_entropy: expected a floating point input of 1 or more dims, got {} of dtype {}",
+                fmt_shape(x.shape()),
+                crate::ops::dtype_title(x.dtype)
+            );
+        }
+        let c = x.shape()[if x.ndim() == 1 { 0 } else { 1 }];
+        let rows = x.numel().checked_div(c).unwrap_or(0);
+        let tgt: Vec<i64> = target.to_vec::<i64>();
+        if tgt.len() != rows {
+            crate::bail!(
+                Runtime,
+                "Expected target size {}, got {}",
+                fmt_shape(&{
+                    let mut s = x.shape().to_vec();
+                    if s.len() > 1 {
+                        s.remove(1);
+                    } else {
+                        s.clear();
+                    }
+                    s
+                }),
+                fmt_shape(target.shape())
+            );
+        }
+        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+        for &t in &tgt {
+            let t = if t == ignore_index { 0 } else { t };
+            lo = lo.min(t);
+            hi = hi.max(t);
+        }
+        if !tgt.is_empty() && (lo < 0 || hi >= c as i64) {
+            crate::bail!(
+                Index,
+                "Target {} is out of bounds.",
+                if hi >= c as i64 { hi } else { lo }
+            );
+        }
+        let w: Option<Vec<f64>> = match weight {
+            Some(w) if w.numel() != c => crate::bail!(
+                Runtime,
+                "weight tensor should be defined either for all {} classes or no classes but got weight tensor of shape: {}",
+                c,
+                fmt_shape(w.shape())
+            ),
+            Some(w) => Some(w.to_vec::<f64>()),
+            None => None,
+        };
+        let wsum: f64 = w.as_ref().map_or(c as f64, |w| w.iter().sum());
+        let eps = label_smoothing;
+        let x2 = class_rows(&x.detach())?.contiguous()?;
+        let lp = crate::dispatch_float!(x.dtype, T => softmax_kernel::<T>(&x2, 1, true)?, _ => unreachable!());
+        // per row: its loss, its weight w[y] (0 when ignored)
+        let mut loss = vec![0f64; rows];
+        let mut wy = vec![0f64; rows];
+        crate::dispatch_float!(x.dtype, T => {
+            // SAFETY: `lp` is a fresh contiguous [rows, c] tensor of dtype T.
+            let lv = unsafe { elems::<T>(&lp) };
+            for r in 0..rows {
+                let t = tgt[r];
+                if t == ignore_index {
+                    continue;
+                }
+                let row = &lv[r * c..(r + 1) * c];
+                let wt = w.as_ref().map_or(1.0, |w| w[t as usize]);
+                wy[r] = wt;
+                let mut l = -wt * row[t as usize].to_f64();
+                if eps > 0.0 {
+                    let s: f64 = match &w {
+                        Some(w) => row.iter().zip(w).map(|(v, w)| v.to_f64() * w).sum(),
+                        None => row.iter().map(|v| v.to_f64()).sum(),
+                    };
+                    l = (1.0 - eps) * l - eps / c as f64 * s;
+                }
+                loss[r] = l;
+            }
+        }, _ => unreachable!());
+        let denom: f64 = wy.iter().sum();
+        let out = match reduction {
+            LossReduction::None => Tensor::from_vec(&loss, target.shape())?,
+            LossReduction::Sum => Tensor::from_vec(&[loss.iter().sum::<f64>()], &[])?,
+            LossReduction::Mean => Tensor::from_vec(&[loss.iter().sum::<f64>() / denom], &[])?,
+        }
+        .cast_raw(x.dtype)?;
+        if !needs_grad(&[x]) {
+            return Ok(out);
+        }
+        let sx = Saved::new(x);
+        let x_shape = x.shape().to_vec();
+        let dtype = x.dtype;
+        let (tgt, w) = (std::sync::Arc::new(tgt), w.map(std::sync::Arc::new));
+        Ok(record1("NllLossBackward0", &[x], out, move |g| {
+            let cf = eps / c as f64;
+            let row_w = |r: usize| -> f64 {
+                if tgt[r] == ignore_index {
+                    0.0
+                } else {
+                    (1.0 - eps) * wy[r] + cf * wsum
+                }
+            };
+            let wc = |k: usize| w.as_ref().map_or(1.0, |w| w[k]);
+            let gi = if crate::autograd::is_grad_enabled() {
+                // differentiable in the input (and in g): (softmax(x) * s - a) * g
+                let p = class_rows(sx.get()?)?.softmax(1, false)?;
+                let s: Vec<f64> = (0..rows).map(row_w).collect();
+                let mut a = vec![0f64; rows * c];
+                for r in 0..rows {
+                    if tgt[r] == ignore_index {
+                        continue;
+                    }
+                    let row = &mut a[r * c..(r + 1) * c];
+                    if eps > 0.0 {
+                        for (k, v) in row.iter_mut().enumerate() {
+                            *v = cf * wc(k);
+                        }
+                    }
+                    row[tgt[r] as usize] += (1.0 - eps) * wy[r];
+                }
+                let s = Tensor::from_vec(&s, &[rows, 1])?.cast_raw(dtype)?;
+                let a = Tensor::from_vec(&a, &[rows, c])?.cast_raw(dtype)?;
+                let gs = match reduction {
+                    LossReduction::None => g.reshape(&[rows, 1])?,
+                    LossReduction::Sum => g.clone(),
+                    LossReduction::Mean => g.mul_scalar(1.0 / denom)?,
+                };
+                p.mul(&s)?.sub(&a)?.mul(&gs)?
+            } else {
+                let gv: Vec<f64> = g.to_vec::<f64>();
+                let gs = |r: usize| match reduction {
+                    LossReduction::None => gv[r],
+                    LossReduction::Sum => gv[0],
+                    LossReduction::Mean => gv[0] / denom,
+                };
+                let out = Tensor::empty(&[rows, c], dtype)?;
+                crate::dispatch_float!(dtype, T => {
+                    // SAFETY: `lp` is contiguous [rows, c] of dtype T; `out` is fresh, row r written by one task.
+                    let (lv, ov) = unsafe { (elems::<T>(&lp), elems_mut::<T>(&out)) };
+                    rows_mut(ov, c, |r, row| {
+                        let t = tgt[r];
+                        if t == ignore_index {
+                            row.iter_mut().for_each(|v| *v = T::from_f64(0.0));
+                            return;
+                        }
+                        let (k, sr) = (gs(r), row_w(r));
+                        let lr = &lv[r * c..(r + 1) * c];
+                        for (j, (o, l)) in row.iter_mut().zip(lr).enumerate() {
+                            let a = if eps > 0.0 { cf * wc(j) } else { 0.0 };
+                            *o = T::from_f64(k * (sr * l.to_f64().exp() - a));
+                        }
+                        let t = t as usize;
+                        row[t] = T::from_f64(row[t].to_f64() - k * (1.0 - eps) * wy[r]);
+                    });
+                }, _ => unreachable!());
+                out
+            };
+            Ok(vec![Some(from_class_rows(gi, &x_shape)?)])
+        }))
+    }
+}
+
+// ------------------------------------------------------------------ batch norm
+
+/// `(Σ f(x), Σ f2(x, y))` over two equal-length slices, in f64 with 4 independent accumulators
+/// each (so the additions pipeline instead of waiting on one another).
+fn sum2<T: FloatElem>(
+    x: &[T],
+    y: &[T],
+    f: impl Fn(f64) -> f64,
+    f2: impl Fn(f64, f64) -> f64,
+) -> (f64, f64) {
+    let (mut a, mut b) = ([0f64; 4], [0f64; 4]);
+    let (xc, yc) = (x.chunks_exact(4), y.chunks_exact(4));
+    let (xr, yr) = (xc.remainder(), yc.remainder());
+    for (xs, ys) in xc.zip(yc) {
+        for k in 0..4 {
+            let (u, v) = (xs[k].to_f64(), ys[k].to_f64());
+            a[k] += f(v);
+            b[k] += f2(u, v);
+        }
+    }
+    let (mut sa, mut sb) = (a[0] + a[1] + (a[2] + a[3]), b[0] + b[1] + (b[2] + b[3]));
+    for (u, v) in xr.iter().zip(yr) {
+        let (u, v) = (u.to_f64(), v.to_f64());
+        sa += f(v);
+        sb += f2(u, v);
+    }
+    (sa, sb)
+}
+
+/// Per-channel `(mean, biased variance)` of contiguous `(N, C, S)` data, two passes in f64.
+fn channel_stats<T: FloatElem>(xv: &[T], n: usize, c: usize, s: usize) -> Vec<(f64, f64)> {
+    let m = (n * s) as f64;
+    let stat = |ch: usize| {
+        let planes = || (0..n).map(move |i| &xv[(i * c + ch) * s..(i * c + ch + 1) * s]);
+        let mean = planes()
+            .map(|p| sum2(p, p, |v| v, |_, _| 0.0).0)
+            .sum::<f64>()
+            / m;
+        let var = planes()
+            .map(|p| sum2(p, p, |v| (v - mean) * (v - mean), |_, _| 0.0).0)
+            .sum::<f64>()
+            / m;
+        (mean, var)
+    };
+    if xv.len() >= super::iter::PAR_THRESHOLD && super::threads::get_num_threads() > 1 {
+        (0..c).into_par_iter().map(stat).collect()
+    } else {
+        (0..c).map(stat).collect()
+    }
+}
+
+/// `y = x * a[ch] + b[ch]` over contiguous `(N, C, S)`.
+fn channel_affine<T: FloatElem>(
+    xv: &[T],
+    ov: &mut [T],
+    c: usize,
+    s: usize,
+    f: impl Fn(usize, f64) -> f64 + Sync,
+) {
+    rows_mut(ov, s, |p, row| {
+        let ch = p % c;
+        for (o, x) in row.iter_mut().zip(&xv[p * s..(p + 1) * s]) {
+            *o = T::from_f64(f(ch, x.to_f64()));
+        }
+    });
+}
+
+impl Tensor {
+    /// `batch_norm` in training mode as one node (`NativeBatchNormBackward0`): per-channel batch
+    /// mean / biased variance over `(N, *)`, normalise, affine; `running_mean` / `running_var`
+    /// (contiguous `[C]` of input's dtype) updated in place with `momentum`, the variance unbiased.
+    /// Backward `dx = w·rstd·(g - mean(g) - x̂·mean(g·x̂))`, `dw = Σ g·x̂`, `db = Σ g`; under
+    /// `create_graph` the same in tensor ops of the input.
+    #[allow(clippy::too_many_arguments)]
+    pub fn batch_norm_train(
+        x: &Tensor,
+        weight: Option<&Tensor>,
+        bias: Option<&Tensor>,
+        running_mean: Option<&Tensor>,
+        running_var: Option<&Tensor>,
+        momentum: f64,
+        eps: f64,
+    ) -> Result<Tensor> {
+        if x.ndim() < 2 || !x.dtype.is_float() {
+            crate::bail!(
+                Runtime,
+                "batch_norm: expected a floating point input of 2 or more dims, got {} of dtype {}",
+                fmt_shape(x.shape()),
+                crate::ops::dtype_title(x.dtype)
+            );
+        }
+        let (n, c) = (x.shape()[0], x.shape()[1]);
+        let s: usize = x.shape()[2..].iter().product();
+        let count = n * s;
+        if count <= 1 {
+            crate::bail!(
+                Value,
+                "Expected more than 1 value per channel when training, got input size {}",
+                fmt_shape(x.shape())
+            );
+        }
+        for (name, p) in [
+            ("weight", weight),
+            ("bias", bias),
+            ("running_mean", running_mean),
+            ("running_var", running_var),
+        ] {
+            if let Some(p) = p {
+                if p.numel() != c || p.dtype != x.dtype {
+                    crate::bail!(
+                        Runtime,
+                        "batch_norm: expected {} of {} elements and dtype {}, got {} of dtype {}",
+                        name,
+                        c,
+                        crate::ops::dtype_title(x.dtype),
+                        fmt_shape(p.shape()),
+                        crate::ops::dtype_title(p.dtype)
+                    );
+                }
+            }
+        }
+        let xc = x.detach().contiguous()?;
+        let wv: Option<Vec<f64>> = weight.map(|w| w.to_vec::<f64>());
+        let bv: Option<Vec<f64>> = bias.map(|b| b.to_vec::<f64>());
+        let out = Tensor::empty(x.shape(), x.dtype)?;
+        let (mean, rstd): (Vec<f64>, Vec<f64>) = crate::dispatch_float!(x.dtype, T => {
+            // SAFETY: `xc` contiguous of dtype T; `out` fresh, each plane written by one task.
+            let (xv, ov) = unsafe { (elems::<T>(&xc), elems_mut::<T>(&out)) };
+            let st = channel_stats::<T>(xv, n, c, s);
+            let rstd: Vec<f64> = st.iter().map(|&(_, v)| 1.0 / (v + eps).sqrt()).collect();
+            let mean: Vec<f64> = st.iter().map(|&(m, _)| m).collect();
+            let a: Vec<f64> = (0..c).map(|ch| rstd[ch] * wv.as_ref().map_or(1.0, |w| w[ch])).collect();
+            let b: Vec<f64> = (0..c).map(|ch| bv.as_ref().map_or(0.0, |b| b[ch]) - mean[ch] * a[ch]).collect();
+            channel_affine::<T>(xv, ov, c, s, |ch, v| v * a[ch] + b[ch]);
+            let unb = count as f64 / (count - 1) as f64;
+            for (rs, i) in [(running_mean, 0), (running_var, 1)] {
+                let Some(rs) = rs else { continue };
+                let rc = rs.detach().contiguous()?;
+                let mut vals = rc.to_vec::<T>();
+                for (ch, v) in vals.iter_mut().enumerate() {
+                    let stat = if i == 0 { st[ch].0 } else { st[ch].1 * unb };
+                    *v = T::from_f64((1.0 - momentum) * v.to_f64() + momentum * stat);
+                }
+                let mut dst = rs.detach();
+                let _g = crate::autograd::GradModeGuard::new(false);
+                dst.copy_(&Tensor::from_vec(&vals, rs.shape())?)?;
+            }
+            (mean, rstd)
+        }, _ => unreachable!());
+        let mut inputs: Vec<&Tensor> = vec![x];
+        inputs.extend(weight);
+        inputs.extend(bias);
+        if !needs_grad(&inputs) {
+            return Ok(out);
+        }
+        let (rx, has_w, has_b) = (x.requires_grad(), weight.is_some(), bias.is_some());
+        let rw = weight.is_some_and(|w| w.requires_grad());
+        let rb = bias.is_some_and(|b| b.requires_grad());
+        let sx = Saved::new(x);
+        let sw = weight.map(Saved::new);
+        let x_shape = x.shape().to_vec();
+        let dtype = x.dtype;
+        let outs = record("NativeBatchNormBackward0", &inputs, vec![out], move |g| {
+            let Some(g) = &g[0] else {
+                return Ok(vec![None; 1 + has_w as usize + has_b as usize]);
+            };
+            let xs = sx.get()?;
+            let mut res: Vec<Option<Tensor>> = Vec::new();
+            if crate::autograd::is_grad_enabled() {
+                // a graph of the backward pass: x̂ and rstd again, as tensor ops of x
+                let mut dims: Vec<i64> = vec![0];
+                dims.extend((2..x_shape.len()).map(|d| d as i64));
+                let mut cshape = vec![1usize; x_shape.len()];
+                cshape[1] = c;
+                let cx = xs.sub(&xs.mean(Some(&dims), true)?)?;
+                let r = cx
+                    .mul(&cx)?
+                    .mean(Some(&dims), true)?
+                    .add_scalar(eps)?
+                    .unary(super::elementwise::UnaryOp::Rsqrt)?;
+                let xh = cx.mul(&r)?;
+                let gw = match &sw {
+                    Some(w) => g.mul(&w.get()?.reshape(&cshape)?)?,
+                    None => g.clone(),
+                };
+                let m1 = gw.mean(Some(&dims), true)?;
+                let m2 = gw.mul(&xh)?.mean(Some(&dims), true)?;
+                res.push(if rx {
+                    Some(gw.sub(&m1)?.sub(&xh.mul(&m2)?)?.mul(&r)?)
+                } else {
+                    None
+                });
+                if has_w {
+                    res.push(if rw {
+                        Some(g.mul(&xh)?.sum(Some(&dims), false)?)
+                    } else {
+                        None
+                    });
+                }
+                if has_b {
+                    res.push(if rb {
+                        Some(g.sum(Some(&dims), false)?)
+                    } else {
+                        None
+                    });
+                }
+                return Ok(res);
+            }
+            let xc = xs.detach().contiguous()?;
+            let gc = g.detach().contiguous()?;
+            let wv: Option<Vec<f64>> = match &sw {
+                Some(w) => Some(w.get()?.to_vec::<f64>()),
+                None => None,
+            };
+            let m = count as f64;
+            crate::dispatch_float!(dtype, T => {
+                // SAFETY: contiguous tensors of dtype T.
+                let (xv, gv) = unsafe { (elems::<T>(&xc), elems::<T>(&gc)) };
+                // per channel Σ g and Σ g·x̂
+                let sums = |ch: usize| {
+                    let (mut sg, mut sgx) = (0f64, 0f64);
+                    for i in 0..n {
+                        let o = (i * c + ch) * s;
+                        let mc = mean[ch];
+                        let (a, b) = sum2(&xv[o..o + s], &gv[o..o + s], |g| g, |x, g| g * (x - mc));
+                        sg += a;
+                        sgx += b;
+                    }
+                    (sg, sgx * rstd[ch])
+                };
+                let st: Vec<(f64, f64)> = if xv.len() >= super::iter::PAR_THRESHOLD && super::threads::get_num_threads() > 1 {
+                    (0..c).into_par_iter().map(sums).collect()
+                } else {
+                    (0..c).map(sums).collect()
+                };
+                res.push(if rx {
+                    let dx = Tensor::empty(&x_shape, dtype)?;
+                    // SAFETY: `dx` fresh and contiguous, each plane written by one task.
+                    let dv = unsafe { elems_mut::<T>(&dx) };
+                    let k: Vec<f64> = (0..c).map(|ch| rstd[ch] * wv.as_ref().map_or(1.0, |w| w[ch])).collect();
+                    rows_mut(dv, s, |p, row| {
+                        let ch = p % c;
+                        let (mg, mgx) = (st[ch].0 / m, st[ch].1 / m);
+                        let o = p * s;
+                        for ((d, xe), ge) in row.iter_mut().zip(&xv[o..o + s]).zip(&gv[o..o + s]) {
+                            let xh = (xe.to_f64() - mean[ch]) * rstd[ch];
+                            *d = T::from_f64(k[ch] * (ge.to_f64() - mg - xh * mgx));
+                        }
+                    });
+                    Some(dx)
+                } else {
+                    None
+                });
+                if has_w {
+                    res.push(if rw {
+                        let v: Vec<T> = st.iter().map(|&(_, sgx)| T::from_f64(sgx)).collect();
+                        Some(Tensor::from_vec(&v, &[c])?)
+                    } else {
+                        None
+                    });
+                }
+                if has_b {
+                    res.push(if rb {
+                        let v: Vec<T> = st.iter().map(|&(sg, _)| T::from_f64(sg)).collect();
+                        Some(Tensor::from_vec(&v, &[c])?)
+                    } else {
+                        None
+                    });
+                }
+            }, _ => unreachable!());
+            Ok(res)
+        });
+        Ok(outs.into_iter().next().expect("one output"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

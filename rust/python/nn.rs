@@ -201,6 +201,80 @@ fn _nn_embedding(
     )
 }
 
+#[pyfunction]
+#[pyo3(signature = (x, target, weight=None, ignore_index=-100, label_smoothing=0.0, reduction="mean"))]
+fn _nn_cross_entropy(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    target: &Bound<'_, PyAny>,
+    weight: Option<&Bound<'_, PyAny>>,
+    ignore_index: i64,
+    label_smoothing: f64,
+    reduction: &str,
+) -> PyResult<Py<PyAny>> {
+    use crate::ops::nn::LossReduction;
+    let red = match reduction {
+        "none" => LossReduction::None,
+        "mean" => LossReduction::Mean,
+        "sum" => LossReduction::Sum,
+        _ => {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "{reduction} is not a valid value for reduction"
+            )))
+        }
+    };
+    let (t, y, w) = (tensor_arg(x)?, tensor_arg(target)?, opt_tensor(weight)?);
+    wrap(
+        py,
+        py.detach(|| {
+            guard(|| {
+                crate::Tensor::cross_entropy_index(
+                    &t,
+                    &y,
+                    w.as_ref(),
+                    ignore_index,
+                    label_smoothing,
+                    red,
+                )
+            })
+        })?,
+    )
+}
+
+#[pyfunction]
+#[pyo3(signature = (x, weight=None, bias=None, running_mean=None, running_var=None, momentum=0.1, eps=1e-5))]
+#[allow(clippy::too_many_arguments)]
+fn _nn_batch_norm_train(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    weight: Option<&Bound<'_, PyAny>>,
+    bias: Option<&Bound<'_, PyAny>>,
+    running_mean: Option<&Bound<'_, PyAny>>,
+    running_var: Option<&Bound<'_, PyAny>>,
+    momentum: f64,
+    eps: f64,
+) -> PyResult<Py<PyAny>> {
+    let t = tensor_arg(x)?;
+    let (w, b) = (opt_tensor(weight)?, opt_tensor(bias)?);
+    let (rm, rv) = (opt_tensor(running_mean)?, opt_tensor(running_var)?);
+    wrap(
+        py,
+        py.detach(|| {
+            guard(|| {
+                crate::Tensor::batch_norm_train(
+                    &t,
+                    w.as_ref(),
+                    b.as_ref(),
+                    rm.as_ref(),
+                    rv.as_ref(),
+                    momentum,
+                    eps,
+                )
+            })
+        })?,
+    )
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_nn_linear, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_softmax, m)?)?;
@@ -213,5 +287,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_nn_gru_cell, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_split, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_embedding, m)?)?;
+    m.add_function(wrap_pyfunction!(_nn_cross_entropy, m)?)?;
+    m.add_function(wrap_pyfunction!(_nn_batch_norm_train, m)?)?;
     Ok(())
 }

@@ -951,6 +951,16 @@ def _channel_shape(input: Tensor) -> tuple[int, ...]:
     return (input.shape[1],) + (1,) * (input.dim() - 2)
 
 
+def _batch_norm_fusable(input: Tensor, *params: Any) -> bool:
+    """Whether training-mode batch_norm can run as the one fused node: float input, ``[C]`` parameters and
+    statistics of its dtype, a numeric momentum."""
+    *tensors, momentum = params
+    c = input.shape[1]
+    return input.is_floating_point() and isinstance(momentum, (int, float)) and all(
+        t is None or (t.dim() == 1 and t.shape[0] == c and t.dtype == input.dtype) for t in tensors
+    )
+
+
 def batch_norm(
     input: Tensor, running_mean: Tensor | None, running_var: Tensor | None, weight: Tensor | None = None,
     bias: Tensor | None = None, training: bool = False, momentum: float = 0.1, eps: float = 1e-5,
@@ -968,6 +978,8 @@ def batch_norm(
         count = input.numel() // input.shape[1]
         if count <= 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input size {list(input.shape)}")
+        if _batch_norm_fusable(input, running_mean, running_var, weight, bias, momentum):
+            return torch._C._nn_batch_norm_train(input, weight, bias, running_mean, running_var, momentum, eps)
         mean = input.mean(reduce_dims)
         centered = input - mean.reshape(shape)
         var = (centered * centered).mean(reduce_dims)
@@ -1456,17 +1468,8 @@ def _class_dim_input(input: Tensor, target: Tensor) -> tuple[Tensor, Tensor, boo
     return input, target, False
 
 
-def nll_loss(
-    input: Tensor, target: Tensor, weight: Tensor | None = None, size_average: bool | None = None,
-    ignore_index: int = -100, reduce: bool | None = None, reduction: str = "mean",
-) -> Tensor:
-    """``-w[y] · input[y]`` for log-probabilities ``(N, C, *)`` and class indices ``(N, *)``.
-
-    ``'mean'`` divides by the sum of the weights of the non-ignored targets.
-    """
-    reduction = _reduction.resolve(size_average, reduce, reduction)
-    if input.dim() < 1:
-        raise ValueError(f"Expected 1 or more dimensions (got {input.dim()})")
+def _nll_checked(input: Tensor, target: Tensor, weight: Tensor | None) -> tuple[Tensor, Tensor, bool]:
+    """nll_loss's shape / dtype checks; ``(input, target)`` with a batch dim, and whether they had none."""
     x, t, unbatched = _class_dim_input(input, target)
     if x.shape[0] != t.shape[0]:
         raise ValueError(
@@ -1482,6 +1485,22 @@ def nll_loss(
             f"weight tensor should be defined either for all {n_classes} classes or no classes but got weight "
             f"tensor of shape: {list(weight.shape)}"
         )
+    return x, t, unbatched
+
+
+def nll_loss(
+    input: Tensor, target: Tensor, weight: Tensor | None = None, size_average: bool | None = None,
+    ignore_index: int = -100, reduce: bool | None = None, reduction: str = "mean",
+) -> Tensor:
+    """``-w[y] · input[y]`` for log-probabilities ``(N, C, *)`` and class indices ``(N, *)``.
+
+    ``'mean'`` divides by the sum of the weights of the non-ignored targets.
+    """
+    reduction = _reduction.resolve(size_average, reduce, reduction)
+    if input.dim() < 1:
+        raise ValueError(f"Expected 1 or more dimensions (got {input.dim()})")
+    x, t, unbatched = _nll_checked(input, target, weight)
+    n_classes = x.shape[1]
     t = t.to(torch.int64)
     ignored = t == ignore_index
     safe = t.masked_fill(ignored, 0)
@@ -1510,6 +1529,14 @@ def cross_entropy(
     reduction = _reduction.resolve(size_average, reduce, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    if (
+        input.dim() >= 1 and input.is_floating_point() and not target.is_floating_point()
+        and reduction in ("none", "mean", "sum")
+        and (weight is None or (weight.dtype == input.dtype and not (weight.requires_grad and torch.is_grad_enabled())))
+    ):
+        # log_softmax + nll (+ smoothing) as one NllLossBackward0 node
+        _nll_checked(input, target, weight)
+        return torch._C._nn_cross_entropy(input, target, weight, ignore_index, label_smoothing, reduction)
     class_dim = 0 if input.dim() == 1 else 1
     n_classes = input.shape[class_dim]
     logp = log_softmax(input, class_dim)
