@@ -969,9 +969,8 @@ fn float_fn<F: Float>(op: UnaryOp, x: F) -> F {
         Frac => x - x.trunc(),
         Reciprocal => one / x,
         Relu => {
-            if x > F::zero() {
-                x
-            } else if x.is_nan() {
+            // NaN passes through, as in PyTorch
+            if x > F::zero() || x.is_nan() {
                 x
             } else {
                 F::zero()
@@ -1364,13 +1363,16 @@ fn float_unary_kernel(op: UnaryOp, out: &Tensor, x: &Tensor) {
     crate::dispatch_float!(x.dtype, T => go::<T>(op, out, x), _ => unreachable!("float kernel on {:?}", x.dtype))
 }
 
+/// A unary op's backward: the input's gradient from the output's.
+type GradFn = Box<dyn Fn(&Tensor) -> Result<Tensor> + Send>;
+
 /// Records the backward of a float unary op at input x with output out.
 fn unary_backward(op: UnaryOp, x: &Tensor, out: Tensor) -> Tensor {
     use UnaryOp::*;
     let sx = Saved::new(x);
     let so = Saved::output(&out);
     let name = op.name();
-    let f: Box<dyn Fn(&Tensor) -> Result<Tensor> + Send> = match op {
+    let f: GradFn = match op {
         Neg => Box::new(|g| g.neg()),
         Exp => Box::new(move |g| g.mul(&so.value()?)),
         Exp2 => Box::new(move |g| g.mul(&so.value()?)?.mul_scalar(std::f64::consts::LN_2)),

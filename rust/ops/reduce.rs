@@ -3,15 +3,25 @@
 //! work is split across threads over outputs, or over the slice when there are few outputs.
 
 use crate::autograd::{needs_grad, record, record1, Saved};
-use crate::tensor::{wrap_dim, DType, Dims, Elem, Layout, Result, Tensor};
+use crate::tensor::{is_nan, wrap_dim, DType, Dims, Elem, Layout, Result, Tensor};
 use rayon::prelude::*;
 use smallvec::SmallVec;
+
+/// `x` is strictly more extreme than `b` (greater for max, smaller for min).
+#[inline(always)]
+fn beats<T: PartialOrd>(x: T, b: T, is_max: bool) -> bool {
+    if is_max {
+        x > b
+    } else {
+        x < b
+    }
+}
 
 /// Resolves a dims argument (None = all dims) into sorted unique dims.
 pub fn resolve_dims(dims: Option<&[i64]>, ndim: usize) -> Result<Vec<usize>> {
     let mut out = match dims {
         None => (0..ndim).collect::<Vec<_>>(),
-        Some(ds) if ds.is_empty() => (0..ndim).collect(),
+        Some([]) => (0..ndim).collect(),
         Some(ds) => {
             let mut v = Vec::new();
             for &d in ds {
@@ -297,19 +307,15 @@ impl Tensor {
                     &dims,
                     (T::default(), 0, false),
                     move |(best, bi, seen), x, k| {
-                        let x_nan = x != x;
-                        let best_nan = best != best;
-                        let better = !seen || (!best_nan && (x_nan || if is_max { x > best } else { x < best }));
+                        let better = !seen || (!is_nan(best) && (is_nan(x) || beats(x, best, is_max)));
                         if better { (x, k, true) } else { (best, bi, seen) }
                     },
                     move |a, b| {
                         if !a.2 { return b; }
                         if !b.2 { return a; }
-                        let (an, bn) = (a.0 != a.0, b.0 != b.0);
-                        if an { return a; }
-                        if bn { return b; }
-                        let b_better = if is_max { b.0 > a.0 } else { b.0 < a.0 };
-                        if b_better { b } else { a }
+                        if is_nan(a.0) { return a; }
+                        if is_nan(b.0) { return b; }
+                        if beats(b.0, a.0, is_max) { b } else { a }
                     },
                 );
                 let vals: Vec<T> = r.iter().map(|x| x.0).collect();
@@ -369,14 +375,13 @@ impl Tensor {
                 let r = fold::<T, Option<T>>(self, &d, None, move |best, x, _| match best {
                     None => Some(x),
                     Some(b) => {
-                        if b != b { Some(b) } else if x != x { Some(x) }
-                        else if (is_max && x > b) || (!is_max && x < b) { Some(x) } else { Some(b) }
+                        // NaN wins and stays
+                        if !is_nan(b) && (is_nan(x) || beats(x, b, is_max)) { Some(x) } else { Some(b) }
                     }
                 }, move |a, b| match (a, b) {
                     (None, x) | (x, None) => x,
                     (Some(a), Some(b)) => {
-                        if a != a { Some(a) } else if b != b { Some(b) }
-                        else if (is_max && b > a) || (!is_max && b < a) { Some(b) } else { Some(a) }
+                        if !is_nan(a) && (is_nan(b) || beats(b, a, is_max)) { Some(b) } else { Some(a) }
                     }
                 });
                 finish::<T>(r.into_iter().map(|v| v.unwrap_or_default()).collect(), &shape)?
