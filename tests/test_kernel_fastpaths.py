@@ -2,10 +2,9 @@
 reductions, GEMM without a zero-filled output) against numpy: odd lengths that are not multiples of the SIMD
 width, lengths above the threading threshold, non-contiguous and broadcast operands, in-place forms, NaN."""
 
+import ferrotorch as torch
 import numpy as np
 import pytest
-
-import ferrotorch as torch
 
 # not multiples of 16 (the widest lane count), around the rayon threshold (1 << 15), and big
 pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
@@ -160,7 +159,7 @@ def test_max_ties_pick_the_first_index():
     t = torch.tensor(x)
     assert t.argmax().item() == 1
     assert t.argmin().item() == 5
-    values, idx = t.reshape(8, 9).max(dim=1)
+    _values, idx = t.reshape(8, 9).max(dim=1)
     np.testing.assert_array_equal(idx.numpy(), x.reshape(8, 9).argmax(1))
 
 
@@ -203,7 +202,7 @@ def test_matmul_matches_numpy_with_strided_operands(n, k, m):
     a = rng.standard_normal((n, k)).astype(np.float32)
     b = rng.standard_normal((k, m)).astype(np.float32)
     want = a.astype(np.float64) @ b.astype(np.float64)
-    tol = dict(rtol=1e-4, atol=1e-4 * np.sqrt(k))
+    tol = {"rtol": 1e-4, "atol": 1e-4 * np.sqrt(k)}
     np.testing.assert_allclose((torch.tensor(a) @ torch.tensor(b)).numpy(), want, **tol)
     np.testing.assert_allclose((torch.tensor(a.T.copy()).t() @ torch.tensor(b.T.copy()).t()).numpy(), want, **tol)
     # reusing freed (dirty) output buffers must not leak old values into the product

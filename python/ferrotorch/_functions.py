@@ -14,10 +14,11 @@ _METHODS = ["abs", "absolute", "acos", "acosh", "add", "addcdiv", "addcmul", "ad
 
 # Unary ops whose ``out=`` form is computed straight into ``out`` (no temporary, no copy) when the
 # shapes and float dtypes already match and autograd is not involved.
-_UNARY_INTO = frozenset("""
-abs acos acosh asin asinh atan atanh ceil cos cosh erf exp exp2 expm1 floor frac log log10 log1p log2 neg
-reciprocal relu rsqrt sigmoid sign sin sinh sqrt square tan tanh trunc
-""".split())
+_UNARY_INTO = frozenset(
+    ["abs", "acos", "acosh", "asin", "asinh", "atan", "atanh", "ceil", "cos", "cosh", "erf", "exp", "exp2"]
+    + ["expm1", "floor", "frac", "log", "log10", "log1p", "log2", "neg", "reciprocal", "relu", "rsqrt"]
+    + ["sigmoid", "sign", "sin", "sinh", "sqrt", "square", "tan", "tanh", "trunc"]
+)
 
 
 def _forward(name: str) -> Callable:
