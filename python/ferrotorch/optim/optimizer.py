@@ -6,10 +6,11 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable
 from copy import deepcopy
 from itertools import chain
-from typing import Any, Self
+from typing import Any
 
 import ferrotorch
 from ferrotorch import _C
+from ferrotorch.utils.hooks import RemovableHandle
 
 
 class _RequiredParameter:
@@ -28,22 +29,6 @@ def _type_name(obj: Any) -> str:
     return type(obj).__name__
 
 
-class _Hooks:
-    """A removable handle for an optimizer hook, like ``torch.utils.hooks.RemovableHandle``."""
-
-    def __init__(self, table: dict, key: int) -> None:
-        self._table, self._key = table, key
-
-    def remove(self) -> None:
-        self._table.pop(self._key, None)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *args: object) -> None:
-        self.remove()
-
-
 class Optimizer:
     """Base class of all optimizers.
 
@@ -51,8 +36,6 @@ class Optimizer:
         params: an iterable of Tensors, of ``(name, Tensor)`` pairs, or of dicts (param groups).
         defaults: the default hyper-parameters, used by groups that do not set them.
     """
-
-    _hook_id = 0
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         self.defaults = defaults
@@ -154,17 +137,17 @@ class Optimizer:
     def _update_group(self, group: dict[str, Any]) -> None:
         raise NotImplementedError
 
-    def register_step_pre_hook(self, hook: Callable) -> _Hooks:
+    def register_step_pre_hook(self, hook: Callable) -> RemovableHandle:
         """``hook(optimizer, args, kwargs)`` runs before each ``step``."""
-        Optimizer._hook_id += 1
-        self._step_pre_hooks[Optimizer._hook_id] = hook
-        return _Hooks(self._step_pre_hooks, Optimizer._hook_id)
+        handle = RemovableHandle(self._step_pre_hooks)
+        self._step_pre_hooks[handle.id] = hook
+        return handle
 
-    def register_step_post_hook(self, hook: Callable) -> _Hooks:
+    def register_step_post_hook(self, hook: Callable) -> RemovableHandle:
         """``hook(optimizer, args, kwargs)`` runs after each ``step``."""
-        Optimizer._hook_id += 1
-        self._step_post_hooks[Optimizer._hook_id] = hook
-        return _Hooks(self._step_post_hooks, Optimizer._hook_id)
+        handle = RemovableHandle(self._step_post_hooks)
+        self._step_post_hooks[handle.id] = hook
+        return handle
 
     # ------------------------------------------------- helpers for subclasses
     def _with_grads(self, group: dict[str, Any]) -> tuple[list, list]:
