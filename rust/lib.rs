@@ -2,6 +2,8 @@
 //! and differentiable ops, `autograd` the tape and engine, `python` the PyO3 bindings.
 
 pub mod autograd;
+#[cfg(feature = "cuda")]
+pub mod cuda;
 pub mod ops;
 pub mod tensor;
 

@@ -138,11 +138,15 @@ pub fn check_cpu(dev: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
         if d.is_none() {
             return Ok(());
         }
+        let py = d.py();
         let d = device_arg(d)?;
         if d.kind != "cpu" {
-            return Err(PyRuntimeError::new_err(
-                "Found no NVIDIA driver on your system. Please check that you have an NVIDIA GPU and installed a driver from http://www.nvidia.com/Download/index.aspx",
-            ));
+            // ferrotorch.cuda words the refusal (no driver, forked child, or no GPU tensors yet).
+            py.import("ferrotorch.cuda")?.call_method0("_lazy_init")?;
+            return Err(PyRuntimeError::new_err(format!(
+                "cannot create a tensor on device '{}'",
+                d.kind
+            )));
         }
     }
     Ok(())

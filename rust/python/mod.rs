@@ -4,6 +4,8 @@
 mod autograd;
 mod convert;
 mod creation;
+#[cfg(feature = "cuda")]
+mod cuda;
 mod nn;
 mod numpy;
 mod optim;
@@ -70,5 +72,7 @@ fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     autograd::register(m)?;
     nn::register(m)?;
     optim::register(m)?;
+    #[cfg(feature = "cuda")]
+    cuda::register(m)?;
     Ok(())
 }

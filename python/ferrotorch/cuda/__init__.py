@@ -1,15 +1,50 @@
-"""``torch.cuda``: this build runs on the CPU; CUDA reports unavailable and refuses CUDA tensors."""
+"""``torch.cuda``.
+
+This build finds the CUDA driver and its GPUs at run time (nothing CUDA is needed to install it) and
+compiles its kernels with NVRTC (``ferrotorch.cuda.kernels``), but tensors cannot live on a GPU yet:
+``is_available()`` answers False even on a machine with a GPU, so the usual
+``device = "cuda" if torch.cuda.is_available() else "cpu"`` keeps scripts on the CPU, and moving a
+tensor to a CUDA device raises RuntimeError saying why. ``probe()`` reports what the driver found.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
+
+from .. import _C
+from ._preload import preload_cuda_libraries
+
+_BUILT = hasattr(_C, "_cuda_probe")
+
+
+class Probe(NamedTuple):
+    """What the driver reported: the GPUs' names, or why there are none."""
+
+    devices: list[str]
+    reason: str | None
+
+
+def probe() -> Probe:
+    """Asks the CUDA driver (once per process) for its devices; never raises."""
+    if not _BUILT:
+        return Probe([], "ferrotorch was built without the 'cuda' feature")
+    preload_cuda_libraries()
+    devices, reason = _C._cuda_probe()
+    return Probe(list(devices), reason)
+
+
+def is_built() -> bool:
+    """True when this build carries the CUDA runtime (the driver is looked for at run time)."""
+    return _BUILT
 
 
 def is_available() -> bool:
+    """False on this build: tensors cannot be placed on a GPU yet (see the module docstring)."""
     return False
 
 
 def device_count() -> int:
+    """GPUs tensors can be placed on: none until CUDA tensors exist, whatever ``probe()`` finds."""
     return 0
 
 
@@ -18,9 +53,17 @@ def is_initialized() -> bool:
 
 
 def _lazy_init() -> None:
+    """Raises the error PyTorch raises where CUDA cannot be used."""
+    if _BUILT and _C._cuda_in_bad_fork():
+        raise RuntimeError(
+            "Cannot re-initialize CUDA in forked subprocess. To use CUDA with multiprocessing, "
+            "you must use the 'spawn' start method")
+    found = probe()
+    if not found.devices:
+        raise RuntimeError(found.reason or "No CUDA GPUs are available")
     raise RuntimeError(
-        "Found no NVIDIA driver on your system. Please check that you have an NVIDIA GPU and installed a driver "
-        "from http://www.nvidia.com/Download/index.aspx")
+        f"ferrotorch found {len(found.devices)} CUDA device(s) ({', '.join(found.devices)}) but cannot "
+        "place tensors on a GPU yet; use device='cpu'")
 
 
 def current_device() -> int:
@@ -38,14 +81,14 @@ def synchronize(device: Any = None) -> None:
 
 
 def manual_seed(seed: int) -> None:
-    """Seeds CUDA generators: nothing to seed without a GPU (as PyTorch, silently)."""
+    """Seeds CUDA generators: there are none to seed without CUDA tensors (as PyTorch, silently)."""
 
 
 manual_seed_all = manual_seed
 
 
 def empty_cache() -> None:
-    """Releases cached GPU memory: nothing cached without a GPU."""
+    """Releases cached GPU memory: none is ever allocated by this build."""
 
 
 def memory_allocated(device: Any = None) -> int:

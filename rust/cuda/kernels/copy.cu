@@ -1,0 +1,74 @@
+// Fill, strided-to-contiguous copy, and dtype casts.
+// Launch with blockDim.x = 256 (any block size is correct) and any grid: grid-stride loops over n.
+//
+//   fill_<dt>(T* out, double value, i64 n)
+//   copy_strided_<dt>(T* out, const T* in, Strides s, i64 n)     out[i] = in[offset_of(i, s)]
+//   cast_<src>_<dst>(D* out, const S* in, i64 n)                 contiguous, n elements
+//   cast_<src>_bool(u8* out, const S* in, i64 n)                 out = (in != 0), NaN -> 1
+//
+// dt in f32 f64 f16 bf16 i64 i32 u8. `u8` is torch.uint8 (and the storage of torch.bool: a bool
+// source is 0/1, so cast_u8_<dst> serves bool sources too).
+
+// Value conversion as PyTorch's c10::convert does it: f16/bf16 through f32 (so f64 -> f16 rounds
+// twice, as at::Half(float(x)) does), and floating -> u8 through i64 (so -1.0 becomes 255).
+template <class D> struct Convert {
+    template <class C> static __device__ __forceinline__ D from(C c) {
+        return from_compute<D>((typename Compute<D>::type)c);
+    }
+};
+template <> struct Convert<u8> {
+    template <class C> static __device__ __forceinline__ u8 from(C c) { return (u8)(i64)c; }
+};
+
+template <class D, class S> __device__ __forceinline__ D convert(S x) {
+    return Convert<D>::from(to_compute(x));
+}
+
+#define FILL_KERNEL(T)                                                                   \
+    extern "C" __global__ void fill_##T(T* out, double value, i64 n) {                   \
+        const T v = Convert<T>::from(value);                                             \
+        GRID_STRIDE_LOOP(i, n) out[i] = v;                                               \
+    }
+
+#define COPY_STRIDED_KERNEL(T)                                                           \
+    extern "C" __global__ void copy_strided_##T(T* out, const T* in, Strides s, i64 n) { \
+        GRID_STRIDE_LOOP(i, n) out[i] = in[offset_of(i, s)];                             \
+    }
+
+#define CAST_KERNEL(S, D)                                                                \
+    extern "C" __global__ void cast_##S##_##D(D* out, const S* in, i64 n) {              \
+        GRID_STRIDE_LOOP(i, n) out[i] = convert<D>(in[i]);                               \
+    }
+
+#define CAST_BOOL_KERNEL(S)                                                              \
+    extern "C" __global__ void cast_##S##_bool(u8* out, const S* in, i64 n) {            \
+        GRID_STRIDE_LOOP(i, n) out[i] = to_compute(in[i]) != 0 ? 1 : 0;                  \
+    }
+
+// Every cast out of one source type (identity casts are plain copies, left to the caller).
+#define CASTS_FROM(S, D1, D2, D3, D4, D5, D6) \
+    CAST_KERNEL(S, D1)                        \
+    CAST_KERNEL(S, D2)                        \
+    CAST_KERNEL(S, D3)                        \
+    CAST_KERNEL(S, D4)                        \
+    CAST_KERNEL(S, D5)                        \
+    CAST_KERNEL(S, D6)                        \
+    CAST_BOOL_KERNEL(S)
+
+#define FILL_AND_COPY(T) FILL_KERNEL(T) COPY_STRIDED_KERNEL(T)
+
+FILL_AND_COPY(f32)
+FILL_AND_COPY(f64)
+FILL_AND_COPY(f16)
+FILL_AND_COPY(bf16)
+FILL_AND_COPY(i64)
+FILL_AND_COPY(i32)
+FILL_AND_COPY(u8)
+
+CASTS_FROM(f32, f64, f16, bf16, i64, i32, u8)
+CASTS_FROM(f64, f32, f16, bf16, i64, i32, u8)
+CASTS_FROM(f16, f32, f64, bf16, i64, i32, u8)
+CASTS_FROM(bf16, f32, f64, f16, i64, i32, u8)
+CASTS_FROM(i64, f32, f64, f16, bf16, i32, u8)
+CASTS_FROM(i32, f32, f64, f16, bf16, i64, u8)
+CASTS_FROM(u8, f32, f64, f16, bf16, i64, i32)

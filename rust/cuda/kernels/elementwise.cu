@@ -1,0 +1,211 @@
+// Elementwise kernels: binary arithmetic and comparisons, unary math, scalar arithmetic.
+// Launch with blockDim.x = 256 (any block size is correct; nothing here reduces) and any grid:
+// every kernel is a grid-stride loop over n elements. Outputs are contiguous.
+//
+//   <op>_<dt>(T* out, const T* a, const T* b, i64 n)                        same-shape, contiguous
+//   <op>_strided_<dt>(T* out, const T* a, Strides sa, const T* b, Strides sb, i64 n)
+//                                            a and b read through their (broadcast) strides
+//   <cmp>_<dt>, <cmp>_strided_<dt>: as above but `u8* out` (bool: 0 or 1)
+//   <unary>_<dt>(T* out, const T* a, i64 n)
+//   add_scalar_<dt>/mul_scalar_<dt>(T* out, const T* a, double scalar, i64 n)
+//
+// f16/bf16 compute in f32 and round once on the store. out may alias a or b (in-place ops):
+// each element is read before it is written by the same thread.
+
+// Four elements moved as one aligned access (16 bytes for f32/i32, 8 for halves, 32 for 8-byte types).
+template <class T> struct alignas(4 * sizeof(T)) Pack4 { T v[4]; };
+
+__device__ __forceinline__ bool aligned_pack(const void* p, i64 elem_size) {
+    return ((unsigned long long)p % (unsigned long long)(4 * elem_size)) == 0;
+}
+
+// ---- operations on the compute type ----
+
+struct OpAdd { template <class C> __device__ __forceinline__ C operator()(C a, C b) const { return a + b; } };
+struct OpSub { template <class C> __device__ __forceinline__ C operator()(C a, C b) const { return a - b; } };
+struct OpMul { template <class C> __device__ __forceinline__ C operator()(C a, C b) const { return a * b; } };
+struct OpDiv { template <class C> __device__ __forceinline__ C operator()(C a, C b) const { return a / b; } };
+struct OpMaximum { template <class C> __device__ __forceinline__ C operator()(C a, C b) const { return max_nan(a, b); } };
+struct OpMinimum { template <class C> __device__ __forceinline__ C operator()(C a, C b) const { return min_nan(a, b); } };
+struct OpPow {
+    __device__ __forceinline__ float operator()(float a, float b) const { return powf(a, b); }
+    __device__ __forceinline__ double operator()(double a, double b) const { return pow(a, b); }
+};
+
+// IEEE comparisons: every one but ne is false when either side is NaN.
+struct OpEq { template <class C> __device__ __forceinline__ bool operator()(C a, C b) const { return a == b; } };
+struct OpNe { template <class C> __device__ __forceinline__ bool operator()(C a, C b) const { return a != b; } };
+struct OpLt { template <class C> __device__ __forceinline__ bool operator()(C a, C b) const { return a < b; } };
+struct OpLe { template <class C> __device__ __forceinline__ bool operator()(C a, C b) const { return a <= b; } };
+struct OpGt { template <class C> __device__ __forceinline__ bool operator()(C a, C b) const { return a > b; } };
+struct OpGe { template <class C> __device__ __forceinline__ bool operator()(C a, C b) const { return a >= b; } };
+
+// Integer unary ops that make sense (abs of the most negative value wraps, as in PyTorch).
+struct OpNeg { template <class C> __device__ __forceinline__ C operator()(C x) const { return -x; } };
+struct OpAbs { template <class C> __device__ __forceinline__ C operator()(C x) const { return x < 0 ? -x : x; } };
+struct OpRelu {
+    // NaN stays NaN (PyTorch's relu is clamp_min(0), which propagates NaN).
+    template <class C> __device__ __forceinline__ C operator()(C x) const { return (x > 0 || is_nan(x)) ? x : (C)0; }
+};
+
+// Floating unary ops: an f32 and an f64 overload each (halves arrive here as f32).
+#define FLOAT_UNARY_OP(Name, expr_f32, expr_f64)                                              \
+    struct Name {                                                                             \
+        __device__ __forceinline__ float operator()(float x) const { return expr_f32; }      \
+        __device__ __forceinline__ double operator()(double x) const { return expr_f64; }    \
+    };
+FLOAT_UNARY_OP(OpFAbs, fabsf(x), fabs(x))
+FLOAT_UNARY_OP(OpExp, expf(x), exp(x))
+FLOAT_UNARY_OP(OpLog, logf(x), log(x))
+FLOAT_UNARY_OP(OpSqrt, sqrtf(x), sqrt(x))
+FLOAT_UNARY_OP(OpRsqrt, rsqrtf(x), rsqrt(x))
+FLOAT_UNARY_OP(OpSin, sinf(x), sin(x))
+FLOAT_UNARY_OP(OpCos, cosf(x), cos(x))
+FLOAT_UNARY_OP(OpTanh, tanhf(x), tanh(x))
+FLOAT_UNARY_OP(OpSigmoid, 1.0f / (1.0f + expf(-x)), 1.0 / (1.0 + exp(-x)))
+// gelu, exact (erf) form: x/2 * (1 + erf(x/sqrt(2))).
+FLOAT_UNARY_OP(OpGelu, 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)),
+               0.5 * x * (1.0 + erf(x * 0.70710678118654752440)))
+FLOAT_UNARY_OP(OpSilu, x / (1.0f + expf(-x)), x / (1.0 + exp(-x)))
+#undef FLOAT_UNARY_OP
+
+// A double scalar in the compute type: integers go through i64 so that a negative scalar wraps
+// for u8 instead of being undefined.
+template <class C> __device__ __forceinline__ C scalar_as(double s) { return (C)(i64)s; }
+template <> __device__ __forceinline__ float scalar_as<float>(double s) { return (float)s; }
+template <> __device__ __forceinline__ double scalar_as<double>(double s) { return s; }
+
+// ---- loop shapes ----
+
+template <class T, class R, class Op>
+__device__ __forceinline__ R apply2(Op op, T a, T b) {
+    typedef typename Compute<R>::type CR;
+    return from_compute<R>((CR)op(to_compute(a), to_compute(b)));
+}
+
+template <class T, class R, class Op>
+__device__ __forceinline__ void binary_contiguous(R* out, const T* a, const T* b, i64 n, Op op) {
+    i64 head = 0;
+    // The pointer test is uniform across the grid, so the branch does not diverge.
+    if (aligned_pack(out, sizeof(R)) && aligned_pack(a, sizeof(T)) && aligned_pack(b, sizeof(T))) {
+        const i64 npack = n / 4;
+        const Pack4<T>* pa = (const Pack4<T>*)a;
+        const Pack4<T>* pb = (const Pack4<T>*)b;
+        Pack4<R>* po = (Pack4<R>*)out;
+        GRID_STRIDE_LOOP(i, npack) {
+            const Pack4<T> x = pa[i], y = pb[i];
+            Pack4<R> z;
+#pragma unroll
+            for (int k = 0; k < 4; ++k) z.v[k] = apply2<T, R>(op, x.v[k], y.v[k]);
+            po[i] = z;
+        }
+        head = npack * 4;
+    }
+    GRID_STRIDE_LOOP(j, n - head) {
+        const i64 i = head + j;
+        out[i] = apply2<T, R>(op, a[i], b[i]);
+    }
+}
+
+template <class T, class R, class Op>
+__device__ __forceinline__ void binary_strided(R* out, const T* a, const Strides& sa, const T* b,
+                                                      const Strides& sb, i64 n, Op op) {
+    GRID_STRIDE_LOOP(i, n) out[i] = apply2<T, R>(op, a[offset_of(i, sa)], b[offset_of(i, sb)]);
+}
+
+template <class T, class Op>
+__device__ __forceinline__ void unary_contiguous(T* out, const T* a, i64 n, Op op) {
+    typedef typename Compute<T>::type C;
+    GRID_STRIDE_LOOP(i, n) out[i] = from_compute<T>((C)op(to_compute(a[i])));
+}
+
+template <class T, class Op>
+__device__ __forceinline__ void scalar_contiguous(T* out, const T* a, double s, i64 n, Op op) {
+    typedef typename Compute<T>::type C;
+    const C c = scalar_as<C>(s);
+    GRID_STRIDE_LOOP(i, n) out[i] = from_compute<T>((C)op(to_compute(a[i]), c));
+}
+
+// ---- kernel instantiation: one macro per kernel shape ----
+
+#define BINARY_KERNELS(name, Op, T)                                                                 \
+    extern "C" __global__ void name##_##T(T* out, const T* a, const T* b, i64 n) {                   \
+        binary_contiguous<T, T>(out, a, b, n, Op());                                                \
+    }                                                                                               \
+    extern "C" __global__ void name##_strided_##T(T* out, const T* a, Strides sa, const T* b,        \
+                                                  Strides sb, i64 n) {                              \
+        binary_strided<T, T>(out, a, sa, b, sb, n, Op());                                           \
+    }
+
+#define COMPARE_KERNELS(name, Op, T)                                                                \
+    extern "C" __global__ void name##_##T(u8* out, const T* a, const T* b, i64 n) {                  \
+        binary_contiguous<T, u8>(out, a, b, n, Op());                                               \
+    }                                                                                               \
+    extern "C" __global__ void name##_strided_##T(u8* out, const T* a, Strides sa, const T* b,       \
+                                                  Strides sb, i64 n) {                              \
+        binary_strided<T, u8>(out, a, sa, b, sb, n, Op());                                          \
+    }
+
+#define UNARY_KERNEL(name, Op, T)                                                                   \
+    extern "C" __global__ void name##_##T(T* out, const T* a, i64 n) { unary_contiguous(out, a, n, Op()); }
+
+#define SCALAR_KERNEL(name, Op, T)                                                                  \
+    extern "C" __global__ void name##_##T(T* out, const T* a, double scalar, i64 n) {               \
+        scalar_contiguous(out, a, scalar, n, Op());                                                 \
+    }
+
+// Ops for every dtype (u8 arithmetic wraps modulo 256, as torch.uint8 does).
+#define ALL_DTYPE_KERNELS(T)              \
+    BINARY_KERNELS(add, OpAdd, T)         \
+    BINARY_KERNELS(sub, OpSub, T)         \
+    BINARY_KERNELS(mul, OpMul, T)         \
+    BINARY_KERNELS(maximum, OpMaximum, T) \
+    BINARY_KERNELS(minimum, OpMinimum, T) \
+    COMPARE_KERNELS(eq, OpEq, T)          \
+    COMPARE_KERNELS(ne, OpNe, T)          \
+    COMPARE_KERNELS(lt, OpLt, T)          \
+    COMPARE_KERNELS(le, OpLe, T)          \
+    COMPARE_KERNELS(gt, OpGt, T)          \
+    COMPARE_KERNELS(ge, OpGe, T)          \
+    SCALAR_KERNEL(add_scalar, OpAdd, T)   \
+    SCALAR_KERNEL(mul_scalar, OpMul, T)
+
+// Floating-only ops (true division and pow; integer division is not defined here).
+#define FLOAT_DTYPE_KERNELS(T)             \
+    BINARY_KERNELS(div, OpDiv, T)          \
+    BINARY_KERNELS(pow, OpPow, T)          \
+    UNARY_KERNEL(neg, OpNeg, T)            \
+    UNARY_KERNEL(abs, OpFAbs, T)           \
+    UNARY_KERNEL(exp, OpExp, T)            \
+    UNARY_KERNEL(log, OpLog, T)            \
+    UNARY_KERNEL(sqrt, OpSqrt, T)          \
+    UNARY_KERNEL(rsqrt, OpRsqrt, T)        \
+    UNARY_KERNEL(sin, OpSin, T)            \
+    UNARY_KERNEL(cos, OpCos, T)            \
+    UNARY_KERNEL(tanh, OpTanh, T)          \
+    UNARY_KERNEL(sigmoid, OpSigmoid, T)    \
+    UNARY_KERNEL(relu, OpRelu, T)          \
+    UNARY_KERNEL(gelu, OpGelu, T)          \
+    UNARY_KERNEL(silu, OpSilu, T)
+
+// Signed-integer-only unary ops.
+#define SIGNED_DTYPE_KERNELS(T) \
+    UNARY_KERNEL(neg, OpNeg, T) \
+    UNARY_KERNEL(abs, OpAbs, T) \
+    UNARY_KERNEL(relu, OpRelu, T)
+
+ALL_DTYPE_KERNELS(f32)
+ALL_DTYPE_KERNELS(f64)
+ALL_DTYPE_KERNELS(f16)
+ALL_DTYPE_KERNELS(bf16)
+ALL_DTYPE_KERNELS(i64)
+ALL_DTYPE_KERNELS(i32)
+ALL_DTYPE_KERNELS(u8)
+
+FLOAT_DTYPE_KERNELS(f32)
+FLOAT_DTYPE_KERNELS(f64)
+FLOAT_DTYPE_KERNELS(f16)
+FLOAT_DTYPE_KERNELS(bf16)
+
+SIGNED_DTYPE_KERNELS(i64)
+SIGNED_DTYPE_KERNELS(i32)

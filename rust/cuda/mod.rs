@@ -1,0 +1,15 @@
+//! Feature `cuda`: the GPU runtime. Nothing CUDA is needed to build or to import: the driver and
+//! NVRTC are dlopened on first use (cudarc, `dynamic-loading`), and a machine without them simply
+//! reports no devices.
+//!
+//! - `runtime`: finds the driver, counts and names devices, remembers the process that initialised
+//!   CUDA (a forked child must not touch it).
+//! - `nvrtc`: compiles the kernel sources for a device architecture into CUBIN, cached on disk.
+//! - `kernels`: the CUDA C sources (`kernels/*.cu`) and their shared prelude.
+//! - `device`: one GPU's context, stream, loaded kernels and memory; `allocator` its caching allocator.
+
+pub mod allocator;
+pub mod device;
+pub mod kernels;
+pub mod nvrtc;
+pub mod runtime;

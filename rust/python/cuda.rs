@@ -1,0 +1,189 @@
+//! `_C._cuda_*`: the GPU runtime as `ferrotorch.cuda` sees it (driver probe, fork check, NVRTC).
+
+use super::guard;
+use crate::cuda::{device, kernels, nvrtc, runtime};
+use crate::tensor::Error;
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes, PyTuple};
+
+/// (device names, reason there are none).
+#[pyfunction]
+fn _cuda_probe() -> (Vec<String>, Option<String>) {
+    let p = runtime::probe();
+    (p.devices.clone(), p.reason.clone())
+}
+
+#[pyfunction]
+fn _cuda_in_bad_fork() -> bool {
+    runtime::in_bad_fork()
+}
+
+#[pyfunction]
+fn _nvrtc_available() -> bool {
+    nvrtc::is_available()
+}
+
+#[pyfunction]
+fn _nvrtc_version() -> PyResult<(i32, i32)> {
+    guard(nvrtc::version)
+}
+
+#[pyfunction]
+fn _cuda_kernel_modules() -> Vec<&'static str> {
+    kernels::SOURCES.iter().map(|(n, _)| *n).collect()
+}
+
+#[pyfunction]
+fn _cuda_kernel_cache_dir() -> std::path::PathBuf {
+    nvrtc::cache_dir()
+}
+
+/// Compiles one kernel module for `arch`: (CUBIN size, read from the cache?, kernel names).
+#[pyfunction]
+fn _cuda_compile(py: Python<'_>, module: &str, arch: &str) -> PyResult<(usize, bool, Vec<String>)> {
+    py.detach(|| {
+        guard(|| {
+            let c = nvrtc::compile(module, arch)?;
+            let names = nvrtc::cubin_functions(&c.bytes).ok_or_else(|| {
+                crate::Error::Runtime(format!("NVRTC returned a malformed CUBIN for '{}'", module))
+            })?;
+            Ok((c.bytes.len(), c.from_cache, names))
+        })
+    })
+}
+
+/// The compute capability kernels are compiled for on device `ordinal` ("sm_90").
+#[pyfunction]
+fn _cuda_device_arch(ordinal: usize) -> PyResult<String> {
+    guard(|| Ok(device::gpu(ordinal)?.arch.clone()))
+}
+
+/// (allocated, peak allocated, reserved) bytes of device `ordinal`'s caching allocator.
+#[pyfunction]
+fn _cuda_memory_stats(ordinal: usize) -> PyResult<(usize, usize, usize)> {
+    guard(|| {
+        let s = device::gpu(ordinal)?.memory_stats();
+        Ok((s.allocated, s.peak_allocated, s.reserved))
+    })
+}
+
+#[pyfunction]
+fn _cuda_empty_cache(ordinal: usize) -> PyResult<()> {
+    guard(|| {
+        device::gpu(ordinal)?.empty_cache();
+        Ok(())
+    })
+}
+
+/// One kernel argument, stored 8-byte aligned for cuLaunchKernel's parameter pointers.
+enum Arg {
+    /// A host buffer copied to the device before the launch and back after it.
+    Buffer(Py<PyByteArray>),
+    Value(Vec<u64>),
+}
+
+fn value_of(bytes: &[u8]) -> Arg {
+    let mut words = vec![0u64; bytes.len().div_ceil(8).max(1)];
+    // SAFETY: words holds at least bytes.len() bytes.
+    unsafe {
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), words.as_mut_ptr() as *mut u8, bytes.len())
+    };
+    Arg::Value(words)
+}
+
+fn parse_arg(item: &Bound<'_, PyAny>) -> PyResult<Arg> {
+    let t = item.cast::<PyTuple>()?;
+    let kind: String = t.get_item(0)?.extract()?;
+    let v = || t.get_item(1);
+    Ok(match kind.as_str() {
+        "buf" => Arg::Buffer(v()?.cast::<PyByteArray>()?.clone().unbind()),
+        "null" => value_of(&0u64.to_le_bytes()),
+        "i64" => value_of(&v()?.extract::<i64>()?.to_le_bytes()),
+        "u64" => value_of(&v()?.extract::<u64>()?.to_le_bytes()),
+        "i32" => value_of(&v()?.extract::<i32>()?.to_le_bytes()),
+        "f64" => value_of(&v()?.extract::<f64>()?.to_le_bytes()),
+        "f32" => value_of(&v()?.extract::<f32>()?.to_le_bytes()),
+        "bytes" => value_of(v()?.cast::<PyBytes>()?.as_bytes()),
+        other => {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "unknown kernel argument kind '{}'",
+                other
+            )))
+        }
+    })
+}
+
+/// Runs one kernel on device `ordinal`: bytearray arguments are copied to the device, the kernel
+/// launched, and the bytearrays overwritten with the device's contents afterwards. The test-suite's
+/// way to check each kernel against numpy on a GPU machine.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn _cuda_launch(
+    py: Python<'_>,
+    ordinal: usize,
+    module: &str,
+    kernel: &str,
+    grid: (u32, u32, u32),
+    block: (u32, u32, u32),
+    shared_bytes: u32,
+    args: Vec<Bound<'_, PyAny>>,
+) -> PyResult<()> {
+    let mut parsed: Vec<Arg> = args.iter().map(parse_arg).collect::<PyResult<_>>()?;
+    guard(|| {
+        let gpu = device::gpu(ordinal)?;
+        let f = gpu.function(module, kernel)?;
+        let mut buffers = Vec::new();
+        for a in parsed.iter_mut() {
+            if let Arg::Buffer(ba) = a {
+                // SAFETY: the GIL is held and nothing else borrows the bytearray during this call.
+                let host = unsafe { ba.bind(py).as_bytes() };
+                let buf = gpu.alloc(host.len())?;
+                buf.upload(host)?;
+                buffers.push(buf);
+            }
+        }
+        // Parameter storage: device pointers for buffers, the values themselves otherwise.
+        let mut ptr_words: Vec<u64> = buffers.iter().map(|b| b.ptr).collect();
+        let mut params = Vec::with_capacity(parsed.len());
+        let mut next_buf = 0;
+        for a in parsed.iter_mut() {
+            match a {
+                Arg::Buffer(_) => {
+                    params.push(&mut ptr_words[next_buf] as *mut u64 as *mut std::ffi::c_void);
+                    next_buf += 1;
+                }
+                Arg::Value(words) => params.push(words.as_mut_ptr() as *mut std::ffi::c_void),
+            }
+        }
+        // SAFETY: the caller (the test-suite) matches the kernel's signature; buffers are sized
+        // from the host arrays the kernel is meant to read and write.
+        unsafe { gpu.launch(f, grid, block, shared_bytes, &mut params)? };
+        gpu.synchronize()?;
+        let mut b = buffers.iter();
+        for a in parsed.iter() {
+            if let Arg::Buffer(ba) = a {
+                let buf = b
+                    .next()
+                    .ok_or_else(|| Error::Runtime("buffer count".into()))?;
+                // SAFETY: as above; the length is unchanged since the upload.
+                buf.download(unsafe { ba.bind(py).as_bytes_mut() })?;
+            }
+        }
+        Ok(())
+    })
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(_cuda_probe, m)?)?;
+    m.add_function(wrap_pyfunction!(_cuda_in_bad_fork, m)?)?;
+    m.add_function(wrap_pyfunction!(_nvrtc_available, m)?)?;
+    m.add_function(wrap_pyfunction!(_nvrtc_version, m)?)?;
+    m.add_function(wrap_pyfunction!(_cuda_kernel_modules, m)?)?;
+    m.add_function(wrap_pyfunction!(_cuda_kernel_cache_dir, m)?)?;
+    m.add_function(wrap_pyfunction!(_cuda_compile, m)?)?;
+    m.add_function(wrap_pyfunction!(_cuda_device_arch, m)?)?;
+    m.add_function(wrap_pyfunction!(_cuda_memory_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(_cuda_empty_cache, m)?)?;
+    m.add_function(wrap_pyfunction!(_cuda_launch, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,160 @@
+"""The CUDA runtime as far as a machine without a GPU can check it: the driver probe, the refusals
+PyTorch makes (no GPU, forked child), and NVRTC compiling every kernel source (the NVRTC library
+comes from the nvidia-cuda-nvrtc wheel; no GPU is needed to compile)."""
+
+import os
+import re
+
+import ferrotorch as torch
+import pytest
+from ferrotorch.cuda import kernels
+
+needs_cuda_build = pytest.mark.skipif(not torch.cuda.is_built(), reason="built without the 'cuda' feature")
+
+
+def test_probe_answers_without_raising():
+    found = torch.cuda.probe()
+    assert isinstance(found.devices, list)
+    if not found.devices:
+        assert found.reason  # says why: no driver, no GPU, or a driver too old
+
+
+def test_no_gpu_tensors_yet_so_scripts_stay_on_cpu():
+    assert torch.cuda.is_available() is False
+    assert torch.cuda.device_count() == 0
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    assert torch.ones(2, device=device).device.type == "cpu"
+
+
+@pytest.mark.parametrize("make", [
+    lambda: torch.zeros(2, device="cuda"),
+    lambda: torch.tensor([1.0], device="cuda:0"),
+    lambda: torch.ones(3).cuda(),
+    lambda: torch.ones(3).to("cuda"),
+    lambda: torch.nn.Linear(2, 2).cuda(),
+    lambda: torch.cuda.synchronize(),
+])
+def test_cuda_requests_raise_runtime_error_saying_why(make):
+    found = torch.cuda.probe()
+    with pytest.raises(RuntimeError) as e:
+        make()
+    if found.devices:
+        assert "cannot place tensors on a GPU yet" in str(e.value)
+    else:
+        assert str(e.value) == found.reason
+
+
+@needs_cuda_build
+def test_forked_child_refuses_cuda_like_pytorch():
+    torch.cuda.probe()  # the parent has touched the driver
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: report the message through the pipe, never return into pytest
+        os.close(r)
+        try:
+            torch.zeros(1, device="cuda")
+            msg = "no error"
+        except RuntimeError as e:
+            msg = str(e)
+        os.write(w, msg.encode())
+        os._exit(0)
+    os.close(w)
+    with os.fdopen(r) as f:
+        msg = f.read()
+    os.waitpid(pid, 0)
+    assert msg.startswith("Cannot re-initialize CUDA in forked subprocess")
+
+
+@needs_cuda_build
+def test_dataloader_worker_touching_cuda_raises_instead_of_hanging():
+    torch.cuda.probe()
+
+    class Touch(torch.utils.data.Dataset):
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, i):
+            return torch.ones(1).cuda()
+
+    loader = torch.utils.data.DataLoader(Touch(), num_workers=1, timeout=60)
+    with pytest.raises(RuntimeError, match="Cannot re-initialize CUDA in forked subprocess"):
+        next(iter(loader))
+
+
+# ---- NVRTC: every kernel source compiles (CI has no GPU; the compiler needs none) ----
+
+@pytest.fixture(scope="module")
+def nvrtc_cache(tmp_path_factory):
+    if not torch.cuda.is_built():
+        pytest.skip("built without the 'cuda' feature")
+    old = os.environ.get("FERROTORCH_KERNEL_CACHE")
+    path = tmp_path_factory.mktemp("kernel-cache")
+    os.environ["FERROTORCH_KERNEL_CACHE"] = str(path)
+    if not kernels.nvrtc_available():
+        pytest.fail("NVRTC is missing: `pip install nvidia-cuda-nvrtc` (part of the test extra)")
+    yield path
+    if old is None:
+        del os.environ["FERROTORCH_KERNEL_CACHE"]
+    else:
+        os.environ["FERROTORCH_KERNEL_CACHE"] = old
+
+
+# Kernels the Rust side will launch by name, per module (a renamed kernel must fail here).
+EXPECTED = {
+    "copy": ["fill_f32", "copy_strided_f32", "cast_f32_f16", "cast_bf16_f32"],
+    "elementwise": ["add_f32", "add_strided_f32", "mul_bf16", "eq_f32", "exp_f16", "relu_f32"],
+    "reduce": ["sum_rows_f32", "max_rows_f64", "argmax_rows_f32", "sum_all_f32"],
+    "softmax": ["softmax_rows_f32", "log_softmax_backward_rows_f32"],
+    "norm": ["layer_norm_rows_f32", "layer_norm_backward_rows_f32"],
+    "loss": ["nll_rows_f32", "cross_entropy_backward_rows_f32"],
+    "embedding": ["embedding_f32", "embedding_backward_f32"],
+    "optim": ["sgd_f32", "adam_f32"],
+    "random": ["uniform_f32", "normal_f32"],
+}
+
+
+def test_every_module_is_listed():
+    if not torch.cuda.is_built():
+        pytest.skip("built without the 'cuda' feature")
+    assert sorted(kernels.modules()) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
+@pytest.mark.parametrize("module", sorted(EXPECTED))
+def test_kernel_module_compiles_with_nvrtc(nvrtc_cache, module, arch):
+    c = kernels.compile_module(module, arch)
+    assert c.cubin_bytes > 1000
+    missing = [k for k in EXPECTED[module] if k not in c.kernels]
+    assert not missing, f"{module}.cu for {arch} lacks {missing}; it has {c.kernels}"
+    # Every kernel name carries its dtype: nothing compiled without one.
+    assert all(re.search(r"_(f16|bf16|f32|f64|i32|i64|u8|bool)$", k) for k in c.kernels), c.kernels
+
+
+def test_compiled_modules_are_cached_on_disk(nvrtc_cache):
+    first = kernels.compile_module("optim", "sm_86")
+    again = kernels.compile_module("optim", "sm_86")
+    assert again.from_cache and again.cubin_bytes == first.cubin_bytes
+    major, minor = kernels.nvrtc_version()
+    entries = os.listdir(nvrtc_cache)
+    assert any(e.startswith(f"optim-sm_86-nvrtc{major}.{minor}-") for e in entries), entries
+    # Another architecture is another entry, not a hit.
+    assert not kernels.compile_module("optim", "sm_89").from_cache
+
+
+def test_corrupt_cache_entry_is_recompiled(nvrtc_cache):
+    kernels.compile_module("random", "sm_80")
+    for e in os.listdir(nvrtc_cache):
+        if e.startswith("random-sm_80-"):
+            (nvrtc_cache / e).write_bytes(b"garbage")
+    again = kernels.compile_module("random", "sm_80")
+    assert not again.from_cache and again.cubin_bytes > 1000
+
+
+@pytest.mark.parametrize("module,arch,exc,msg", [
+    ("nope", "sm_90", ValueError, "no CUDA kernel module named 'nope'"),
+    ("copy", "compute_90", ValueError, "expected a CUDA architecture like 'sm_90'"),
+    ("copy", "sm_1", RuntimeError, "NVRTC"),
+])
+def test_bad_compile_requests_raise(nvrtc_cache, module, arch, exc, msg):
+    with pytest.raises(exc, match=msg):
+        kernels.compile_module(module, arch)
