@@ -119,3 +119,189 @@ def test_casts_and_strided_copy():
     i = np.empty(4, np.int64)
     K.launch("copy", "cast_f32_i64", 1, BLOCK, i, np.array([-1.7, 2.9, 0, 5], np.float32), ("i64", 4))
     assert i.tolist() == [-1, 2, 0, 5]
+
+
+# ---- reductions ----
+
+def test_row_reductions():
+    x = rng.standard_normal((37, 1000)).astype(np.float32)
+    x[5, 17] = np.nan
+    rows, cols = x.shape
+    s = np.empty(rows, np.float32)
+    K.launch("reduce", "sum_rows_f32", rows, BLOCK, s, x, ("i64", rows), ("i64", cols))
+    np.testing.assert_allclose(s, x.astype(np.float64).sum(1), rtol=1e-5, atol=1e-4)
+    m = np.empty(rows, np.float32)
+    K.launch("reduce", "max_rows_f32", 8, BLOCK, m, x, ("i64", rows), ("i64", cols))  # blocks loop over rows
+    np.testing.assert_array_equal(m, x.max(1))
+    i = np.empty(rows, np.int64)
+    K.launch("reduce", "argmax_rows_f32", rows, BLOCK, i, x, ("i64", rows), ("i64", cols))
+    np.testing.assert_array_equal(i, x.argmax(1))  # numpy: the first NaN wins, as PyTorch
+
+
+def test_sum_all_two_pass():
+    x = rng.standard_normal(3_000_001).astype(np.float32)
+    g = grid(x.size)
+    partial = np.empty(g, np.float32)
+    K.launch("reduce", "sum_all_f32", g, BLOCK, partial, x, ("i64", x.size))
+    total = np.empty(1, np.float32)
+    K.launch("reduce", "sum_all_f32", 1, BLOCK, total, partial, ("i64", g))
+    np.testing.assert_allclose(total[0], x.astype(np.float64).sum(), rtol=1e-5, atol=1e-2)
+
+
+# ---- softmax, layer norm ----
+
+def softmax(x):
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+@pytest.mark.parametrize("cols", [1, 10, 1000, 5000])
+def test_softmax_and_log_softmax_rows(cols):
+    x = (rng.standard_normal((9, cols)) * 10).astype(np.float32)
+    y = np.empty_like(x)
+    K.launch("softmax", "softmax_rows_f32", 9, BLOCK, y, x, ("i64", 9), ("i64", cols))
+    np.testing.assert_allclose(y, softmax(x.astype(np.float64)), rtol=1e-5, atol=1e-7)
+    ly = np.empty_like(x)
+    K.launch("softmax", "log_softmax_rows_f32", 9, BLOCK, ly, x, ("i64", 9), ("i64", cols))
+    np.testing.assert_allclose(ly, np.log(softmax(x.astype(np.float64))), rtol=1e-5, atol=1e-4)
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    gi = np.empty_like(x)
+    K.launch("softmax", "softmax_backward_rows_f32", 9, BLOCK, gi, g, y, ("i64", 9), ("i64", cols))
+    np.testing.assert_allclose(gi, y * (g - (g * y).sum(-1, keepdims=True)), rtol=1e-4, atol=1e-6)
+    K.launch("softmax", "log_softmax_backward_rows_f32", 9, BLOCK, gi, g, ly, ("i64", 9), ("i64", cols))
+    np.testing.assert_allclose(gi, g - np.exp(ly) * g.sum(-1, keepdims=True), rtol=1e-4, atol=1e-5)
+
+
+def test_layer_norm_forward_and_backward():
+    rows, cols, eps = 13, 300, 1e-5
+    x = rng.standard_normal((rows, cols)).astype(np.float32) * 3 + 1
+    w = rng.standard_normal(cols).astype(np.float32)
+    b = rng.standard_normal(cols).astype(np.float32)
+    out, mean, rstd = np.empty_like(x), np.empty(rows, np.float32), np.empty(rows, np.float32)
+    K.launch("norm", "layer_norm_rows_f32", rows, BLOCK, out, mean, rstd, x, w, b,
+             ("i64", rows), ("i64", cols), ("f64", eps))
+    x64 = x.astype(np.float64)
+    mu, var = x64.mean(1, keepdims=True), x64.var(1, keepdims=True)
+    xhat = (x64 - mu) / np.sqrt(var + eps)
+    np.testing.assert_allclose(out, xhat * w + b, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(rstd, 1 / np.sqrt(var[:, 0] + eps), rtol=1e-5)
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    gi = np.empty_like(x)
+    K.launch("norm", "layer_norm_backward_rows_f32", rows, BLOCK, gi, g, x, mean, rstd, w,
+             ("i64", rows), ("i64", cols))
+    gw = g * w
+    want = (gw - gw.mean(1, keepdims=True) - xhat * (gw * xhat).mean(1, keepdims=True)) / np.sqrt(var + eps)
+    np.testing.assert_allclose(gi, want, rtol=1e-4, atol=1e-5)
+    dw, db = np.empty(cols, np.float32), np.empty(cols, np.float32)
+    K.launch("norm", "layer_norm_affine_grad_f32", (cols + 31) // 32, BLOCK, dw, db, g, x, mean, rstd,
+             ("i64", rows), ("i64", cols))
+    np.testing.assert_allclose(dw, (g * xhat).sum(0), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(db, g.sum(0), rtol=1e-5, atol=1e-5)
+
+
+# ---- losses, embedding ----
+
+def test_nll_and_cross_entropy_backward_with_ignore_index_and_bad_target():
+    rows, cols = 6, 5
+    logp = np.log(softmax(rng.standard_normal((rows, cols)))).astype(np.float32)
+    t = np.array([0, 4, -100, 2, 1, 3], np.int64)
+    w = rng.uniform(0.5, 2, cols).astype(np.float32)
+    loss, roww, err = np.empty(rows, np.float32), np.empty(rows, np.float32), np.zeros(1, np.int32)
+    K.launch("loss", "nll_rows_f32", 1, BLOCK, loss, logp, t, w, ("i64", rows), ("i64", cols),
+             ("i64", -100), roww, err)
+    keep = t != -100
+    want = np.where(keep, -w[np.where(keep, t, 0)] * logp[np.arange(rows), np.where(keep, t, 0)], 0)
+    np.testing.assert_allclose(loss, want, rtol=1e-6)
+    np.testing.assert_allclose(roww, np.where(keep, w[np.where(keep, t, 0)], 0), rtol=1e-6)
+    assert err[0] == 0
+    scale = 1 / roww.sum()
+    gi = np.empty_like(logp)
+    K.launch("loss", "cross_entropy_backward_rows_f32", 1, BLOCK, gi, logp, t, w, ("i64", rows), ("i64", cols),
+             ("i64", -100), ("f64", scale), None, err)
+    onehot = np.eye(cols)[np.where(keep, t, 0)]
+    want = (np.exp(logp) - onehot) * scale * w[np.where(keep, t, 0)][:, None] * keep[:, None]
+    np.testing.assert_allclose(gi, want, rtol=1e-5, atol=1e-7)
+    t[1] = 7  # out of range: flagged, never read out of bounds
+    K.launch("loss", "nll_rows_f32", 1, BLOCK, loss, logp, t, w, ("i64", rows), ("i64", cols),
+             ("i64", -100), None, err)
+    assert err[0] == 1 and np.isnan(loss[1])
+
+
+def test_embedding_gather_scatter_and_bounds():
+    weight = rng.standard_normal((10, 7)).astype(np.float32)
+    idx = np.array([3, 0, 3, 9, 5], np.int64)
+    out, err = np.empty((5, 7), np.float32), np.zeros(1, np.int32)
+    K.launch("embedding", "embedding_f32", 1, BLOCK, out, weight, idx, ("i64", 5), ("i64", 7), ("i64", 10), err)
+    np.testing.assert_array_equal(out, weight[idx])
+    assert err[0] == 0
+    g = rng.standard_normal((5, 7)).astype(np.float32)
+    gw = np.zeros_like(weight)
+    K.launch("embedding", "embedding_backward_f32", 1, BLOCK, gw, g, idx, ("i64", 5), ("i64", 7), ("i64", 10),
+             ("i64", 5))  # padding_idx 5 adds nothing
+    want = np.zeros_like(weight)
+    for r, i in enumerate(idx):
+        if i != 5:
+            want[i] += g[r]
+    np.testing.assert_allclose(gw, want, rtol=1e-6)
+    idx[2] = 10
+    K.launch("embedding", "embedding_f32", 1, BLOCK, out, weight, idx, ("i64", 5), ("i64", 7), ("i64", 10), err)
+    assert err[0] == 1 and np.isnan(out[2]).all()
+
+
+# ---- optimizers, random ----
+
+def test_sgd_momentum_nesterov_two_steps():
+    n, lr, mom, wd = 10_000, 0.1, 0.9, 0.01
+    p = rng.standard_normal(n).astype(np.float32)
+    buf = np.zeros(n, np.float32)
+    ref_p, ref_buf = p.astype(np.float64), None
+    for step in range(2):
+        g = rng.standard_normal(n).astype(np.float32)
+        K.launch("optim", "sgd_f32", grid(n), BLOCK, p, g, buf, ("i64", n), ("f64", lr), ("f64", mom),
+                 ("f64", 0.0), ("f64", wd), ("i32", 1), ("i32", 0), ("i32", int(step == 0)))
+        d = g + wd * ref_p
+        ref_buf = d if ref_buf is None else mom * ref_buf + d
+        ref_p = ref_p - lr * (d + mom * ref_buf)
+    np.testing.assert_allclose(p, ref_p, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("decoupled", [0, 1])
+def test_adam_and_adamw_steps(decoupled):
+    n, lr, b1, b2, eps, wd = 5000, 1e-2, 0.9, 0.999, 1e-8, 0.1
+    p = rng.standard_normal(n).astype(np.float32)
+    m, v = np.zeros(n, np.float32), np.zeros(n, np.float32)
+    rp, rm, rv = p.astype(np.float64), np.zeros(n), np.zeros(n)
+    for step in range(1, 4):
+        g = rng.standard_normal(n).astype(np.float32)
+        bc1, bc2s = 1 - b1 ** step, (1 - b2 ** step) ** 0.5
+        K.launch("optim", "adam_f32", grid(n), BLOCK, p, g, m, v, None, ("i64", n), ("f64", lr), ("f64", b1),
+                 ("f64", b2), ("f64", eps), ("f64", wd), ("i32", decoupled), ("i32", 0), ("f64", bc1),
+                 ("f64", bc2s))
+        gg = g.astype(np.float64)
+        if decoupled:
+            rp = rp * (1 - lr * wd)
+        else:
+            gg = gg + wd * rp
+        rm = b1 * rm + (1 - b1) * gg
+        rv = b2 * rv + (1 - b2) * gg * gg
+        rp = rp - lr / bc1 * rm / (np.sqrt(rv) / bc2s + eps)
+    np.testing.assert_allclose(p, rp, rtol=1e-4, atol=1e-5)
+
+
+def test_philox_uniform_and_normal_are_reproducible_and_distributed():
+    n = 1 << 20
+    u = np.empty(n, np.float32)
+    K.launch("random", "uniform_f32", grid(n), BLOCK, u, ("i64", n), ("u64", 42), ("u64", 0), ("f64", -1.0),
+             ("f64", 3.0))
+    assert u.min() >= -1 and u.max() < 3 and abs(u.mean() - 1) < 0.01 and abs(u.var() - 16 / 12) < 0.01
+    again = np.empty(n, np.float32)
+    K.launch("random", "uniform_f32", 7, 64, again, ("i64", n), ("u64", 42), ("u64", 0), ("f64", -1.0),
+             ("f64", 3.0))  # another launch shape, the same numbers
+    np.testing.assert_array_equal(u, again)
+    K.launch("random", "uniform_f32", grid(n), BLOCK, again, ("i64", n), ("u64", 42), ("u64", 1), ("f64", -1.0),
+             ("f64", 3.0))
+    assert (u != again).mean() > 0.99
+    z = np.empty(n, np.float64)
+    K.launch("random", "normal_f64", grid(n), BLOCK, z, ("i64", n), ("u64", 7), ("u64", 0), ("f64", 2.0),
+             ("f64", 0.5))
+    assert abs(z.mean() - 2) < 0.005 and abs(z.std() - 0.5) < 0.005

@@ -621,15 +621,9 @@ mod tests {
             weight_decay: 0.0,
             maximize: false,
         };
-        fused_update(
-            &u,
-            &[p.clone()],
-            &[g.clone()],
-            &[vec![b.clone()]],
-            &[vec![1.0]],
-        )
-        .unwrap();
-        fused_update(&u, &[p.clone()], &[g], &[vec![b.clone()]], &[vec![0.0]]).unwrap();
+        let (ps, gs) = (std::slice::from_ref(&p), std::slice::from_ref(&g));
+        fused_update(&u, ps, gs, &[vec![b.clone()]], &[vec![1.0]]).unwrap();
+        fused_update(&u, ps, gs, &[vec![b.clone()]], &[vec![0.0]]).unwrap();
         // buf: g, then 0.9 g + g = 1.9 g; p = p0 - 0.1 * 2.9 g
         let got = p.to_vec::<f32>();
         assert!((got[0] - (1.0 - 0.1 * 2.9 * 0.5)).abs() < 1e-6);

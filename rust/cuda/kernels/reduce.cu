@@ -11,7 +11,7 @@
 //                             A = f32 for f32/f16/bf16, f64 for f64, i64 for i64/i32/u8
 //   max_all_<dt>, min_all_<dt>(T* partial, const T* in, i64 n)   the same, partials in T
 //
-// The *_all kernels are two-pass: launch with G blocks (G <= 1024, e.g. min(ceil(n/256), 1024))
+// The *_all kernels are two-pass: launch with G blocks (any G >= 1, e.g. min(ceil(n/256), 1024))
 // into a G-element buffer, then launch once more with ONE block on that buffer:
 // sum_all_f32 for f32/f16/bf16 partials, sum_all_f64 for f64, sum_all_i64 for integer ones;
 // max_all_<dt>/min_all_<dt> again for max/min. partial[0] of the second launch is the result.

@@ -42,8 +42,8 @@ template <bool LOG, class T> __device__ __forceinline__ void softmax_rows(T* out
             const A shift = m + log_acc(s);
             BLOCK_COL_LOOP(c, cols) store_acc(y, c, load_acc(x, c) - shift);
         } else {
-            const A inv = (A)1 / s;
-            BLOCK_COL_LOOP(c, cols) store_acc(y, c, exp_acc(load_acc(x, c) - m) * inv);
+            // A true division (not a reciprocal multiply), as PyTorch's epilogue does.
+            BLOCK_COL_LOOP(c, cols) store_acc(y, c, exp_acc(load_acc(x, c) - m) / s);
         }
     }
 }
