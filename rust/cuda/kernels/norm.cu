@@ -19,12 +19,6 @@
 __device__ __forceinline__ float rsqrt_acc(float x) { return rsqrtf(x); }
 __device__ __forceinline__ double rsqrt_acc(double x) { return rsqrt(x); }
 
-template <class T> __device__ __forceinline__ typename Acc<T>::type ld(const T* p, i64 i) {
-    return (typename Acc<T>::type)to_compute(p[i]);
-}
-template <class T> __device__ __forceinline__ void st(T* p, i64 i, typename Acc<T>::type v) {
-    p[i] = from_compute<T>((typename Compute<T>::type)v);
-}
 
 template <class T>
 __device__ __forceinline__ void layer_norm_rows(T* out, typename Acc<T>::type* mean_out, typename Acc<T>::type* rstd_out,
@@ -38,20 +32,20 @@ __device__ __forceinline__ void layer_norm_rows(T* out, typename Acc<T>::type* m
         // Two passes over the row (mean, then the mean of squared deviations): no cancellation
         // of E[x^2] - E[x]^2, and the second read mostly hits L2.
         A s = 0;
-        BLOCK_COL_LOOP(c, cols) s += ld(x, c);
+        BLOCK_COL_LOOP(c, cols) s += load_acc(x, c);
         const A mean = block_reduce(s, SumOp()) * inv_cols;
         A sq = 0;
         BLOCK_COL_LOOP(c, cols) {
-            const A d = ld(x, c) - mean;
+            const A d = load_acc(x, c) - mean;
             sq += d * d;
         }
         const A var = block_reduce(sq, SumOp()) * inv_cols;
         const A rstd = rsqrt_acc(var + (A)eps);
         BLOCK_COL_LOOP(c, cols) {
-            A v = (ld(x, c) - mean) * rstd;
-            if (weight) v *= ld(weight, c);
-            if (bias) v += ld(bias, c);
-            st(y, c, v);
+            A v = (load_acc(x, c) - mean) * rstd;
+            if (weight) v *= load_acc(weight, c);
+            if (bias) v += load_acc(bias, c);
+            store_acc(y, c, v);
         }
         if (threadIdx.x == 0) {
             if (mean_out) mean_out[row] = mean;
@@ -74,16 +68,16 @@ __device__ __forceinline__ void layer_norm_backward_rows(T* grad_in, const T* gr
         const A mu = mean[row], rs = rstd[row];
         A sum_gw = 0, sum_gw_xhat = 0;
         BLOCK_COL_LOOP(c, cols) {
-            const A gw = weight ? ld(g, c) * ld(weight, c) : ld(g, c);
+            const A gw = weight ? load_acc(g, c) * load_acc(weight, c) : load_acc(g, c);
             sum_gw += gw;
-            sum_gw_xhat += gw * (ld(x, c) - mu) * rs;
+            sum_gw_xhat += gw * (load_acc(x, c) - mu) * rs;
         }
         const A mean_gw = block_reduce(sum_gw, SumOp()) * inv_cols;
         const A mean_gw_xhat = block_reduce(sum_gw_xhat, SumOp()) * inv_cols;
         BLOCK_COL_LOOP(c, cols) {
-            const A gw = weight ? ld(g, c) * ld(weight, c) : ld(g, c);
-            const A xhat = (ld(x, c) - mu) * rs;
-            st(gi, c, rs * (gw - mean_gw - xhat * mean_gw_xhat));
+            const A gw = weight ? load_acc(g, c) * load_acc(weight, c) : load_acc(g, c);
+            const A xhat = (load_acc(x, c) - mu) * rs;
+            store_acc(gi, c, rs * (gw - mean_gw - xhat * mean_gw_xhat));
         }
     }
 }
@@ -105,8 +99,8 @@ __device__ __forceinline__ void layer_norm_affine_grad(T* dweight, T* dbias, con
         A sw = 0, sb = 0;
         if (c < cols) {
             for (i64 r = warp; r < rows; r += nwarps) {
-                const A gv = ld(grad_out, r * cols + c);
-                sw += gv * (ld(in, r * cols + c) - (A)mean[r]) * (A)rstd[r];
+                const A gv = load_acc(grad_out, r * cols + c);
+                sw += gv * (load_acc(in, r * cols + c) - (A)mean[r]) * (A)rstd[r];
                 sb += gv;
             }
         }
@@ -120,8 +114,8 @@ __device__ __forceinline__ void layer_norm_affine_grad(T* dweight, T* dbias, con
                 tw += part_w[k][lane];
                 tb += part_b[k][lane];
             }
-            if (dweight) st(dweight, c, tw);
-            if (dbias) st(dbias, c, tb);
+            if (dweight) store_acc(dweight, c, tw);
+            if (dbias) store_acc(dbias, c, tb);
         }
     }
 }

@@ -86,6 +86,14 @@ template <class T> __device__ __forceinline__ T from_compute(typename Compute<T>
 template <> __device__ __forceinline__ f16 from_compute<f16>(float x) { return f32_to_f16(x); }
 template <> __device__ __forceinline__ bf16 from_compute<bf16>(float x) { return f32_to_bf16(x); }
 
+// Element i of p in its reduction's accumulator type, and back (softmax, norm).
+template <class T> __device__ __forceinline__ typename Acc<T>::type load_acc(const T* p, i64 i) {
+    return (typename Acc<T>::type)to_compute(p[i]);
+}
+template <class T> __device__ __forceinline__ void store_acc(T* p, i64 i, typename Acc<T>::type v) {
+    p[i] = from_compute<T>((typename Compute<T>::type)v);
+}
+
 // Load/store a storage element as a float/double (for the float-only kernel families).
 template <class T> __device__ __forceinline__ float to_f32(T x) { return (float)to_compute(x); }
 template <class T> __device__ __forceinline__ T from_f32(float x) {

@@ -18,12 +18,6 @@ __device__ __forceinline__ double exp_acc(double x) { return exp(x); }
 __device__ __forceinline__ float log_acc(float x) { return logf(x); }
 __device__ __forceinline__ double log_acc(double x) { return log(x); }
 
-template <class T> __device__ __forceinline__ typename Acc<T>::type load_acc(const T* p, i64 i) {
-    return (typename Acc<T>::type)to_compute(p[i]);
-}
-template <class T> __device__ __forceinline__ void store_acc(T* p, i64 i, typename Acc<T>::type v) {
-    p[i] = from_compute<T>((typename Compute<T>::type)v);
-}
 
 template <bool LOG, class T> __device__ __forceinline__ void softmax_rows(T* out, const T* in, i64 rows, i64 cols) {
     typedef typename Acc<T>::type A;
