@@ -158,3 +158,11 @@ def test_corrupt_cache_entry_is_recompiled(nvrtc_cache):
 def test_bad_compile_requests_raise(nvrtc_cache, module, arch, exc, msg):
     with pytest.raises(exc, match=msg):
         kernels.compile_module(module, arch)
+
+
+def test_memory_statistics_are_zero_without_a_gpu():
+    if torch.cuda.probe().devices:
+        pytest.skip("a GPU is present: tests/test_cuda_kernels.py checks the real statistics")
+    assert (torch.cuda.memory_allocated(), torch.cuda.max_memory_allocated("cuda:0"),
+            torch.cuda.memory_reserved(0)) == (0, 0, 0)
+    torch.cuda.empty_cache()  # nothing to release, and no error

@@ -9,7 +9,7 @@ tensor to a CUDA device raises RuntimeError saying why. ``probe()`` reports what
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 from .. import _C
 from ._preload import preload_cuda_libraries
@@ -52,7 +52,7 @@ def is_initialized() -> bool:
     return False
 
 
-def _lazy_init() -> None:
+def _lazy_init() -> NoReturn:
     """Raises the error PyTorch raises where CUDA cannot be used."""
     if _BUILT and _C._cuda_in_bad_fork():
         raise RuntimeError(
@@ -87,13 +87,37 @@ def manual_seed(seed: int) -> None:
 manual_seed_all = manual_seed
 
 
+def _gpu_index(device: Any) -> int | None:
+    """The device's ordinal when this process has a GPU to ask, else None."""
+    if not _BUILT or not probe().devices:
+        return None
+    if device is None:
+        return 0
+    if isinstance(device, int):
+        return device
+    return _C.device(device).index or 0
+
+
+def _memory_stats(device: Any) -> tuple[int, int, int]:
+    """(allocated, peak allocated, reserved) bytes of the device's caching allocator; zeros without a GPU."""
+    index = _gpu_index(device)
+    return (0, 0, 0) if index is None else tuple(_C._cuda_memory_stats(index))
+
+
 def empty_cache() -> None:
-    """Releases cached GPU memory: none is ever allocated by this build."""
+    """Returns the caching allocator's idle blocks to the driver."""
+    index = _gpu_index(None)
+    if index is not None:
+        _C._cuda_empty_cache(index)
 
 
 def memory_allocated(device: Any = None) -> int:
-    return 0
+    return _memory_stats(device)[0]
 
 
 def max_memory_allocated(device: Any = None) -> int:
-    return 0
+    return _memory_stats(device)[1]
+
+
+def memory_reserved(device: Any = None) -> int:
+    return _memory_stats(device)[2]

@@ -101,12 +101,6 @@ def launch(module: str, kernel: str, grid: int | tuple[int, int, int], block: in
         a[...] = np.frombuffer(ba, dtype=a.dtype).reshape(a.shape)
 
 
-def memory_stats(device: int = 0) -> tuple[int, int, int]:
-    """(allocated, peak allocated, reserved) bytes of the device's caching allocator."""
-    _require()
-    return tuple(_C._cuda_memory_stats(device))
-
-
 def device_arch(device: int = 0) -> str:
     """The architecture kernels are compiled for on ``device`` ("sm_90")."""
     _require()
