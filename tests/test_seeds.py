@@ -135,7 +135,7 @@ def test_000_user_model_save_and_restore(tmp_path: Path, monkeypatch: pytest.Mon
     out = model((t0, t1))
     assert out.shape == torch.Size([6, 100])
     x = F.normalize(torch.concat([model.emb0(t0), model.emb1(t1)]), dim=2)
-    assert torch.allclose(x.norm(dim=2), torch.ones(6, 3), atol=1e-5)
+    assert torch.allclose(x.norm(dim=2), torch.ones(6, 3, device=device), atol=1e-5)
 
     # seed 000 line 102
     path = "./model.pth"
@@ -145,6 +145,7 @@ def test_000_user_model_save_and_restore(tmp_path: Path, monkeypatch: pytest.Mon
     models = UserModel()
     path = "./model.pth"
     models.load_state_dict(torch.load(path))
+    models.to(device)  # setup: a fresh module is built on the CPU; compare it on the checkpoint's device
 
     assert list(models.state_dict()) == [
         "emb0.weight", "emb1.weight", "seq.0.weight", "seq.0.bias", "seq.2.weight", "seq.2.bias",
@@ -1258,7 +1259,8 @@ def linear_regression_snippets(capsys: pytest.CaptureFixture[str], weight: float
 
         print('epoch {}, loss {}'.format(epoch, loss.item()))
 
-    training = lines(capsys.readouterr().out)
+    # on a GPU PyTorch prints the device too; the expected lines below are its CPU output
+    training = lines(capsys.readouterr().out.replace(", device='cuda:0'", ""))
 
     # seed 003 line 333
     with torch.no_grad():
@@ -1275,7 +1277,7 @@ def linear_regression_snippets(capsys: pytest.CaptureFixture[str], weight: float
         if p.requires_grad:
              print(p.name, p.data)
 
-    return model, training, predicted, capsys.readouterr().out
+    return model, training, predicted, capsys.readouterr().out.replace(", device='cuda:0'", "")
 
 
 def test_003_linear_regression(capsys: pytest.CaptureFixture[str]) -> None:

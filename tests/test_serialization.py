@@ -519,16 +519,24 @@ def cuda_checkpoint(path: Path) -> None:
     write_archive(path, pkl, {"data/0": zf.read("archive/data/0")})
 
 
-@pytest.mark.parametrize("map_location", [None, "cpu", {"cuda:0": "cpu"}, "device"])
+@pytest.mark.parametrize("map_location", ["cpu", {"cuda:0": "cpu"}, "device"])
 def test_map_location_forms(map_location: Any, tmp_path: Path) -> None:
     cuda_checkpoint(tmp_path / "gpu.pt")
     if map_location == "device":
         map_location = ferrotorch.device("cpu")
-    cuda = getattr(ferrotorch, "cuda", None)
-    if map_location is None and cuda is not None and cuda.is_available():
-        pytest.skip("CUDA is available: the tensor is restored on the GPU")
     w = ferrotorch.load(tmp_path / "gpu.pt", map_location=map_location)["w"]
     assert w.device.type == "cpu" and w.tolist() == [1.0, 2.0]
+
+
+def test_cuda_location_without_map_location(tmp_path: Path) -> None:
+    """As PyTorch: restored on the GPU when there is one, refused with advice when there is not."""
+    cuda_checkpoint(tmp_path / "gpu.pt")
+    if ferrotorch.cuda.is_available():
+        w = ferrotorch.load(tmp_path / "gpu.pt")["w"]
+        assert w.device == ferrotorch.device("cuda", 0) and w.tolist() == [1.0, 2.0]
+    else:
+        with pytest.raises(RuntimeError, match=r"torch.cuda.is_available\(\) is False.*map_location"):
+            ferrotorch.load(tmp_path / "gpu.pt")
 
 
 def test_map_location_callable(tmp_path: Path) -> None:

@@ -58,6 +58,8 @@ def _like(factory: Callable) -> Callable:
     def f(input: Tensor, *args: Any, dtype: Any = None, **kwargs: Any) -> Tensor:
         kwargs.pop("memory_format", None)
         kwargs.pop("layout", None)
+        if kwargs.get("device") is None:
+            kwargs["device"] = input.device
         return factory(*args, *input.shape, dtype=input.dtype if dtype is None else dtype, **kwargs) \
             if factory is not _C.full else factory(input.shape, *args, dtype=input.dtype if dtype is None else dtype,
                                                    **kwargs)
@@ -72,17 +74,21 @@ full_like = _like(_C.full)
 
 
 def rand_like(input: Tensor, *, dtype: Any = None, **kwargs: Any) -> Tensor:
+    kwargs.setdefault("device", input.device)
     return _C.rand(*input.shape, dtype=input.dtype if dtype is None else dtype, **kwargs)
 
 
 def randn_like(input: Tensor, *, dtype: Any = None, **kwargs: Any) -> Tensor:
+    kwargs.setdefault("device", input.device)
     return _C.randn(*input.shape, dtype=input.dtype if dtype is None else dtype, **kwargs)
 
 
-def randint_like(input: Tensor, low: int = 0, high: int | None = None, *, dtype: Any = None) -> Tensor:
+def randint_like(input: Tensor, low: int = 0, high: int | None = None, *, dtype: Any = None,
+                 device: Any = None) -> Tensor:
     if high is None:
         low, high = 0, low
-    return _C.randint(low, high, tuple(input.shape), dtype=input.dtype if dtype is None else dtype)
+    return _C.randint(low, high, tuple(input.shape), dtype=input.dtype if dtype is None else dtype,
+                      device=input.device if device is None else device)
 
 
 def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Any = None, out: Any = None,
@@ -92,14 +98,16 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Any 
         m = mean if isinstance(mean, Tensor) else _C.tensor(float(mean))
         s = std if isinstance(std, Tensor) else _C.tensor(float(std))
         shape = (m * 0 + s * 0).shape
-        z = _C.randn(*shape, generator=generator, dtype=m.dtype if m.dtype.is_floating_point else s.dtype)
+        z = _C.randn(*shape, generator=generator, dtype=m.dtype if m.dtype.is_floating_point else s.dtype,
+                     device=m.device if m.dim() else s.device)
         return z * s + m
-    t = _C.empty(*size, dtype=dtype) if dtype is not None else _C.empty(*size)
+    t = _C.empty(*size, dtype=dtype, device=kwargs.get("device"))
     return t.normal_(mean, std, generator=generator)
 
 
 def logspace(start: float, end: float, steps: int, base: float = 10.0, **kwargs: Any) -> Tensor:
-    return base ** _C.linspace(start, end, steps, dtype=_C.float64).to(kwargs.get("dtype") or _C.get_default_dtype())
+    dtype = kwargs.get("dtype") or _C.get_default_dtype()
+    return (base ** _C.linspace(start, end, steps, dtype=_C.float64)).to(kwargs.get("device") or "cpu", dtype)
 
 
 def concat(tensors: Any, dim: int = 0, *, out: Tensor | None = None) -> Tensor:
@@ -172,7 +180,7 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0) -> Tensor:
 def diag(input: Tensor, diagonal: int = 0) -> Tensor:
     if input.dim() == 1:
         n = input.numel() + abs(diagonal)
-        out = _C.zeros(n, n, dtype=input.dtype)
+        out = _C.zeros(n, n, dtype=input.dtype, device=input.device)
         idx = _C.arange(input.numel())
         rows, cols = (idx, idx + diagonal) if diagonal >= 0 else (idx - diagonal, idx)
         return out.index_put((rows, cols), input)

@@ -677,24 +677,21 @@ def _parse_to(args: tuple, kwargs: dict):
     return dtype, device
 
 
-def _check_device(device: Any) -> None:
-    if device is None:
-        return
-    d = _C.device(device)
-    if d.type != "cpu":
-        from . import cuda
-
-        cuda._lazy_init()
-
-
 @_method("to")
 def to(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     """``to(dtype)``, ``to(device)``, ``to(other)``, ``to(device, dtype)``; returns self when nothing changes."""
     dtype, device = _parse_to(args, kwargs)
-    _check_device(device)
-    if dtype is None or dtype == self.dtype:
-        return self.clone() if kwargs.get("copy") else self
-    return self._cast(dtype)
+    for a in args:
+        if isinstance(a, Tensor):
+            device = a.device
+    out = self
+    if device is not None:
+        out = out._to_device(device)
+    if dtype is not None and dtype != out.dtype:
+        out = out._cast(dtype)
+    if out is self and kwargs.get("copy"):
+        out = self.clone()
+    return out
 
 
 @_method("type")
@@ -721,22 +718,23 @@ def type_as(self: Tensor, other: Tensor) -> Tensor:
 
 @_method("cpu")
 def cpu(self: Tensor, memory_format: Any = None) -> Tensor:
-    return self
+    return self._to_device("cpu")
 
 
 @_method("cuda")
 def cuda(self: Tensor, device: Any = None, non_blocking: bool = False, **kwargs: Any) -> Tensor:
-    from . import cuda as _cuda
-
-    _cuda._lazy_init()
-    return self
+    if device is None:
+        device = "cuda"
+    elif isinstance(device, _py_int) and not isinstance(device, _py_bool):
+        device = f"cuda:{device}"
+    return self._to_device(device)
 
 
 Tensor.short = lambda self, memory_format=None: self._cast(_C.int16)
 Tensor.char = lambda self, memory_format=None: self._cast(_C.int8)
 Tensor.byte = lambda self, memory_format=None: self._cast(_C.uint8)
 Tensor.is_signed = lambda self: self.dtype.is_signed
-Tensor.get_device = lambda self: -1
+Tensor.get_device = lambda self: self.device.index if self.is_cuda else -1
 Tensor.pin_memory = lambda self: self
 Tensor.is_pinned = lambda self: False
 Tensor.share_memory_ = lambda self: self
@@ -751,6 +749,7 @@ Tensor.layout = "torch.strided"
 # ---- factories off an existing tensor ----
 def _like_kwargs(self: Tensor, kwargs: dict) -> dict:
     kwargs.setdefault("dtype", self.dtype)
+    kwargs.setdefault("device", self.device)
     return kwargs
 
 
@@ -789,7 +788,7 @@ def bernoulli_(self: Tensor, p: Any = 0.5, *, generator: Any = None) -> Tensor:
 def bernoulli(self: Tensor, p: Any = None, *, generator: Any = None) -> Tensor:
     if p is None:
         return _C.bernoulli(self, generator=generator)
-    return _C.empty(*self.shape, dtype=self.dtype).bernoulli_(p, generator=generator)
+    return _C.empty(*self.shape, dtype=self.dtype, device=self.device).bernoulli_(p, generator=generator)
 
 
 @_method("random_")
@@ -867,11 +866,13 @@ def __deepcopy__(self: Tensor, memo: dict) -> Tensor:
     return new
 
 
-def _rebuild_from_numpy(array: Any, dtype_name: str, requires_grad: bool, cls: Any = None) -> Tensor:
+def _rebuild_from_numpy(
+    array: Any, dtype_name: str, requires_grad: bool, cls: Any = None, device: str = "cpu"
+) -> Tensor:
     dtype = getattr(_C, dtype_name)
     # the unpickled array is fresh and owned: share it rather than copy (bfloat16 travels as float32)
     t = _C.from_numpy(array) if array.flags.c_contiguous and array.flags.writeable else _C.tensor(array)
-    t = t.to(dtype)
+    t = t.to(device, dtype)
     if cls is not None and cls is not Tensor:
         return Tensor._make_subclass(cls, t, requires_grad)
     return t.requires_grad_(requires_grad) if requires_grad else t
@@ -879,13 +880,15 @@ def _rebuild_from_numpy(array: Any, dtype_name: str, requires_grad: bool, cls: A
 
 @_method("__reduce_ex__")
 def __reduce_ex__(self: Tensor, protocol: int):
-    """Pickles by value (numpy array + dtype): used by copy/pickle and ``save(model)``."""
-    x = self.detach()
+    """Pickles by value (numpy array + dtype + device): used by copy/pickle and ``save(model)``."""
+    x = self.detach().cpu()
     name = repr(self.dtype)[6:]
     arr = (x.float() if name == "bfloat16" else x).numpy().copy()
     cls = builtins.type(self)
     state = dict(self.__dict__) if cls is not Tensor and self.__dict__ else None
-    return (_rebuild_from_numpy, (arr, name, self.requires_grad, cls), state)
+    device = str(self.device)
+    args = (arr, name, self.requires_grad, cls) + ((device,) if device != "cpu" else ())
+    return (_rebuild_from_numpy, args, state)
 
 
 def _setstate(self: Tensor, state: Any) -> None:

@@ -794,8 +794,12 @@ class _StorageLoader:
         if target == "cpu" or target.startswith("cpu:"):
             return base
         if target.startswith("cuda"):
-            cuda = getattr(ferrotorch, "cuda", None)
-            return base.to(target) if cuda is not None and cuda.is_available() else base
+            if not ferrotorch.cuda.is_available():
+                raise RuntimeError(
+                    "Attempting to deserialize object on a CUDA device but torch.cuda.is_available() is False. "
+                    "If you are running on a CPU-only machine, please use torch.load with "
+                    "map_location=torch.device('cpu') to map your storages to the CPU.")
+            return base.to(target)
         raise RuntimeError(f"don't know how to restore data location {target}")
 
 

@@ -591,7 +591,12 @@ fn rebase(base: &Tensor, result: &Tensor, rel: crate::tensor::Layout) -> Result<
     let mask = crate::ops::view::scatter_through(
         &shape,
         &rel,
-        &Tensor::full(result.shape(), Scalar::Bool(true), DType::Bool)?,
+        &Tensor::full(
+            result.shape(),
+            Scalar::Bool(true),
+            DType::Bool,
+            result.device(),
+        )?,
     )?;
     let rel2 = rel.clone();
     let rec = record_boxed(
@@ -602,7 +607,7 @@ fn rebase(base: &Tensor, result: &Tensor, rel: crate::tensor::Layout) -> Result<
             let Some(g) = &g[0] else {
                 return Ok(vec![None, None]);
             };
-            let zero = Tensor::zeros(&[], g.dtype)?;
+            let zero = Tensor::zeros(&[], g.dtype, g.device())?;
             let g_base = Tensor::where_(&mask, &zero, g)?;
             let gc = if g.is_contiguous() && g.layout.offset == 0 {
                 g.clone()

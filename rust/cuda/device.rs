@@ -1,6 +1,11 @@
 //! One GPU: its primary context, a stream, the kernel modules loaded on it (compiled by NVRTC for
 //! its compute capability) and its caching allocator. Every driver call first makes the context
 //! current on the calling thread, so any thread may use a device.
+//!
+//! Tensor memory is managed memory (cuMemAllocManaged): the GPU and the host can both address it,
+//! so ops without a GPU kernel compute on the host, correctly, on the same storage. The emulated
+//! device (`runtime::Probe::emulated`) has no driver: its memory is host memory and it runs no
+//! kernels.
 
 use super::allocator::{self, CachingAllocator};
 use super::{nvrtc, runtime};
@@ -16,12 +21,18 @@ fn drv(what: &str, e: DriverError) -> Error {
 
 pub struct Gpu {
     pub ordinal: usize,
-    /// "sm_90" for compute capability 9.0: what kernels are compiled for.
+    pub name: String,
+    /// "sm_90" for compute capability 9.0: what kernels are compiled for ("emulated" without a driver).
     pub arch: String,
+    /// None on the emulated device.
+    driver: Option<Driver>,
+    functions: Mutex<HashMap<(String, String), usize>>,
+    alloc: Mutex<CachingAllocator<Memory>>,
+}
+
+struct Driver {
     ctx: sys::CUcontext,
     stream: sys::CUstream,
-    functions: Mutex<HashMap<(String, String), usize>>,
-    alloc: Mutex<CachingAllocator<DriverMemory>>,
 }
 
 // SAFETY: the handles are driver objects usable from any thread once the context is made current,
@@ -29,27 +40,60 @@ pub struct Gpu {
 unsafe impl Send for Gpu {}
 unsafe impl Sync for Gpu {}
 
-/// Blocks straight from the driver.
-struct DriverMemory {
-    ctx: sys::CUcontext,
+/// Where the caching allocator gets its blocks.
+enum Memory {
+    /// Managed memory from the driver, in this context.
+    Managed(sys::CUcontext),
+    /// Host memory for the emulated device, with each block's size for freeing it.
+    Host(HashMap<u64, usize>),
 }
 
 // SAFETY: as for Gpu.
-unsafe impl Send for DriverMemory {}
+unsafe impl Send for Memory {}
 
-impl allocator::Backend for DriverMemory {
+/// Alignment of emulated-device blocks (cuMemAlloc guarantees at least 256 bytes).
+const HOST_ALIGN: usize = 256;
+
+impl allocator::Backend for Memory {
     fn alloc(&mut self, bytes: usize) -> std::result::Result<u64, String> {
-        // SAFETY: the context is live for the process; cuMemAlloc has no other precondition.
-        unsafe {
-            result::ctx::set_current(self.ctx).map_err(|e| format!("{:?}", e))?;
-            result::malloc_sync(bytes).map_err(|e| format!("{:?}", e))
+        match self {
+            // SAFETY: the context is live for the process; cuMemAllocManaged has no other precondition.
+            Memory::Managed(ctx) => unsafe {
+                result::ctx::set_current(*ctx).map_err(|e| format!("{:?}", e))?;
+                result::malloc_managed(bytes, sys::CUmemAttach_flags::CU_MEM_ATTACH_GLOBAL)
+                    .map_err(|e| format!("{:?}", e))
+            },
+            Memory::Host(sizes) => {
+                let layout = std::alloc::Layout::from_size_align(bytes.max(1), HOST_ALIGN)
+                    .map_err(|e| e.to_string())?;
+                // SAFETY: the layout has a non-zero size.
+                let p = unsafe { std::alloc::alloc(layout) };
+                if p.is_null() {
+                    return Err("CUDA_ERROR_OUT_OF_MEMORY".into());
+                }
+                sizes.insert(p as u64, bytes.max(1));
+                Ok(p as u64)
+            }
         }
     }
     fn free(&mut self, ptr: u64) {
-        // SAFETY: ptr came from alloc above and is idle (the caching allocator owns it).
-        unsafe {
-            let _ = result::ctx::set_current(self.ctx);
-            let _ = result::free_sync(ptr);
+        match self {
+            // SAFETY: ptr came from alloc above and is idle (the caching allocator owns it).
+            Memory::Managed(ctx) => unsafe {
+                let _ = result::ctx::set_current(*ctx);
+                let _ = result::free_sync(ptr);
+            },
+            Memory::Host(sizes) => {
+                if let Some(bytes) = sizes.remove(&ptr) {
+                    // SAFETY: allocated above with this size and alignment.
+                    unsafe {
+                        std::alloc::dealloc(
+                            ptr as *mut u8,
+                            std::alloc::Layout::from_size_align_unchecked(bytes, HOST_ALIGN),
+                        )
+                    }
+                }
+            }
         }
     }
 }
@@ -77,12 +121,29 @@ pub fn gpu(ordinal: usize) -> Result<&'static Gpu> {
             slots.len()
         );
     };
-    slot.get_or_init(|| Gpu::init(ordinal))
-        .as_ref()
-        .map_err(Clone::clone)
+    slot.get_or_init(|| {
+        if probe.emulated {
+            Ok(Gpu::emulated(ordinal))
+        } else {
+            Gpu::init(ordinal)
+        }
+    })
+    .as_ref()
+    .map_err(Clone::clone)
 }
 
 impl Gpu {
+    fn emulated(ordinal: usize) -> Gpu {
+        Gpu {
+            ordinal,
+            name: runtime::EMULATED_NAME.into(),
+            arch: "emulated".into(),
+            driver: None,
+            functions: Mutex::new(HashMap::new()),
+            alloc: Mutex::new(CachingAllocator::new(Memory::Host(HashMap::new()))),
+        }
+    }
+
     fn init(ordinal: usize) -> Result<Gpu> {
         // SAFETY: plain driver calls on a device the probe listed.
         unsafe {
@@ -101,18 +162,30 @@ impl Gpu {
                 .map_err(|e| drv("cuStreamCreate", e))?;
             Ok(Gpu {
                 ordinal,
+                name: result::device::get_name(dev).map_err(|e| drv("cuDeviceGetName", e))?,
                 arch: format!("sm_{}{}", major, minor),
-                ctx,
-                stream,
+                driver: Some(Driver { ctx, stream }),
                 functions: Mutex::new(HashMap::new()),
-                alloc: Mutex::new(CachingAllocator::new(DriverMemory { ctx })),
+                alloc: Mutex::new(CachingAllocator::new(Memory::Managed(ctx))),
             })
         }
     }
 
-    fn make_current(&self) -> Result<()> {
+    pub fn is_emulated(&self) -> bool {
+        self.driver.is_none()
+    }
+
+    /// The driver handles, made current on this thread; an error on the emulated device.
+    fn driver(&self) -> Result<&Driver> {
+        let Some(d) = &self.driver else {
+            crate::bail!(
+                Runtime,
+                "the emulated CUDA device runs no kernels (FERROTORCH_EMULATE_CUDA=1)"
+            );
+        };
         // SAFETY: ctx is this device's primary context, retained for the process.
-        unsafe { result::ctx::set_current(self.ctx) }.map_err(|e| drv("cuCtxSetCurrent", e))
+        unsafe { result::ctx::set_current(d.ctx) }.map_err(|e| drv("cuCtxSetCurrent", e))?;
+        Ok(d)
     }
 
     /// The kernel `kernel` of module `module`, compiled (or read from the disk cache) and loaded once.
@@ -125,7 +198,7 @@ impl Gpu {
         if let Some(&f) = fns.get(&key) {
             return Ok(f as sys::CUfunction);
         }
-        self.make_current()?;
+        self.driver()?;
         let cubin = nvrtc::compile(module, &self.arch)?;
         let name =
             CString::new(kernel).map_err(|_| Error::Value("kernel name contains NUL".into()))?;
@@ -158,16 +231,19 @@ impl Gpu {
         shared_bytes: u32,
         params: &mut [*mut c_void],
     ) -> Result<()> {
-        self.make_current()?;
-        result::launch_kernel(f, grid, block, shared_bytes, self.stream, params)
+        let d = self.driver()?;
+        result::launch_kernel(f, grid, block, shared_bytes, d.stream, params)
             .map_err(|e| drv("cuLaunchKernel", e))
     }
 
+    /// Waits for the work queued on this device (nothing is ever queued on the emulated one).
     pub fn synchronize(&self) -> Result<()> {
-        self.make_current()?;
+        if self.driver.is_none() {
+            return Ok(());
+        }
+        let d = self.driver()?;
         // SAFETY: the stream belongs to this context.
-        unsafe { result::stream::synchronize(self.stream) }
-            .map_err(|e| drv("cuStreamSynchronize", e))
+        unsafe { result::stream::synchronize(d.stream) }.map_err(|e| drv("cuStreamSynchronize", e))
     }
 
     pub fn alloc(&'static self, bytes: usize) -> Result<DeviceBuffer> {
@@ -213,8 +289,9 @@ impl DeviceBuffer {
             );
         }
         self.gpu.synchronize()?;
-        // SAFETY: the buffer holds at least src.len() bytes.
-        unsafe { result::memcpy_htod_sync(self.ptr, src) }.map_err(|e| drv("cuMemcpyHtoD", e))
+        // SAFETY: the buffer holds at least src.len() bytes, addressable from the host.
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.ptr as *mut u8, src.len()) };
+        Ok(())
     }
 
     /// Copies device bytes out, after the stream's pending work.
@@ -228,8 +305,11 @@ impl DeviceBuffer {
             );
         }
         self.gpu.synchronize()?;
-        // SAFETY: the buffer holds at least dst.len() bytes.
-        unsafe { result::memcpy_dtoh_sync(dst, self.ptr) }.map_err(|e| drv("cuMemcpyDtoH", e))
+        // SAFETY: the buffer holds at least dst.len() bytes, addressable from the host.
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.ptr as *const u8, dst.as_mut_ptr(), dst.len())
+        };
+        Ok(())
     }
 }
 

@@ -13,16 +13,32 @@ pub struct Probe {
     pub reason: Option<String>,
     /// The process that initialised the driver: a forked child must not use it.
     pub pid: u32,
+    /// `FERROTORCH_EMULATE_CUDA=1`: one emulated device whose memory is host memory and which
+    /// runs no kernels, so the device plumbing (placement, copies, same-device checks, the
+    /// caching allocator) is testable on machines without a GPU.
+    pub emulated: bool,
 }
+
+/// The name the emulated device reports.
+pub const EMULATED_NAME: &str = "ferrotorch emulated CUDA device (host memory)";
 
 static PROBE: OnceLock<Probe> = OnceLock::new();
 
 fn run_probe() -> Probe {
     let pid = std::process::id();
+    if std::env::var("FERROTORCH_EMULATE_CUDA").is_ok_and(|v| v == "1") {
+        return Probe {
+            devices: vec![EMULATED_NAME.into()],
+            reason: None,
+            pid,
+            emulated: true,
+        };
+    }
     let no = |reason: String| Probe {
         devices: Vec::new(),
         reason: Some(reason),
         pid,
+        emulated: false,
     };
     // SAFETY: only tries to dlopen the library by its usual names.
     if !unsafe { sys::is_culib_present() } {
@@ -48,6 +64,7 @@ fn run_probe() -> Probe {
             devices,
             reason: None,
             pid,
+            emulated: false,
         },
         Ok(Ok(_)) => no("No CUDA GPUs are available".into()),
         Ok(Err(e)) => no(e),

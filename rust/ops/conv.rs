@@ -214,7 +214,7 @@ fn conv_forward<T: ConvElem>(
     let (rows, l) = (g.rows(), g.cols());
     let (x, w) = (x.contiguous()?, w.contiguous()?);
     let bias = bias.map(|b| b.contiguous()).transpose()?;
-    let out = Tensor::empty(&[n, o, g.oh, g.ow], T::DTYPE)?;
+    let out = Tensor::empty(&[n, o, g.oh, g.ow], T::DTYPE, x.device())?;
     if out.numel() == 0 {
         return Ok(out);
     }
@@ -283,15 +283,15 @@ fn conv_backward<T: ConvElem>(
     let in_plane = g.c * g.h * g.w;
     if n == 0 || in_plane == 0 || l == 0 || rows == 0 {
         let gx = need_x
-            .then(|| Tensor::zeros(x.shape(), T::DTYPE))
+            .then(|| Tensor::zeros(x.shape(), T::DTYPE, x.device()))
             .transpose()?;
         let gw = need_w
-            .then(|| Tensor::zeros(w.shape(), T::DTYPE))
+            .then(|| Tensor::zeros(w.shape(), T::DTYPE, w.device()))
             .transpose()?;
         return Ok((gx, gw));
     }
     let gx = if need_x {
-        Some(Tensor::zeros(x.shape(), T::DTYPE)?)
+        Some(Tensor::zeros(x.shape(), T::DTYPE, x.device())?)
     } else {
         None
     };
@@ -365,7 +365,7 @@ fn conv_backward<T: ConvElem>(
                 *a += v;
             }
         }
-        Some(Tensor::from_vec(&acc, w.shape())?)
+        Some(Tensor::from_vec_on(&acc, w.shape(), w.device())?)
     } else {
         None
     };
@@ -468,6 +468,7 @@ fn conv_backward_any(
 impl Tensor {
     /// `conv2d(input [N,C,H,W], weight [O,C/groups,kh,kw], bias [O])`, one autograd node.
     pub fn conv2d(&self, weight: &Tensor, bias: Option<&Tensor>, p: Conv2d) -> Result<Tensor> {
+        crate::tensor::Device::same(&[&[self, weight][..], bias.as_slice()].concat())?;
         if self.dtype != weight.dtype {
             crate::bail!(
                 Runtime,
@@ -552,11 +553,11 @@ impl Tensor {
             p,
             d,
         };
-        let vals = Tensor::empty(&[n, c, oh, ow], x.dtype)?;
+        let vals = Tensor::empty(&[n, c, oh, ow], x.dtype, x.device())?;
         let idx = if with_idx {
-            Tensor::empty(&[n, c, oh, ow], DType::I64)?
+            Tensor::empty(&[n, c, oh, ow], DType::I64, x.device())?
         } else {
-            Tensor::empty(&[0], DType::I64)?
+            Tensor::empty(&[0], DType::I64, x.device())?
         };
         crate::dispatch_float!(x.dtype, T => {
             // SAFETY: `x` is contiguous of dtype T; `vals`/`idx` are fresh, each plane written by one task.
@@ -649,7 +650,7 @@ impl Tensor {
                     }
                 }
             });
-            Tensor::from_vec(&vals, &[n, c, oh, ow])?
+            Tensor::from_vec_on(&vals, &[n, c, oh, ow], x.device())?
         }, _ => crate::bail!(Runtime, "\"avg_pool2d\" not implemented for '{}'", crate::ops::dtype_title(x.dtype)));
         if needs_grad(&[self]) {
             let outs = record("AvgPool2DBackward0", &[self], vec![out], move |g| {
@@ -673,7 +674,7 @@ impl Tensor {
                             }
                         }
                     });
-                    Tensor::from_vec(&o, &[n, c, h, w])?
+                    Tensor::from_vec_on(&o, &[n, c, h, w], g.device())?
                 }, _ => unreachable!());
                 Ok(vec![Some(res)])
             });
@@ -859,7 +860,7 @@ fn max_pool_scatter(
     (n, c, h, w): (usize, usize, usize, usize),
 ) -> Result<Tensor> {
     let gv = g.detach().contiguous()?;
-    let out = Tensor::zeros(&[n, c, h, w], g.dtype)?;
+    let out = Tensor::zeros(&[n, c, h, w], g.dtype, g.device())?;
     let (ip, op) = (h * w, idx.numel() / planes.max(1));
     if ip == 0 || op == 0 {
         return Ok(out);

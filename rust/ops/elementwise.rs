@@ -6,8 +6,8 @@ use super::iter::{map1, map2, map3};
 use super::vmath::{map1_simd, map1_simd_fused, VFloat};
 use crate::autograd::{needs_grad, record1, Saved};
 use crate::tensor::{
-    broadcast_shapes, default_dtype, fmt_shape, result_type, DType, Elem, FloatElem, Rank, Result,
-    Scalar, Tensor,
+    broadcast_shapes, default_dtype, fmt_shape, result_type, DType, Device, Elem, FloatElem, Rank,
+    Result, Scalar, Tensor,
 };
 use num_traits::{Float, Zero};
 
@@ -132,7 +132,7 @@ impl Tensor {
         if dtype == self.dtype {
             return Ok(self.detach());
         }
-        let out = Tensor::empty(self.shape(), dtype)?;
+        let out = Tensor::empty(self.shape(), dtype, self.device())?;
         crate::dispatch_all!(self.dtype, S => crate::dispatch_all!(dtype, D => map1::<S, D>(&out, self, |v| v.cast::<D>())));
         Ok(out)
     }
@@ -152,9 +152,25 @@ impl Tensor {
         Ok(out)
     }
 
+    /// `.to(device)`: a copy on `device` (self when it is already there); gradients flow back
+    /// to the source device.
+    pub fn to_device(&self, device: Device) -> Result<Tensor> {
+        if device == self.device() {
+            return Ok(self.clone());
+        }
+        let out = self.to_device_raw(device)?;
+        if needs_grad(&[self]) {
+            let src = self.device();
+            return Ok(record1("ToCopyBackward0", &[self], out, move |g| {
+                Ok(vec![Some(g.to_device(src)?)])
+            }));
+        }
+        Ok(out)
+    }
+
     /// A contiguous copy with a fresh storage (no autograd record).
     pub fn clone_contiguous(&self) -> Result<Tensor> {
-        let out = Tensor::empty(self.shape(), self.dtype)?;
+        let out = Tensor::empty(self.shape(), self.dtype, self.device())?;
         crate::dispatch_all!(self.dtype, T => map1::<T, T>(&out, self, |v| v));
         Ok(out)
     }
@@ -206,13 +222,14 @@ impl Tensor {
     pub fn binary(&self, b: Operand, op: BinaryOp) -> Result<Tensor> {
         let dt = compute_dtype(op, self, &b)?;
         let bt = b.to_tensor(dt)?;
+        let dev = Device::common(&[self, &bt])?;
         let shape = broadcast_shapes(self.shape(), bt.shape())?;
         let out_dtype = if op.is_comparison() || op.is_logical() {
             DType::Bool
         } else {
             dt
         };
-        let out = Tensor::empty(&shape, out_dtype)?;
+        let out = Tensor::empty(&shape, out_dtype, dev)?;
         // operands already in the compute dtype and the result's shape go to the kernel as they
         // are (no cast or broadcast views to build: this is most of a tiny op's cost)
         let fit = |t: &Tensor| -> Result<Option<Tensor>> {
@@ -274,7 +291,7 @@ impl Tensor {
             binary_kernel(op, dt, self, self, &b_v)?;
         } else {
             let a_c = self.cast_raw(dt)?;
-            let tmp = Tensor::empty(&shape, res_dtype)?;
+            let tmp = Tensor::empty(&shape, res_dtype, self.device())?;
             binary_kernel(op, dt, &tmp, &a_c, &b_v)?;
             self.copy_raw(&tmp)?;
         }
@@ -345,7 +362,7 @@ impl Tensor {
             self.check_inplace()?;
             let src_shape = src.shape().to_vec();
             let src_dtype = src.dtype;
-            let dst = Tensor::empty(self.shape(), self.dtype)?;
+            let dst = Tensor::empty(self.shape(), self.dtype, self.device())?;
             dst.copy_raw(src)?;
             let result = record1("CopyBackwards", &[src], dst, move |g| {
                 Ok(vec![Some(g.sum_to(&src_shape)?.cast(src_dtype)?)])
@@ -431,8 +448,9 @@ impl Tensor {
             )
         };
         let dt = result_type(&[ranks(a), ranks(b)]);
+        let dev = Device::common(&[cond, a, b])?;
         let shape = broadcast_shapes(&broadcast_shapes(cond.shape(), a.shape())?, b.shape())?;
-        let out = Tensor::empty(&shape, dt)?;
+        let out = Tensor::empty(&shape, dt, dev)?;
         let (ac, bc) = (a.cast_raw(dt)?, b.cast_raw(dt)?);
         let cv = cond.with_layout(cond.layout.broadcast_to(&shape)?);
         let av = ac.with_layout(ac.layout.broadcast_to(&shape)?);
@@ -442,7 +460,7 @@ impl Tensor {
             let (sa, sb) = (a.shape().to_vec(), b.shape().to_vec());
             let c = cond.clone();
             return Ok(record1("WhereBackward0", &[a, b], out, move |g| {
-                let z = Tensor::zeros(&[], g.dtype)?;
+                let z = Tensor::zeros(&[], g.dtype, g.device())?;
                 Ok(vec![
                     Some(Tensor::where_(&c, g, &z)?.sum_to(&sa)?),
                     Some(Tensor::where_(&c, &z, g)?.sum_to(&sb)?),
@@ -674,7 +692,7 @@ fn binary_backward(op: BinaryOp, a: &Tensor, b: &Tensor, out: Tensor) -> Tensor 
                     let d = bv.mul(&av.binary(Operand::T(&bv.add_scalar(-1.0)?), Pow)?)?;
                     let d = Tensor::where_(
                         &bv.cmp_scalar(Eq, 0.0)?,
-                        &Tensor::zeros(&[], d.dtype)?,
+                        &Tensor::zeros(&[], d.dtype, d.device())?,
                         &d,
                     )?;
                     fit(g.mul(&d)?, &sa, da, ra)?
@@ -687,7 +705,7 @@ fn binary_backward(op: BinaryOp, a: &Tensor, b: &Tensor, out: Tensor) -> Tensor 
                     let mask = av
                         .cmp_scalar(Eq, 0.0)?
                         .binary(Operand::T(&bv.cmp_scalar(Ge, 0.0)?), And)?;
-                    let d = Tensor::where_(&mask, &Tensor::zeros(&[], d.dtype)?, &d)?;
+                    let d = Tensor::where_(&mask, &Tensor::zeros(&[], d.dtype, d.device())?, &d)?;
                     fit(g.mul(&d)?, &sb, db, rb)?
                 } else {
                     None
@@ -1211,7 +1229,7 @@ impl Tensor {
     pub fn unary(&self, op: UnaryOp) -> Result<Tensor> {
         use UnaryOp::*;
         if op.to_bool() {
-            let out = Tensor::empty(self.shape(), DType::Bool)?;
+            let out = Tensor::empty(self.shape(), DType::Bool, self.device())?;
             crate::dispatch_float!(self.dtype, T => map1::<T, bool>(&out, self, move |v| {
                 let x = v.to_c();
                 match op {
@@ -1232,7 +1250,7 @@ impl Tensor {
             return Ok(out);
         }
         if self.dtype == DType::Bool && op == BitNot {
-            let out = Tensor::empty(self.shape(), DType::Bool)?;
+            let out = Tensor::empty(self.shape(), DType::Bool, self.device())?;
             map1::<bool, bool>(&out, self, |v| !v);
             return Ok(out);
         }
@@ -1243,7 +1261,7 @@ impl Tensor {
                 }
                 return self.cast_raw(DType::I64)?.unary(op)?.cast_raw(DType::Bool);
             }
-            let out = Tensor::empty(self.shape(), self.dtype)?;
+            let out = Tensor::empty(self.shape(), self.dtype, self.device())?;
             crate::dispatch_int!(self.dtype, T => map1::<T, T>(&out, self, move |v| int_fn(op, v)), _ => unreachable!());
             return Ok(out);
         }
@@ -1259,7 +1277,7 @@ impl Tensor {
         } else {
             self.cast(default_dtype())?
         };
-        let out = Tensor::empty(x.shape(), x.dtype)?;
+        let out = Tensor::empty(x.shape(), x.dtype, x.device())?;
         float_unary_kernel(op, &out, &x);
         if needs_grad(&[&x]) {
             return Ok(unary_backward(op, &x, out));
@@ -1289,7 +1307,7 @@ impl Tensor {
 
     /// f'(x) element-wise, for formulas that are not tensor expressions.
     pub fn unary_deriv(&self, op: UnaryOp) -> Result<Tensor> {
-        let out = Tensor::empty(self.shape(), self.dtype)?;
+        let out = Tensor::empty(self.shape(), self.dtype, self.device())?;
         crate::dispatch_float!(self.dtype, T => map1::<T, T>(&out, self, move |v| T::from_c(float_deriv(op, v.to_c()))),
             _ => crate::bail!(Runtime, "derivative of a non-float tensor"));
         Ok(out)

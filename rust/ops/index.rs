@@ -2,9 +2,7 @@
 //! index_put, masks, nonzero, take, flip. Backward formulas sit with each op.
 
 use crate::autograd::{needs_grad, record1};
-use crate::tensor::{
-    fmt_shape, wrap_dim, DType, Dims, Elem, Error, Layout, Result, Scalar, Tensor,
-};
+use crate::tensor::{fmt_shape, wrap_dim, DType, Dims, Elem, Error, Layout, Result, Tensor};
 use smallvec::SmallVec;
 
 /// Reads an index tensor as i64 values, checking its dtype.
@@ -69,6 +67,7 @@ fn offset_of(l: &Layout, idx: &[usize]) -> usize {
 impl Tensor {
     /// `gather(dim, index)`.
     pub fn gather(&self, dim: i64, index: &Tensor) -> Result<Tensor> {
+        crate::tensor::Device::same(&[self, index])?;
         let d = wrap_dim(dim, self.ndim())?;
         if index.ndim() != self.ndim().max(1) && self.ndim() > 0 {
             crate::bail!(
@@ -77,7 +76,7 @@ impl Tensor {
             );
         }
         let iv = long_values(index, "gather")?;
-        let out = Tensor::empty(index.shape(), self.dtype)?;
+        let out = Tensor::empty(index.shape(), self.dtype, self.device())?;
         crate::dispatch_all!(self.dtype, T => {
             let src = self.data_ptr() as *const T;
             let dst = out.data_ptr() as *mut T;
@@ -106,7 +105,7 @@ impl Tensor {
             let (shape, ix) = (self.shape().to_vec(), index.clone());
             return Ok(record1("GatherBackward0", &[self], out, move |g| {
                 Ok(vec![Some(
-                    Tensor::zeros(&shape, g.dtype)?.scatter_op(d, &ix, g, true)?,
+                    Tensor::zeros(&shape, g.dtype, g.device())?.scatter_op(d, &ix, g, true)?,
                 )])
             }));
         }
@@ -121,6 +120,8 @@ impl Tensor {
         src: &Tensor,
         accumulate: bool,
     ) -> Result<Tensor> {
+        crate::tensor::Device::same(&[self, index])?;
+        crate::tensor::Device::common(&[self, src])?;
         let out = self.detach().clone_contiguous()?;
         scatter_into(&out, d, index, &src.cast_raw(self.dtype)?, accumulate)?;
         if needs_grad(&[self, src]) {
@@ -138,7 +139,7 @@ impl Tensor {
                     g.scatter_op(
                         d,
                         &ix,
-                        &Tensor::zeros(&[], g.dtype)?.broadcast_to(ix.shape())?,
+                        &Tensor::zeros(&[], g.dtype, g.device())?.broadcast_to(ix.shape())?,
                         false,
                     )?
                 };
@@ -156,6 +157,7 @@ impl Tensor {
 
     /// `index_select(dim, index)`.
     pub fn index_select(&self, dim: i64, index: &Tensor) -> Result<Tensor> {
+        crate::tensor::Device::same(&[self, index])?;
         if index.ndim() > 1 {
             crate::bail!(Index, "index_select(): Index is supposed to be a vector");
         }
@@ -168,7 +170,7 @@ impl Tensor {
     /// Advanced indexing `self[indices]`: one optional index tensor per leading dim (None = `:`).
     pub fn index(&self, indices: &[Option<Tensor>]) -> Result<Tensor> {
         let plan = AdvPlan::new(self, indices)?;
-        let out = Tensor::empty(&plan.out_shape_raw(), self.dtype)?;
+        let out = Tensor::empty(&plan.out_shape_raw(), self.dtype, self.device())?;
         crate::dispatch_all!(self.dtype, T => {
             let src = self.storage.as_ptr() as *const T;
             let dst = out.data_ptr() as *mut T;
@@ -187,7 +189,7 @@ impl Tensor {
             let shape = self.shape().to_vec();
             let idx: Vec<Option<Tensor>> = indices.to_vec();
             return Ok(record1("IndexBackward0", &[self], out, move |g| {
-                let z = Tensor::zeros(&shape, g.dtype)?;
+                let z = Tensor::zeros(&shape, g.dtype, g.device())?;
                 Ok(vec![Some(z.index_put(&idx, g, true)?)])
             }));
         }
@@ -214,7 +216,7 @@ impl Tensor {
                     let gs = if accumulate {
                         g.clone()
                     } else {
-                        g.index_put(&idx, &Tensor::zeros(&[], g.dtype)?, false)?
+                        g.index_put(&idx, &Tensor::zeros(&[], g.dtype, g.device())?, false)?
                     };
                     let gv = g.index(&idx)?.sum_to(&vshape)?;
                     Ok(vec![Some(gs), Some(gv)])
@@ -243,6 +245,8 @@ impl Tensor {
 
     /// `masked_fill(mask, value)`.
     pub fn masked_fill(&self, mask: &Tensor, value: &Tensor) -> Result<Tensor> {
+        crate::tensor::Device::same(&[self, mask])?;
+        crate::tensor::Device::common(&[self, value])?;
         if mask.dtype != DType::Bool {
             crate::bail!(
                 Runtime,
@@ -289,9 +293,9 @@ impl Tensor {
         })?;
         let n = out.len() / self.ndim().max(1);
         if self.ndim() == 0 {
-            return Tensor::from_vec::<i64>(&[], &[usize::from(vals[0]), 0]);
+            return Tensor::from_vec_on::<i64>(&[], &[usize::from(vals[0]), 0], self.device());
         }
-        Tensor::from_vec(&out, &[n, self.ndim()])
+        Tensor::from_vec_on(&out, &[n, self.ndim()], self.device())
     }
 
     /// `take(index)`: indexes the flattened tensor.
@@ -307,7 +311,7 @@ impl Tensor {
         for &d in dims {
             fl[wrap_dim(d, self.ndim())?] = true;
         }
-        let out = Tensor::empty(self.shape(), self.dtype)?;
+        let out = Tensor::empty(self.shape(), self.dtype, self.device())?;
         crate::dispatch_all!(self.dtype, T => {
             let src = self.storage.as_ptr() as *const T;
             let dst = out.data_ptr() as *mut T;
@@ -580,11 +584,5 @@ impl AdvPlan {
             inv[x as usize] = i as i64;
         }
         t.permute(&inv)
-    }
-}
-
-impl Tensor {
-    pub fn fill_scalar(shape: &[usize], v: Scalar, dtype: DType) -> Result<Tensor> {
-        Tensor::full(shape, v, dtype)
     }
 }

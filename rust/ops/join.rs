@@ -1,7 +1,7 @@
 //! Joining and splitting: cat, stack, split, chunk, unbind, repeat, roll, tril/triu.
 
 use crate::autograd::{needs_grad, record1};
-use crate::tensor::{fmt_shape, result_type, wrap_dim, Rank, Result, Tensor};
+use crate::tensor::{fmt_shape, result_type, wrap_dim, Device, Rank, Result, Tensor};
 
 impl Tensor {
     /// `cat(tensors, dim)`: dtypes promote; 1-D empty tensors are skipped as in PyTorch.
@@ -19,8 +19,9 @@ impl Tensor {
                 .map(|t| (t.dtype, Rank::Dim))
                 .collect::<Vec<_>>(),
         );
+        let dev = Device::same(&tensors.iter().collect::<Vec<_>>())?;
         if parts.is_empty() {
-            return Tensor::empty(&[0], dtype);
+            return Tensor::empty(&[0], dtype, dev);
         }
         let first = parts[0];
         if first.ndim() == 0 {
@@ -53,7 +54,7 @@ impl Tensor {
         }
         let mut shape = first.shape().to_vec();
         shape[d] = total;
-        let out = Tensor::empty(&shape, dtype)?;
+        let out = Tensor::empty(&shape, dtype, dev)?;
         let mut at = 0;
         let mut sizes = Vec::new();
         for t in &parts {
@@ -249,8 +250,8 @@ impl Tensor {
                 m[i * c + j] = if upper { d >= k } else { d <= k };
             }
         }
-        let mask = Tensor::from_vec(&m, &[r, c])?;
-        let z = Tensor::zeros(&[], self.dtype)?;
+        let mask = Tensor::from_vec_on(&m, &[r, c], self.device())?;
+        let z = Tensor::zeros(&[], self.dtype, self.device())?;
         let out = Tensor::where_(&mask, &self.detach(), &z)?;
         if needs_grad(&[self]) {
             return Ok(record1(

@@ -3,7 +3,7 @@
 //! needs the formulas of `mm` and `bmm`.
 
 use crate::autograd::{needs_grad, record1, Saved};
-use crate::tensor::{fmt_shape, DType, Result, Tensor};
+use crate::tensor::{fmt_shape, DType, Device, Result, Tensor};
 use gemm::{gemm, Parallelism};
 use half::f16;
 use rayon::prelude::*;
@@ -16,15 +16,16 @@ fn type_title(t: &Tensor) -> &'static str {
 fn bmm_kernel(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let (nb, n, k) = (a.shape()[0], a.shape()[1], a.shape()[2]);
     let m = b.shape()[2];
+    let dev = Device::same(&[a, b])?;
     if nb * n * m == 0 || k == 0 {
-        return Tensor::zeros(&[nb, n, m], a.dtype);
+        return Tensor::zeros(&[nb, n, m], a.dtype, dev);
     }
     // gemm computes dst = alpha·dst + beta·lhs·rhs; with alpha = 0 and read_dst = false it never
     // reads dst, so the output needs no zero-fill (integers and bf16 below build their own)
     let out = if matches!(a.dtype, DType::F32 | DType::F64 | DType::F16) {
-        Tensor::empty(&[nb, n, m], a.dtype)?
+        Tensor::empty(&[nb, n, m], a.dtype, dev)?
     } else {
-        Tensor::zeros(&[nb, n, m], a.dtype)?
+        Tensor::zeros(&[nb, n, m], a.dtype, dev)?
     };
     let threads = super::threads::get_num_threads();
     let work = n * m * k;
@@ -98,7 +99,7 @@ fn bmm_kernel(a: &Tensor, b: &Tensor) -> Result<Tensor> {
                     }
                 }
             }
-            return Tensor::from_vec(&o, &[nb, n, m])?.cast_raw(a.dtype);
+            return Tensor::from_vec_on(&o, &[nb, n, m], dev)?.cast_raw(a.dtype);
         }
     }
     Ok(out)

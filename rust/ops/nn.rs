@@ -59,7 +59,7 @@ fn softmax_kernel<T: FloatElem>(x: &Tensor, d: usize, log: bool) -> Result<Tenso
         }
     });
     let _ = outer;
-    let out = Tensor::from_vec(&buf, xt.shape())?;
+    let out = Tensor::from_vec_on(&buf, xt.shape(), x.device())?;
     if inner == 1 {
         return Ok(out);
     }
@@ -151,7 +151,7 @@ impl Tensor {
                 // SAFETY: each row index is written by exactly one task.
                 unsafe { *(rs_ptr as *mut f64).add(i) = r };
             });
-            (Tensor::from_vec(&buf, x.shape())?, Tensor::from_vec(&rs, &[rows])?.cast_raw(x.dtype)?)
+            (Tensor::from_vec_on(&buf, x.shape(), x.device())?, Tensor::from_vec_on(&rs, &[rows], x.device())?.cast_raw(x.dtype)?)
         }, _ => crate::bail!(Runtime, "layer_norm: expected a floating point input, got {}", crate::ops::dtype_title(x.dtype)));
         let mut out = xhat.clone();
         {
@@ -232,7 +232,7 @@ impl Tensor {
         }
         let d = wrap_dim(dim, self.ndim())?;
         let shapes: Vec<Vec<usize>> = pieces.iter().map(|p| p.shape().to_vec()).collect();
-        let dtype = self.dtype;
+        let (dtype, dev) = (self.dtype, self.device());
         let outs: Vec<Tensor> = pieces.iter().map(|p| p.detach()).collect();
         Ok(record("SplitWithSizesBackward0", &[self], outs, move |g| {
             if g.iter().all(|g| g.is_none()) {
@@ -243,7 +243,7 @@ impl Tensor {
                 .zip(&shapes)
                 .map(|(g, s)| match g {
                     Some(g) => Ok(g.clone()),
-                    None => Tensor::zeros(s, dtype),
+                    None => Tensor::zeros(s, dtype, dev),
                 })
                 .collect::<Result<_>>()?;
             Ok(vec![Some(Tensor::cat(&parts, d as i64)?)])
@@ -378,7 +378,7 @@ fn sigm<F: Act>(x: F) -> F {
 fn zeros_or<'a>(g: &'a Option<Tensor>, like: &Tensor) -> Result<std::borrow::Cow<'a, Tensor>> {
     Ok(match g {
         Some(t) => std::borrow::Cow::Borrowed(t),
-        None => std::borrow::Cow::Owned(Tensor::zeros(like.shape(), like.dtype)?),
+        None => std::borrow::Cow::Owned(Tensor::zeros(like.shape(), like.dtype, like.device())?),
     })
 }
 
@@ -396,10 +396,10 @@ where
     let (xg, hg, c) = (xg.contiguous()?, hg.contiguous()?, c.contiguous()?);
     let dt = c.dtype;
     let (hn, cn, acts, tc) = (
-        Tensor::empty(&[b, h], dt)?,
-        Tensor::empty(&[b, h], dt)?,
-        Tensor::empty(&[b, 4 * h], dt)?,
-        Tensor::empty(&[b, h], dt)?,
+        Tensor::empty(&[b, h], dt, c.device())?,
+        Tensor::empty(&[b, h], dt, c.device())?,
+        Tensor::empty(&[b, 4 * h], dt, c.device())?,
+        Tensor::empty(&[b, h], dt, c.device())?,
     );
     // SAFETY: contiguous inputs of dtype T; fresh outputs, each row written by one task.
     let (xv, hv, cv) = unsafe { (elems::<T>(&xg), elems::<T>(&hg), elems::<T>(&c)) };
@@ -453,8 +453,8 @@ fn lstm_bwd<T: FloatElem>(
     let (b, h) = (c.shape()[0], c.shape()[1]);
     let (c, gh, gc) = (c.contiguous()?, gh.contiguous()?, gc.contiguous()?);
     let (dg, dc) = (
-        Tensor::empty(&[b, 4 * h], c.dtype)?,
-        Tensor::empty(&[b, h], c.dtype)?,
+        Tensor::empty(&[b, 4 * h], c.dtype, c.device())?,
+        Tensor::empty(&[b, h], c.dtype, c.device())?,
     );
     // SAFETY: contiguous tensors of dtype T; fresh outputs, each row written by one task.
     let (av, cv, tv, ghv, gcv) = unsafe {
@@ -514,8 +514,8 @@ where
 {
     let (xg, hg, hx) = (xg.contiguous()?, hg.contiguous()?, hx.contiguous()?);
     let (hn, sv) = (
-        Tensor::empty(&[b, h], hx.dtype)?,
-        Tensor::empty(&[b, 4 * h], hx.dtype)?,
+        Tensor::empty(&[b, h], hx.dtype, hx.device())?,
+        Tensor::empty(&[b, 4 * h], hx.dtype, hx.device())?,
     );
     // SAFETY: as in lstm_fwd.
     let (xv, hv, hxv) = unsafe { (elems::<T>(&xg), elems::<T>(&hg), elems::<T>(&hx)) };
@@ -559,9 +559,9 @@ fn gru_bwd<T: FloatElem>(sv: &Tensor, hx: &Tensor, gh: &Tensor) -> Result<[Tenso
     let (hx, gh) = (hx.contiguous()?, gh.contiguous()?);
     let dt = hx.dtype;
     let (dx, dhg, dh) = (
-        Tensor::empty(&[b, 3 * h], dt)?,
-        Tensor::empty(&[b, 3 * h], dt)?,
-        Tensor::empty(&[b, h], dt)?,
+        Tensor::empty(&[b, 3 * h], dt, hx.device())?,
+        Tensor::empty(&[b, 3 * h], dt, hx.device())?,
+        Tensor::empty(&[b, h], dt, hx.device())?,
     );
     // SAFETY: as in lstm_bwd.
     let (s, hxv, gv) = unsafe { (elems::<T>(sv), elems::<T>(&hx), elems::<T>(&gh)) };
@@ -745,10 +745,10 @@ where
     let (steps, b, h) = (xg.shape()[0], h0.shape()[0], h0.shape()[1]);
     let g4 = 4 * h;
     let dt = T::DTYPE;
-    let out = Tensor::empty(&[steps, b, h], dt)?;
-    let acts = Tensor::empty(&[steps, b, g4], dt)?;
-    let cs = Tensor::empty(&[steps, b, h], dt)?;
-    let tcs = Tensor::empty(&[steps, b, h], dt)?;
+    let out = Tensor::empty(&[steps, b, h], dt, h0.device())?;
+    let acts = Tensor::empty(&[steps, b, g4], dt, h0.device())?;
+    let cs = Tensor::empty(&[steps, b, h], dt, h0.device())?;
+    let tcs = Tensor::empty(&[steps, b, h], dt, h0.device())?;
     // SAFETY: contiguous inputs of dtype T; the outputs are fresh and written only here.
     let (xv, h0v, c0v, wv) = unsafe {
         (
@@ -854,8 +854,8 @@ fn lstm_layer_bwd<T: FloatElem + super::conv::ConvElem>(
     let g4 = 4 * h;
     let (bh, bg) = (b * h, b * g4);
     let dt = T::DTYPE;
-    let dx = Tensor::empty(&[steps, b, g4], dt)?;
-    let dw = Tensor::zeros(&[g4, h], dt)?;
+    let dx = Tensor::empty(&[steps, b, g4], dt, h0.device())?;
+    let dw = Tensor::zeros(&[g4, h], dt, h0.device())?;
     // SAFETY: contiguous tensors of dtype T; `dx`, `dw` are fresh and written only here.
     let (av, cv, tv, ov, h0v, c0v, wv) = unsafe {
         (
@@ -933,10 +933,10 @@ fn lstm_layer_bwd<T: FloatElem + super::conv::ConvElem>(
     let dbv: Vec<T> = db.into_iter().map(T::from_c).collect();
     Ok([
         dx,
-        Tensor::from_vec(&dh, &[b, h])?,
-        Tensor::from_vec(&dcv, &[b, h])?,
+        Tensor::from_vec_on(&dh, &[b, h], h0.device())?,
+        Tensor::from_vec_on(&dcv, &[b, h], h0.device())?,
         dw,
-        Tensor::from_vec(&dbv, &[g4])?,
+        Tensor::from_vec_on(&dbv, &[g4], h0.device())?,
     ])
 }
 
@@ -1092,11 +1092,11 @@ fn lstm_layer_grad_graph(
     }
     let mut dh = match &g[1] {
         Some(t) => t.clone(),
-        None => Tensor::zeros(h0.shape(), h0.dtype)?,
+        None => Tensor::zeros(h0.shape(), h0.dtype, h0.device())?,
     };
     let mut dc = match &g[2] {
         Some(t) => t.clone(),
-        None => Tensor::zeros(c0.shape(), c0.dtype)?,
+        None => Tensor::zeros(c0.shape(), c0.dtype, c0.device())?,
     };
     let mut dxs: Vec<Option<Tensor>> = vec![None; steps];
     let (mut dw, mut db): (Option<Tensor>, Option<Tensor>) = (None, None);
@@ -1150,7 +1150,7 @@ fn linear_fwd<T: super::conv::ConvElem>(
     b: Option<&Tensor>,
 ) -> Result<Tensor> {
     let (m, k, o) = (x.shape()[0], x.shape()[1], w.shape()[0]);
-    let out = Tensor::empty(&[m, o], T::DTYPE)?;
+    let out = Tensor::empty(&[m, o], T::DTYPE, x.device())?;
     if m == 0 || o == 0 {
         return Ok(out);
     }
@@ -1181,6 +1181,7 @@ impl Tensor {
     /// backward `gx = g w`, `gw = gᵀ x`, `gb = Σ g` (GEMMs and a reduction, differentiable under
     /// `create_graph`). Other dtypes, weight ranks and bias shapes run the composed ops.
     pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
+        crate::tensor::Device::same(&[&[x, w][..], b.as_slice()].concat())?;
         if x.ndim() >= 1 && w.ndim() == 2 && x.shape()[x.ndim() - 1] != w.shape()[1] {
             let kx = x.shape()[x.ndim() - 1];
             crate::bail!(
@@ -1282,7 +1283,7 @@ type RowScale = Option<std::sync::Arc<Vec<f64>>>;
 fn gather_rows(w: &Tensor, idx: &std::sync::Arc<Vec<usize>>, scale: &RowScale) -> Result<Tensor> {
     let (v, d) = (w.shape()[0], w.shape()[1]);
     let wc = w.detach().contiguous()?;
-    let out = Tensor::empty(&[idx.len(), d], w.dtype)?;
+    let out = Tensor::empty(&[idx.len(), d], w.dtype, w.device())?;
     crate::dispatch_float!(w.dtype, T => {
         // SAFETY: contiguous source of dtype T; `out` is fresh, row i written by one task.
         let (src, dst) = unsafe { (elems::<T>(&wc), elems_mut::<T>(&out)) };
@@ -1324,7 +1325,7 @@ fn scatter_rows(
 ) -> Result<Tensor> {
     let d = g.shape()[1];
     let gc = g.detach().contiguous()?;
-    let out = Tensor::zeros(&[v, d], g.dtype)?;
+    let out = Tensor::zeros(&[v, d], g.dtype, g.device())?;
     crate::dispatch_float!(g.dtype, T => {
         // SAFETY: contiguous source of dtype T; `out` is fresh; each task owns a column range of every row.
         let src = unsafe { elems::<T>(&gc) };
@@ -1377,6 +1378,7 @@ impl Tensor {
         padding_idx: Option<i64>,
         scale_grad_by_freq: bool,
     ) -> Result<Tensor> {
+        crate::tensor::Device::same(&[weight, indices])?;
         if weight.ndim() != 2 || !weight.dtype.is_float() {
             crate::bail!(
                 Runtime,
@@ -1496,6 +1498,7 @@ impl Tensor {
         label_smoothing: f64,
         reduction: LossReduction,
     ) -> Result<Tensor> {
+        crate::tensor::Device::same(&[&[x, target][..], weight.as_slice()].concat())?;
         if x.ndim() == 0 || !x.dtype.is_float() {
             crate::bail!(
                 Runtime,
@@ -1577,9 +1580,13 @@ impl Tensor {
         }, _ => unreachable!());
         let denom: f64 = wy.iter().sum();
         let out = match reduction {
-            LossReduction::None => Tensor::from_vec(&loss, target.shape())?,
-            LossReduction::Sum => Tensor::from_vec(&[loss.iter().sum::<f64>()], &[])?,
-            LossReduction::Mean => Tensor::from_vec(&[loss.iter().sum::<f64>() / denom], &[])?,
+            LossReduction::None => Tensor::from_vec_on(&loss, target.shape(), x.device())?,
+            LossReduction::Sum => {
+                Tensor::from_vec_on(&[loss.iter().sum::<f64>()], &[], x.device())?
+            }
+            LossReduction::Mean => {
+                Tensor::from_vec_on(&[loss.iter().sum::<f64>() / denom], &[], x.device())?
+            }
         }
         .cast_raw(x.dtype)?;
         if !needs_grad(&[x]) {
@@ -1616,8 +1623,8 @@ impl Tensor {
                     }
                     row[tgt[r] as usize] += (1.0 - eps) * wy[r];
                 }
-                let s = Tensor::from_vec(&s, &[rows, 1])?.cast_raw(dtype)?;
-                let a = Tensor::from_vec(&a, &[rows, c])?.cast_raw(dtype)?;
+                let s = Tensor::from_vec_on(&s, &[rows, 1], g.device())?.cast_raw(dtype)?;
+                let a = Tensor::from_vec_on(&a, &[rows, c], g.device())?.cast_raw(dtype)?;
                 let gs = match reduction {
                     LossReduction::None => g.reshape(&[rows, 1])?,
                     LossReduction::Sum => g.clone(),
@@ -1631,7 +1638,7 @@ impl Tensor {
                     LossReduction::Sum => gv[0],
                     LossReduction::Mean => gv[0] / denom,
                 };
-                let out = Tensor::empty(&[rows, c], dtype)?;
+                let out = Tensor::empty(&[rows, c], dtype, g.device())?;
                 crate::dispatch_float!(dtype, T => {
                     // SAFETY: `lp` is contiguous [rows, c] of dtype T; `out` is fresh, row r written by one task.
                     let (lv, ov) = unsafe { (elems::<T>(&lp), elems_mut::<T>(&out)) };
@@ -1782,7 +1789,7 @@ impl Tensor {
         let xc = x.detach().contiguous()?;
         let wv: Option<Vec<f64>> = weight.map(|w| w.to_vec::<f64>());
         let bv: Option<Vec<f64>> = bias.map(|b| b.to_vec::<f64>());
-        let out = Tensor::empty(x.shape(), x.dtype)?;
+        let out = Tensor::empty(x.shape(), x.dtype, x.device())?;
         let (mean, rstd): (Vec<f64>, Vec<f64>) = crate::dispatch_float!(x.dtype, T => {
             // SAFETY: `xc` contiguous of dtype T; `out` fresh, each plane written by one task.
             let (xv, ov) = unsafe { (elems::<T>(&xc), elems_mut::<T>(&out)) };
@@ -1894,7 +1901,7 @@ impl Tensor {
                     (0..c).map(sums).collect()
                 };
                 res.push(if rx {
-                    let dx = Tensor::empty(&x_shape, dtype)?;
+                    let dx = Tensor::empty(&x_shape, dtype, xc.device())?;
                     // SAFETY: `dx` fresh and contiguous, each plane written by one task.
                     let dv = unsafe { elems_mut::<T>(&dx) };
                     let k: Vec<f64> = (0..c).map(|ch| rstd[ch] * wv.as_ref().map_or(1.0, |w| w[ch])).collect();
@@ -1914,7 +1921,7 @@ impl Tensor {
                 if has_w {
                     res.push(if rw {
                         let v: Vec<T> = st.iter().map(|&(_, sgx)| T::from_f64(sgx)).collect();
-                        Some(Tensor::from_vec(&v, &[c])?)
+                        Some(Tensor::from_vec_on(&v, &[c], xc.device())?)
                     } else {
                         None
                     });
@@ -1922,7 +1929,7 @@ impl Tensor {
                 if has_b {
                     res.push(if rb {
                         let v: Vec<T> = st.iter().map(|&(sg, _)| T::from_f64(sg)).collect();
-                        Some(Tensor::from_vec(&v, &[c])?)
+                        Some(Tensor::from_vec_on(&v, &[c], xc.device())?)
                     } else {
                         None
                     });

@@ -560,6 +560,11 @@ pub fn fused_update(
     states: &[Vec<Tensor>],
     coefs: &[Vec<f64>],
 ) -> Result<()> {
+    for ((p, g), s) in params.iter().zip(grads).zip(states) {
+        let mut ts = vec![p, g];
+        ts.extend(s);
+        crate::tensor::Device::same(&ts)?;
+    }
     if grads.len() != params.len() || states.len() != params.len() || coefs.len() != params.len() {
         crate::bail!(
             Value,
@@ -612,7 +617,7 @@ mod tests {
     fn sgd_momentum_two_steps() {
         let p = Tensor::from_vec(&[1.0f32, 2.0], &[2]).unwrap();
         let g = Tensor::from_vec(&[0.5f32, -1.0], &[2]).unwrap();
-        let b = Tensor::zeros(&[2], crate::tensor::DType::F32).unwrap();
+        let b = Tensor::zeros(&[2], crate::tensor::DType::F32, crate::tensor::Device::Cpu).unwrap();
         let u = Update::Sgd {
             lr: 0.1,
             momentum: 0.9,
@@ -633,14 +638,14 @@ mod tests {
 
     #[test]
     fn rejects_mismatched_grad() {
-        let p = Tensor::zeros(&[3], crate::tensor::DType::F32).unwrap();
-        let g = Tensor::zeros(&[2], crate::tensor::DType::F32).unwrap();
+        let p = Tensor::zeros(&[3], crate::tensor::DType::F32, crate::tensor::Device::Cpu).unwrap();
+        let g = Tensor::zeros(&[2], crate::tensor::DType::F32, crate::tensor::Device::Cpu).unwrap();
         let u = Update::Adagrad {
             eps: 1e-10,
             weight_decay: 0.0,
             maximize: false,
         };
-        let s = Tensor::zeros(&[3], crate::tensor::DType::F32).unwrap();
+        let s = Tensor::zeros(&[3], crate::tensor::DType::F32, crate::tensor::Device::Cpu).unwrap();
         assert!(fused_update(&u, &[p], &[g], &[vec![s]], &[vec![0.1]]).is_err());
     }
 }

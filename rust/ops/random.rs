@@ -164,7 +164,7 @@ impl Tensor {
         let vals: Vec<f64> = with_rng(g, |r| {
             p.iter().map(|&q| (r.uniform() < q) as u8 as f64).collect()
         });
-        Tensor::from_vec(&vals, self.shape())?.cast_raw(self.dtype)
+        Tensor::from_vec_on(&vals, self.shape(), self.device())?.cast_raw(self.dtype)
     }
 
     pub fn randperm(n: usize, dtype: DType, g: Option<&Generator>) -> Result<Tensor> {
@@ -240,6 +240,6 @@ impl Tensor {
         } else {
             vec![num_samples]
         };
-        Tensor::from_vec(&out, &shape)
+        Tensor::from_vec_on(&out, &shape, self.device())
     }
 }

@@ -3,7 +3,7 @@
 //! work is split across threads over outputs, or over the slice when there are few outputs.
 
 use crate::autograd::{needs_grad, record, record1, Saved};
-use crate::tensor::{is_nan, wrap_dim, DType, Dims, Elem, Layout, Result, Tensor};
+use crate::tensor::{is_nan, wrap_dim, DType, Device, Dims, Elem, Layout, Result, Tensor};
 use rayon::prelude::*;
 use smallvec::SmallVec;
 
@@ -170,8 +170,8 @@ fn fold<T: Elem, A: Copy + Send + Sync>(
     }
 }
 
-fn finish<T: Elem>(vals: Vec<T>, shape: &[usize]) -> Result<Tensor> {
-    Tensor::from_vec(&vals, shape)
+fn finish<T: Elem>(vals: Vec<T>, shape: &[usize], dev: Device) -> Result<Tensor> {
+    Tensor::from_vec_on(&vals, shape, dev)
 }
 
 impl Tensor {
@@ -189,16 +189,16 @@ impl Tensor {
             None
         };
         let out = if let Some(v) = fast {
-            crate::dispatch_float!(self.dtype, T => finish::<T>(v.into_iter().map(T::from_f64).collect(), &shape)?, _ => unreachable!())
+            crate::dispatch_float!(self.dtype, T => finish::<T>(v.into_iter().map(T::from_f64).collect(), &shape, self.device())?, _ => unreachable!())
         } else if self.dtype.is_float() {
             crate::dispatch_float!(self.dtype, T => {
                 let v = fold::<T, f64>(self, dims, 0.0, |a, x, _| a + x.to_f64(), |a, b| a + b);
-                finish::<T>(v.into_iter().map(T::from_f64).collect(), &shape)?
+                finish::<T>(v.into_iter().map(T::from_f64).collect(), &shape, self.device())?
             }, _ => unreachable!())
         } else {
             crate::dispatch_all!(self.dtype, T => {
                 let v = fold::<T, i64>(self, dims, 0, |a, x, _| a.wrapping_add(x.to_i64()), |a, b| a.wrapping_add(b));
-                finish::<i64>(v, &shape)?
+                finish::<i64>(v, &shape, self.device())?
             })
         };
         if needs_grad(&[self]) {
@@ -258,12 +258,12 @@ impl Tensor {
         let out = if self.dtype.is_float() {
             crate::dispatch_float!(self.dtype, T => {
                 let v = fold::<T, f64>(self, &d, 1.0, |a, x, _| a * x.to_f64(), |a, b| a * b);
-                finish::<T>(v.into_iter().map(T::from_f64).collect(), &shape)?
+                finish::<T>(v.into_iter().map(T::from_f64).collect(), &shape, self.device())?
             }, _ => unreachable!())
         } else {
             crate::dispatch_all!(self.dtype, T => {
                 let v = fold::<T, i64>(self, &d, 1, |a, x, _| a.wrapping_mul(x.to_i64()), |a, b| a.wrapping_mul(b));
-                finish::<i64>(v, &shape)?
+                finish::<i64>(v, &shape, self.device())?
             })
         };
         if needs_grad(&[self]) {
@@ -300,7 +300,7 @@ impl Tensor {
         let shape = out_shape(self.shape(), &dims, keepdim);
         let (vals, idx) = crate::dispatch_all!(self.dtype, T => {
             if let Some((vals, idx)) = super::reduce_fast::arg_extreme_rows::<T>(self, d, is_max) {
-                (finish::<T>(vals, &shape)?, finish::<i64>(idx, &shape)?)
+                (finish::<T>(vals, &shape, self.device())?, finish::<i64>(idx, &shape, self.device())?)
             } else {
                 let r = fold::<T, (T, usize, bool)>(
                     self,
@@ -320,7 +320,7 @@ impl Tensor {
                 );
                 let vals: Vec<T> = r.iter().map(|x| x.0).collect();
                 let idx: Vec<i64> = r.iter().map(|x| x.1 as i64).collect();
-                (finish::<T>(vals, &shape)?, finish::<i64>(idx, &shape)?)
+                (finish::<T>(vals, &shape, self.device())?, finish::<i64>(idx, &shape, self.device())?)
             }
         });
         if needs_grad(&[self]) {
@@ -336,7 +336,7 @@ impl Tensor {
                 let Some(g) = &g[0] else {
                     return Ok(vec![None]);
                 };
-                let z = Tensor::zeros(&orig, g.dtype)?;
+                let z = Tensor::zeros(&orig, g.dtype, g.device())?;
                 Ok(vec![Some(z.scatter_op(
                     d,
                     &ix,
@@ -355,7 +355,7 @@ impl Tensor {
         if self.numel() == 0 && dims.is_some() && d.iter().all(|&k| self.shape()[k] > 0) {
             // only non-empty dims reduced: the result is empty too
             let shape = out_shape(self.shape(), &d, keepdim);
-            return Tensor::empty(&shape, self.dtype);
+            return Tensor::empty(&shape, self.dtype, self.device());
         }
         if self.numel() == 0 {
             crate::bail!(
@@ -366,7 +366,7 @@ impl Tensor {
         }
         let shape = out_shape(self.shape(), &d, keepdim);
         let fast = crate::dispatch_all!(self.dtype, T => {
-            super::reduce_fast::extreme_contiguous::<T>(self, &d, is_max).map(|v| finish::<T>(v, &shape))
+            super::reduce_fast::extreme_contiguous::<T>(self, &d, is_max).map(|v| finish::<T>(v, &shape, self.device()))
         });
         let out = if let Some(out) = fast {
             out?
@@ -384,7 +384,7 @@ impl Tensor {
                         if !is_nan(a) && (is_nan(b) || beats(b, a, is_max)) { Some(b) } else { Some(a) }
                     }
                 });
-                finish::<T>(r.into_iter().map(|v| v.unwrap_or_default()).collect(), &shape)?
+                finish::<T>(r.into_iter().map(|v| v.unwrap_or_default()).collect(), &shape, self.device())?
             })
         };
         if needs_grad(&[self]) {
@@ -475,7 +475,7 @@ impl Tensor {
             move |a, x, _| if is_all { a && x != T::default() } else { a || x != T::default() },
             move |a, b| if is_all { a && b } else { a || b },
         ));
-        finish::<bool>(r, &shape)
+        finish::<bool>(r, &shape, self.device())
     }
 
     /// `cumsum/cumprod(dim)`; ints accumulate into int64.
@@ -491,7 +491,7 @@ impl Tensor {
             self.cast_raw(DType::I64)?
         };
         let x = x.detach().contiguous()?;
-        let out = Tensor::empty(x.shape(), x.dtype)?;
+        let out = Tensor::empty(x.shape(), x.dtype, x.device())?;
         let (outer, len, inner) = split3(x.shape(), d);
         crate::dispatch_all!(x.dtype, T => {
             let src = x.to_vec::<T>();
@@ -546,7 +546,7 @@ impl Tensor {
         let m = x.detach().amax_amin(Some(dims), true, true)?;
         let m = Tensor::where_(
             &m.unary(super::elementwise::UnaryOp::IsInf)?,
-            &Tensor::zeros(&[], m.dtype)?,
+            &Tensor::zeros(&[], m.dtype, m.device())?,
             &m,
         )?;
         let s = x
@@ -731,12 +731,12 @@ pub fn split3(shape: &[usize], d: usize) -> (usize, usize, usize) {
 fn prod_of_others(x: &Tensor, dim: usize) -> Result<Tensor> {
     let n = x.shape()[dim];
     if n <= 1 {
-        return Tensor::full(x.shape(), crate::Scalar::Float(1.0), x.dtype);
+        return Tensor::full(x.shape(), crate::Scalar::Float(1.0), x.dtype, x.device());
     }
     let di = dim as i64;
     let mut one_shape = x.shape().to_vec();
     one_shape[dim] = 1;
-    let ones = Tensor::full(&one_shape, crate::Scalar::Float(1.0), x.dtype)?;
+    let ones = Tensor::full(&one_shape, crate::Scalar::Float(1.0), x.dtype, x.device())?;
     let exclusive = |t: &Tensor| -> Result<Tensor> {
         let head = t.slice(dim, 0, n - 1, 1)?.cumulative(di, false)?;
         Tensor::cat(&[ones.clone(), head], di)

@@ -55,7 +55,7 @@ impl Tensor {
                     }
                 }
             }
-            (Tensor::from_vec(&ov, &shape)?, Tensor::from_vec(&oi, &shape)?)
+            (Tensor::from_vec_on(&ov, &shape, x.device())?, Tensor::from_vec_on(&oi, &shape, x.device())?)
         });
         if needs_grad(&[self]) {
             let (orig, ix) = (self.shape().to_vec(), idx.clone());
@@ -69,7 +69,7 @@ impl Tensor {
                     return Ok(vec![None]);
                 };
                 Ok(vec![Some(
-                    Tensor::zeros(&orig, g.dtype)?.scatter_op(d, &ix, g, false)?,
+                    Tensor::zeros(&orig, g.dtype, g.device())?.scatter_op(d, &ix, g, false)?,
                 )])
             });
             return Ok((outs.remove(0), idx));
@@ -101,7 +101,7 @@ impl Tensor {
                 inverse[i] = uniq.len() as i64 - 1;
             }
             let n = uniq.len();
-            Ok((Tensor::from_vec(&uniq, &[n])?, Tensor::from_vec(&inverse, x.shape())?, Tensor::from_vec(&counts, &[n])?))
+            Ok((Tensor::from_vec_on(&uniq, &[n], x.device())?, Tensor::from_vec_on(&inverse, x.shape(), x.device())?, Tensor::from_vec_on(&counts, &[n], x.device())?))
         })
     }
 }

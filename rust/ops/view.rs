@@ -459,7 +459,7 @@ impl Tensor {
 /// The gradient of a view: zeros of the input's shape with `g` added through `rel`
 /// (the view's layout relative to a contiguous input). Differentiable: its own backward reads back through `rel`.
 pub fn scatter_through(shape: &[usize], rel: &Layout, g: &Tensor) -> Result<Tensor> {
-    let out = Tensor::zeros(shape, g.dtype)?;
+    let out = Tensor::zeros(shape, g.dtype, g.device())?;
     let target = out.with_layout(rel.clone());
     let g_c = g.contiguous()?;
     // Windows may overlap (unfold, as_strided): accumulate sequentially.

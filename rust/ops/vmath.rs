@@ -327,7 +327,8 @@ mod tests {
         for n in [0usize, 1, 7, 15, 16, 17, 63, 1000, 70_001] {
             let v: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin() * 30.0).collect();
             let a = Tensor::from_vec(&v, &[n]).unwrap();
-            let out = Tensor::empty(&[n], crate::tensor::DType::F32).unwrap();
+            let out =
+                Tensor::empty(&[n], crate::tensor::DType::F32, crate::tensor::Device::Cpu).unwrap();
             map1_simd::<f32, f32, _>(&out, &a, |x| x * 2.0 + 1.0);
             let want: Vec<f32> = v.iter().map(|x| x * 2.0 + 1.0).collect();
             assert_eq!(out.to_vec::<f32>(), want);

@@ -155,7 +155,7 @@ fn root_grads(roots: &[Tensor], grads: Vec<Option<Tensor>>) -> Result<Vec<Tensor
                 if !r.dtype.is_float() {
                     crate::bail!(Runtime, "grad can be implicitly created only for real scalar outputs but got {}", r.dtype.name());
                 }
-                Tensor::full(r.shape(), crate::Scalar::Float(1.0), r.dtype)
+                Tensor::full(r.shape(), crate::Scalar::Float(1.0), r.dtype, r.device())
             }
         })
         .collect()
@@ -288,8 +288,10 @@ fn _record_function(
     let ins = tensors(inputs)?;
     let outs = tensors(outputs.as_any())?;
     let n_in = ins.len();
-    let out_meta: Vec<(Vec<usize>, crate::DType)> =
-        outs.iter().map(|t| (t.shape().to_vec(), t.dtype)).collect();
+    let out_meta: Vec<(Vec<usize>, crate::DType, crate::tensor::Device)> = outs
+        .iter()
+        .map(|t| (t.shape().to_vec(), t.dtype, t.device()))
+        .collect();
     let f: autograd::BackwardFn = Box::new(
         move |grads: &[Option<Tensor>]| -> Result<Vec<Option<Tensor>>> {
             Python::attach(|py| {
@@ -297,10 +299,10 @@ fn _record_function(
                 let args: Vec<Py<PyAny>> = grads
                     .iter()
                     .zip(&out_meta)
-                    .map(|(g, (shape, dt))| -> PyResult<Py<PyAny>> {
+                    .map(|(g, (shape, dt, dev))| -> PyResult<Py<PyAny>> {
                         match g {
                             Some(g) => wrap(py, g.clone()),
-                            None => wrap(py, Tensor::zeros(shape, *dt).map_err(to_py)?),
+                            None => wrap(py, Tensor::zeros(shape, *dt, *dev).map_err(to_py)?),
                         }
                     })
                     .collect::<PyResult<_>>()

@@ -2,7 +2,7 @@
 
 use super::tensor::PyTensor;
 use crate::ops::elementwise::Operand;
-use crate::tensor::{default_dtype, DType, Scalar, Tensor, ALL_DTYPES};
+use crate::tensor::{default_dtype, DType, Device, Scalar, Tensor, ALL_DTYPES};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PyTuple};
@@ -132,24 +132,51 @@ pub fn device_arg(obj: &Bound<'_, PyAny>) -> PyResult<PyDevice> {
     Ok(d)
 }
 
-/// Checks a device requested for a new tensor: only the CPU holds tensors in this build.
-pub fn check_cpu(dev: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-    if let Some(d) = dev {
-        if d.is_none() {
-            return Ok(());
-        }
-        let py = d.py();
-        let d = device_arg(d)?;
-        if d.kind != "cpu" {
-            // ferrotorch.cuda words the refusal (no driver, forked child, or no GPU tensors yet).
-            py.import("ferrotorch.cuda")?.call_method0("_lazy_init")?;
-            return Err(PyRuntimeError::new_err(format!(
+/// The device a new tensor is requested on (None: the CPU). A CUDA request first asks
+/// `ferrotorch.cuda._lazy_init`, which raises PyTorch's error where CUDA cannot be used.
+pub fn device_opt(dev: Option<&Bound<'_, PyAny>>) -> PyResult<Device> {
+    match dev {
+        Some(d) if !d.is_none() => device_arg(d)?.to_core(d.py()),
+        _ => Ok(Device::Cpu),
+    }
+}
+
+impl PyDevice {
+    pub fn to_core(&self, py: Python<'_>) -> PyResult<Device> {
+        match self.kind.as_str() {
+            "cpu" => Ok(Device::Cpu),
+            "cuda" => {
+                let current = py.import("ferrotorch.cuda")?.call_method0("_lazy_init")?;
+                let index = match self.index {
+                    Some(i) => i,
+                    None => current.extract()?,
+                };
+                Ok(Device::Cuda(usize::try_from(index).map_err(|_| {
+                    PyRuntimeError::new_err(format!(
+                        "Device index must not be negative, got {}",
+                        index
+                    ))
+                })?))
+            }
+            k => Err(PyRuntimeError::new_err(format!(
                 "cannot create a tensor on device '{}'",
-                d.kind
-            )));
+                k
+            ))),
         }
     }
-    Ok(())
+
+    pub fn from_core(d: Device) -> PyDevice {
+        match d {
+            Device::Cpu => PyDevice {
+                kind: "cpu".into(),
+                index: None,
+            },
+            Device::Cuda(i) => PyDevice {
+                kind: "cuda".into(),
+                index: Some(i as i64),
+            },
+        }
+    }
 }
 
 /// A dtype argument: a ferrotorch dtype or the Python types float/int/bool.

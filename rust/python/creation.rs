@@ -1,10 +1,10 @@
 //! Module-level functions: factories, random sampling, joining, global settings.
 
-use super::convert::{check_cpu, dtype_arg, dtype_obj, parse_nested, scalar_of, shape_args};
+use super::convert::{device_opt, dtype_arg, dtype_obj, parse_nested, scalar_of, shape_args};
 use super::guard;
 use super::tensor::{tensor_arg, wrap, PyTensor};
 use crate::ops::random::{self, Generator, Rng};
-use crate::tensor::{default_dtype, DType, Scalar, Tensor};
+use crate::tensor::{default_dtype, DType, Device, Scalar, Tensor};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
@@ -21,7 +21,8 @@ impl PyGenerator {
     #[new]
     #[pyo3(signature = (device=None))]
     fn new(device: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        check_cpu(device)?;
+        // One generator serves every device: values on CUDA are drawn on the host.
+        device_opt(device)?;
         Ok(PyGenerator {
             g: Arc::new(Mutex::new(Rng::new(67280421310721))),
         })
@@ -78,7 +79,11 @@ fn gen_of(g: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Generator>> {
     }
 }
 
-fn finish(py: Python<'_>, mut t: Tensor, requires_grad: bool) -> PyResult<Py<PyAny>> {
+/// The new tensor on `dev` (host-built values are copied there), with requires_grad set.
+fn finish(py: Python<'_>, dev: Device, mut t: Tensor, requires_grad: bool) -> PyResult<Py<PyAny>> {
+    if t.device() != dev {
+        t = guard(|| t.to_device_raw(dev))?;
+    }
     if requires_grad {
         guard(|| t.set_requires_grad(true))?;
     }
@@ -115,7 +120,7 @@ fn tensor(
     pin_memory: bool,
 ) -> PyResult<Py<PyAny>> {
     let _ = pin_memory;
-    check_cpu(device)?;
+    let dev = device_opt(device)?;
     let t = if let Ok(t) = data.cast::<PyTensor>() {
         let src = t.borrow().t.detach();
         let d = dtype_or(dtype, src.dtype)?;
@@ -136,7 +141,7 @@ fn tensor(
         let d = dtype_or(dtype, n.infer_dtype())?;
         guard(|| n.to_tensor(d))?
     };
-    finish(py, t, requires_grad)
+    finish(py, dev, t, requires_grad)
 }
 
 /// `as_tensor(data, dtype=None)`: shares memory with tensors and numpy arrays when it can.
@@ -148,22 +153,23 @@ fn as_tensor(
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
-    check_cpu(device)?;
+    let dev = device_opt(device)?;
     let src = if let Ok(t) = data.cast::<PyTensor>() {
-        if dtype.is_none() || dtype_or(dtype, t.borrow().t.dtype)? == t.borrow().t.dtype {
+        let t = t.borrow().t.clone();
+        if dtype_or(dtype, t.dtype)? == t.dtype && t.device() == dev {
             return Ok(data.clone().unbind());
         }
-        t.borrow().t.clone()
+        t
     } else if data.hasattr("__array_interface__")? && data.getattr("dtype").is_ok() {
         let arr = py.import("numpy")?.getattr("asarray")?.call1((data,))?;
         tensor_arg(super::numpy::from_numpy(py, &arr)?.bind(py))?
     } else {
         let n = parse_nested(data)?;
         let d = dtype_or(dtype, n.infer_dtype())?;
-        return wrap(py, guard(|| n.to_tensor(d))?);
+        return finish(py, dev, guard(|| n.to_tensor(d))?, false);
     };
     let d = dtype_or(dtype, src.dtype)?;
-    wrap(py, guard(|| src.cast(d))?)
+    finish(py, dev, guard(|| src.cast(d))?, false)
 }
 
 macro_rules! factory {
@@ -183,15 +189,15 @@ macro_rules! factory {
             memory_format: Option<&Bound<'_, PyAny>>,
         ) -> PyResult<Py<PyAny>> {
             let _ = (layout, pin_memory, memory_format, out);
-            check_cpu(device)?;
+            let dev = device_opt(device)?;
             let shape = shape_of(size)?;
             let d = dtype_or(dtype, default_dtype())?;
             let fill: Option<Scalar> = $fill;
             let t = guard(|| match fill {
-                Some(v) => Tensor::full(&shape, v, d),
-                None => Tensor::zeros(&shape, d),
+                Some(v) => Tensor::full(&shape, v, d, dev),
+                None => Tensor::zeros(&shape, d, dev),
             })?;
-            finish(py, t, requires_grad)
+            finish(py, dev, t, requires_grad)
         }
     };
 }
@@ -213,10 +219,15 @@ fn empty(
     memory_format: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
     let _ = (layout, pin_memory, memory_format, out);
-    check_cpu(device)?;
+    let dev = device_opt(device)?;
     let shape = shape_of(size)?;
     let d = dtype_or(dtype, default_dtype())?;
-    finish(py, guard(|| Tensor::zeros(&shape, d))?, requires_grad)
+    finish(
+        py,
+        dev,
+        guard(|| Tensor::zeros(&shape, d, dev))?,
+        requires_grad,
+    )
 }
 
 #[pyfunction]
@@ -229,7 +240,7 @@ fn full(
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> PyResult<Py<PyAny>> {
-    check_cpu(device)?;
+    let dev = device_opt(device)?;
     let shape: Vec<usize> = super::convert::int_list(size)?
         .iter()
         .map(|&d| d.max(0) as usize)
@@ -244,7 +255,12 @@ fn full(
             v.dtype()
         },
     )?;
-    finish(py, guard(|| Tensor::full(&shape, v, d))?, requires_grad)
+    finish(
+        py,
+        dev,
+        guard(|| Tensor::full(&shape, v, d, dev))?,
+        requires_grad,
+    )
 }
 
 /// `arange(end)`, `arange(start, end, step=1)`.
@@ -259,7 +275,7 @@ fn arange(
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> PyResult<Py<PyAny>> {
-    check_cpu(device)?;
+    let dev = device_opt(device)?;
     let num = |o: &Bound<'_, PyAny>| {
         scalar_of(o).ok_or_else(|| PyTypeError::new_err("arange(): arguments must be numbers"))
     };
@@ -300,7 +316,7 @@ fn arange(
             Tensor::from_vec(&v, &[n])?.cast_raw(d)
         }
     })?;
-    finish(py, t, requires_grad)
+    finish(py, dev, t, requires_grad)
 }
 
 #[pyfunction]
@@ -314,7 +330,7 @@ fn linspace(
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> PyResult<Py<PyAny>> {
-    check_cpu(device)?;
+    let dev = device_opt(device)?;
     if steps < 0 {
         return Err(PyRuntimeError::new_err(
             "number of steps must be non-negative",
@@ -350,6 +366,7 @@ fn linspace(
     };
     finish(
         py,
+        dev,
         guard(|| Tensor::from_vec(&v, &[n])?.cast_raw(d))?,
         requires_grad,
     )
@@ -365,7 +382,7 @@ fn eye(
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> PyResult<Py<PyAny>> {
-    check_cpu(device)?;
+    let dev = device_opt(device)?;
     let m = m.unwrap_or(n);
     let d = dtype_or(dtype, default_dtype())?;
     let mut v = vec![0f64; n * m];
@@ -374,6 +391,7 @@ fn eye(
     }
     finish(
         py,
+        dev,
         guard(|| Tensor::from_vec(&v, &[n, m])?.cast_raw(d))?,
         requires_grad,
     )
@@ -389,7 +407,7 @@ fn random_factory(
     requires_grad: bool,
     fill: impl FnOnce(&Tensor, Option<&Generator>) -> crate::Result<()>,
 ) -> PyResult<Py<PyAny>> {
-    check_cpu(device)?;
+    let dev = device_opt(device)?;
     let shape = shape_of(size)?;
     let d = dtype_or(dtype, default_dtype())?;
     if !d.is_float() {
@@ -400,11 +418,11 @@ fn random_factory(
     }
     let g = gen_of(generator)?;
     let t = guard(|| {
-        let t = Tensor::empty(&shape, d)?;
+        let t = Tensor::empty(&shape, d, dev)?;
         fill(&t, g.as_ref())?;
         Ok(t)
     })?;
-    finish(py, t, requires_grad)
+    finish(py, dev, t, requires_grad)
 }
 
 #[pyfunction]
@@ -456,7 +474,7 @@ fn randint(
     requires_grad: bool,
     size: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
-    check_cpu(device)?;
+    let dev = device_opt(device)?;
     let mut ints: Vec<i64> = low.into_iter().collect();
     let mut shape_obj = size.cloned();
     for a in args.iter() {
@@ -488,11 +506,11 @@ fn randint(
     let d = dtype_or(dtype, DType::I64)?;
     let g = gen_of(generator)?;
     let t = guard(|| {
-        let t = Tensor::empty(&shape, d)?;
+        let t = Tensor::empty(&shape, d, dev)?;
         t.random_int_(low, high, g.as_ref())?;
         Ok(t)
     })?;
-    finish(py, t, requires_grad)
+    finish(py, dev, t, requires_grad)
 }
 
 #[pyfunction]
@@ -505,7 +523,7 @@ fn randperm(
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> PyResult<Py<PyAny>> {
-    check_cpu(device)?;
+    let dev = device_opt(device)?;
     if n < 0 {
         return Err(PyRuntimeError::new_err(format!(
             "n must be non-negative, got{}",
@@ -517,6 +535,7 @@ fn randperm(
     let d = dtype_or(dtype, DType::I64)?;
     finish(
         py,
+        dev,
         guard(|| Tensor::randperm(n, d, g.as_ref()))?,
         requires_grad,
     )
@@ -659,7 +678,7 @@ fn write_out(py: Python<'_>, r: Tensor, out: Option<&Bound<'_, PyAny>>) -> PyRes
                 }
                 if d.t.shape() != r.shape() {
                     if d.t.numel() == 0 || d.t.is_contiguous() {
-                        let fresh = guard(|| Tensor::empty(r.shape(), d.t.dtype))?;
+                        let fresh = guard(|| Tensor::empty(r.shape(), d.t.dtype, r.device()))?;
                         d.t.storage = fresh.storage;
                         d.t.layout = fresh.layout;
                     } else {

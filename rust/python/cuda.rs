@@ -67,6 +67,12 @@ fn _cuda_memory_stats(ordinal: usize) -> PyResult<(usize, usize, usize)> {
     })
 }
 
+/// Waits for device `ordinal`'s queued work (`torch.cuda.synchronize`).
+#[pyfunction]
+fn _cuda_synchronize(py: Python<'_>, ordinal: usize) -> PyResult<()> {
+    py.detach(|| guard(|| device::gpu(ordinal)?.synchronize()))
+}
+
 #[pyfunction]
 fn _cuda_empty_cache(ordinal: usize) -> PyResult<()> {
     guard(|| {
@@ -184,6 +190,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_cuda_device_arch, m)?)?;
     m.add_function(wrap_pyfunction!(_cuda_memory_stats, m)?)?;
     m.add_function(wrap_pyfunction!(_cuda_empty_cache, m)?)?;
+    m.add_function(wrap_pyfunction!(_cuda_synchronize, m)?)?;
     m.add_function(wrap_pyfunction!(_cuda_launch, m)?)?;
     Ok(())
 }

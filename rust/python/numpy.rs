@@ -61,7 +61,21 @@ pub fn tensor_numpy(py: Python<'_>, t: &Tensor, force: bool) -> PyResult<Py<PyAn
             "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.",
         ));
     }
+    if t.device().is_cuda() {
+        if !force {
+            return Err(not_on_host(t));
+        }
+        return to_numpy(py, &guard(|| t.to_device_raw(crate::tensor::Device::Cpu))?);
+    }
     to_numpy(py, t)
+}
+
+/// PyTorch's refusal to view device memory as a numpy array.
+fn not_on_host(t: &Tensor) -> PyErr {
+    PyTypeError::new_err(format!(
+        "can't convert {} device type tensor to numpy. Use Tensor.cpu() to copy the tensor to host memory first.",
+        t.device()
+    ))
 }
 
 /// `Tensor.__array__(dtype)`.
@@ -70,6 +84,9 @@ pub fn tensor_array(
     t: &Tensor,
     dtype: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
+    if t.device().is_cuda() {
+        return Err(not_on_host(t));
+    }
     let t = if t.dtype == DType::BF16 {
         guard(|| t.cast_raw(DType::F32))?
     } else {
@@ -166,7 +183,7 @@ fn _tensor_from_bytes(
     if !buf.is_c_contiguous() {
         return Err(PyValueError::new_err("buffer must be contiguous"));
     }
-    let t = guard(|| Tensor::empty(&[numel], d))?;
+    let t = guard(|| Tensor::empty(&[numel], d, crate::tensor::Device::Cpu))?;
     // SAFETY: the buffer holds at least `need` contiguous bytes; t owns `need` fresh bytes.
     unsafe { std::ptr::copy_nonoverlapping(buf.buf_ptr() as *const u8, t.data_ptr(), need) };
     wrap(py, t)

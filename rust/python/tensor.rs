@@ -253,7 +253,12 @@ fn parse_index(idx: &Bound<'_, PyAny>) -> PyResult<Vec<Item>> {
         } else if it.is_instance_of::<PyBool>() {
             let b = it.is_truthy()?;
             out.push(Item::Tensor(guard(|| {
-                Tensor::full(&[], Scalar::Bool(b), DType::Bool)
+                Tensor::full(
+                    &[],
+                    Scalar::Bool(b),
+                    DType::Bool,
+                    crate::tensor::Device::Cpu,
+                )
             })?));
         } else if let Ok(t) = it.cast::<PyTensor>() {
             out.push(Item::Tensor(t.borrow().t.clone()));
@@ -436,7 +441,7 @@ impl PyTensor {
     #[pyo3(signature = (*args))]
     fn py_new(args: &Bound<'_, PyTuple>) -> PyResult<Self> {
         let t = if args.is_empty() {
-            guard(|| Tensor::empty(&[0], DType::F32))?
+            guard(|| Tensor::empty(&[0], DType::F32, crate::tensor::Device::Cpu))?
         } else if args.len() == 1 && args.get_item(0)?.cast::<PyTensor>().is_ok() {
             args.get_item(0)?.cast::<PyTensor>()?.borrow().t.detach()
         } else if args.iter().all(|a| index_int(&a).is_ok())
@@ -446,7 +451,7 @@ impl PyTensor {
                 .iter()
                 .map(|&d| d.max(0) as usize)
                 .collect();
-            guard(|| Tensor::empty(&shape, DType::F32))?
+            guard(|| Tensor::empty(&shape, DType::F32, crate::tensor::Device::Cpu))?
         } else {
             let n = convert::parse_nested(&args.get_item(0)?)?;
             guard(|| n.to_tensor(DType::F32))?
@@ -538,14 +543,27 @@ impl PyTensor {
     }
     #[getter]
     fn device(&self) -> convert::PyDevice {
-        convert::PyDevice {
-            kind: "cpu".into(),
-            index: None,
-        }
+        convert::PyDevice::from_core(self.t.device())
     }
     #[getter]
     fn is_cuda(&self) -> bool {
-        false
+        self.t.device().is_cuda()
+    }
+    #[getter]
+    fn is_cpu(&self) -> bool {
+        !self.t.device().is_cuda()
+    }
+    /// `.to(device)` (differentiable); `non_blocking` copies are synchronous here.
+    fn _to_device(slf: &Bound<'_, Self>, device: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let d = convert::device_arg(device)?.to_core(py)?;
+        let me = slf.borrow();
+        if me.t.device() == d {
+            return Ok(slf.clone().into_any().unbind());
+        }
+        let t = &me.t;
+        let r = guard_nogil(py, big(t), || t.to_device(d))?;
+        wrap(py, r)
     }
     fn element_size(&self) -> usize {
         self.t.dtype.size()
@@ -740,7 +758,7 @@ impl PyTensor {
                 let mask = crate::ops::view::scatter_through(
                     t.shape(),
                     &rel,
-                    &Tensor::full(view.shape(), Scalar::Bool(true), DType::Bool)?,
+                    &Tensor::full(view.shape(), Scalar::Bool(true), DType::Bool, view.device())?,
                 )?;
                 let r = Tensor::where_(&mask, &placed, &t.saved_copy()?)?;
                 return t.assign_result(r);
@@ -1676,7 +1694,7 @@ impl PyTensor {
         let t = &mut slf.t;
         guard(|| {
             if crate::autograd::needs_grad(&[t]) {
-                let z = Tensor::zeros(&[], t.dtype)?;
+                let z = Tensor::zeros(&[], t.dtype, t.device())?;
                 return t.copy_(&z);
             }
             t.fill_raw(Scalar::Int(0));

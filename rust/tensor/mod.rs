@@ -1,5 +1,6 @@
 //! The tensor: shared storage + layout + dtype + autograd metadata.
 
+mod device;
 mod dtype;
 mod error;
 mod layout;
@@ -7,6 +8,7 @@ mod storage;
 #[allow(clippy::module_inception)]
 mod tensor;
 
+pub use device::Device;
 pub use dtype::{
     default_dtype, is_nan, promote_types, result_type, set_default_dtype, DType, Elem, FloatElem,
     Rank, ALL_DTYPES,

@@ -1,8 +1,8 @@
 //! Storage: a byte buffer shared by every view of a tensor. Either memory we own (64-byte aligned,
 //! from a caching allocator so large temporaries skip the page-fault cost of fresh mmaps) or memory
-//! borrowed from another object (a numpy array) that is kept alive by `owner`.
+//! borrowed from another object (a numpy array, a CUDA device block) that is kept alive by `owner`.
 
-use super::{DType, Elem, Error, Result};
+use super::{DType, Device, Elem, Error, Result};
 use std::alloc::{self, Layout as AllocLayout};
 use std::any::Any;
 use std::collections::HashMap;
@@ -142,6 +142,7 @@ pub struct Storage {
     ptr: NonNull<u8>,
     nbytes: usize,
     owner: Owner,
+    device: Device,
     /// Bumped by every in-place write; autograd compares it with the version it saved.
     version: AtomicU64,
 }
@@ -171,12 +172,34 @@ impl Storage {
             ptr: raw_alloc(cap)?,
             nbytes,
             owner: Owner::Owned { cap },
+            device: Device::Cpu,
             version: AtomicU64::new(0),
         })
     }
 
+    /// Uninitialised storage on `device`.
+    pub fn uninit_on(n: usize, dtype: DType, device: Device) -> Result<Storage> {
+        match device {
+            Device::Cpu => Storage::uninit(n, dtype),
+            Device::Cuda(ordinal) => {
+                let nbytes = n.checked_mul(dtype.size()).ok_or_else(|| {
+                    Error::OutOfMemory(format!(
+                        "cannot allocate {} elements of {}",
+                        n,
+                        dtype.name()
+                    ))
+                })?;
+                cuda_storage(ordinal, nbytes)
+            }
+        }
+    }
+
     pub fn zeroed(n: usize, dtype: DType) -> Result<Storage> {
-        let s = Storage::uninit(n, dtype)?;
+        Storage::zeroed_on(n, dtype, Device::Cpu)
+    }
+
+    pub fn zeroed_on(n: usize, dtype: DType, device: Device) -> Result<Storage> {
+        let s = Storage::uninit_on(n, dtype, device)?;
         // SAFETY: the buffer holds nbytes writable bytes.
         unsafe { std::ptr::write_bytes(s.ptr.as_ptr(), 0, s.nbytes) };
         Ok(s)
@@ -203,10 +226,14 @@ impl Storage {
             ptr,
             nbytes,
             owner: Owner::Borrowed(owner),
+            device: Device::Cpu,
             version: AtomicU64::new(0),
         }
     }
 
+    pub fn device(&self) -> Device {
+        self.device
+    }
     pub fn nbytes(&self) -> usize {
         self.nbytes
     }
@@ -223,6 +250,28 @@ impl Storage {
         // SAFETY: ptr is valid for nbytes bytes while self lives.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.nbytes) }
     }
+}
+
+/// A block from the GPU's caching allocator; it goes back there when the storage drops.
+#[cfg(feature = "cuda")]
+fn cuda_storage(ordinal: usize, nbytes: usize) -> Result<Storage> {
+    let block = crate::cuda::device::gpu(ordinal)?.alloc(nbytes)?;
+    let ptr = NonNull::new(block.ptr as *mut u8)
+        .ok_or_else(|| Error::Runtime("CUDA allocator returned a null block".into()))?;
+    Ok(Storage {
+        ptr,
+        nbytes,
+        owner: Owner::Borrowed(Box::new(block)),
+        device: Device::Cuda(ordinal),
+        version: AtomicU64::new(0),
+    })
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda_storage(_ordinal: usize, _nbytes: usize) -> Result<Storage> {
+    Err(Error::Runtime(
+        "Torch not compiled with CUDA enabled".into(),
+    ))
 }
 
 impl Drop for Storage {

@@ -1,4 +1,4 @@
-use super::{DType, Elem, Error, Layout, Result, Storage};
+use super::{DType, Device, Elem, Error, Layout, Result, Storage};
 use crate::autograd::AutogradMeta;
 use std::sync::Arc;
 
@@ -60,28 +60,34 @@ impl Tensor {
         }
     }
 
-    /// Uninitialised contiguous tensor.
-    pub fn empty(shape: &[usize], dtype: DType) -> Result<Tensor> {
+    /// Uninitialised contiguous tensor on `device`.
+    pub fn empty(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
         check_numel(shape)?;
         let layout = Layout::contiguous(shape);
-        let storage = Storage::uninit(layout.numel(), dtype)?;
+        let storage = Storage::uninit_on(layout.numel(), dtype, device)?;
         Ok(Tensor::from_storage(Arc::new(storage), layout, dtype))
     }
 
-    pub fn zeros(shape: &[usize], dtype: DType) -> Result<Tensor> {
+    pub fn zeros(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
         check_numel(shape)?;
         let layout = Layout::contiguous(shape);
-        let storage = Storage::zeroed(layout.numel(), dtype)?;
+        let storage = Storage::zeroed_on(layout.numel(), dtype, device)?;
         Ok(Tensor::from_storage(Arc::new(storage), layout, dtype))
     }
 
-    pub fn full(shape: &[usize], value: Scalar, dtype: DType) -> Result<Tensor> {
-        let t = Tensor::empty(shape, dtype)?;
+    pub fn full(shape: &[usize], value: Scalar, dtype: DType, device: Device) -> Result<Tensor> {
+        let t = Tensor::empty(shape, dtype, device)?;
         t.fill_raw(value);
         Ok(t)
     }
 
+    /// A CPU tensor holding `data`.
     pub fn from_vec<T: Elem>(data: &[T], shape: &[usize]) -> Result<Tensor> {
+        Tensor::from_vec_on(data, shape, Device::Cpu)
+    }
+
+    /// A tensor on `device` holding `data` (values computed on the host for a device output).
+    pub fn from_vec_on<T: Elem>(data: &[T], shape: &[usize], device: Device) -> Result<Tensor> {
         if data.len() != super::numel(shape) {
             crate::bail!(
                 Runtime,
@@ -90,15 +96,35 @@ impl Tensor {
                 super::fmt_shape(shape)
             );
         }
+        let storage = Storage::uninit_on(data.len(), T::DTYPE, device)?;
+        // SAFETY: the storage holds data.len() elements of T; the regions do not overlap.
+        unsafe {
+            std::ptr::copy_nonoverlapping(data.as_ptr(), storage.as_ptr() as *mut T, data.len())
+        };
         Ok(Tensor::from_storage(
-            Arc::new(Storage::from_vec(data)?),
+            Arc::new(storage),
             Layout::contiguous(shape),
             T::DTYPE,
         ))
     }
 
+    pub fn device(&self) -> Device {
+        self.storage.device()
+    }
+
+    /// A contiguous copy on `device` (self when it already lives there), cut from the graph.
+    pub fn to_device_raw(&self, device: Device) -> Result<Tensor> {
+        if self.device() == device {
+            return Ok(self.detach());
+        }
+        let out = Tensor::empty(self.shape(), self.dtype, device)?;
+        out.copy_raw(self)?;
+        Ok(out)
+    }
+
+    /// A 0-dim CPU tensor: it may join tensors of any device (see `Device::common`).
     pub fn scalar_tensor(value: Scalar, dtype: DType) -> Result<Tensor> {
-        Tensor::full(&[], value, dtype)
+        Tensor::full(&[], value, dtype, Device::Cpu)
     }
 
     pub fn shape(&self) -> &[usize] {

@@ -1,20 +1,26 @@
 """``torch.cuda``.
 
 This build finds the CUDA driver and its GPUs at run time (nothing CUDA is needed to install it) and
-compiles its kernels with NVRTC (``ferrotorch.cuda.kernels``), but tensors cannot live on a GPU yet:
-``is_available()`` answers False even on a machine with a GPU, so the usual
-``device = "cuda" if torch.cuda.is_available() else "cpu"`` keeps scripts on the CPU, and moving a
-tensor to a CUDA device raises RuntimeError saying why. ``probe()`` reports what the driver found.
+compiles its kernels with NVRTC (``ferrotorch.cuda.kernels``). CUDA tensors live in managed memory,
+which the GPU and the host can both address: tensors, modules, optimizers and checkpoints move to and
+from a GPU as in PyTorch, and ops without a GPU kernel compute on the host on the same storage.
+``probe()`` reports what the driver found.
+
+``FERROTORCH_EMULATE_CUDA=1`` (read once per process) replaces the driver with one emulated device
+whose memory is host memory and which runs no kernels: the device plumbing can be tested without a GPU.
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, NoReturn
+import threading
+from typing import Any, NamedTuple
 
 from .. import _C
 from ._preload import preload_cuda_libraries
 
 _BUILT = hasattr(_C, "_cuda_probe")
+_state = threading.local()
+_initialized = False
 
 
 class Probe(NamedTuple):
@@ -39,49 +45,100 @@ def is_built() -> bool:
 
 
 def is_available() -> bool:
-    """False on this build: tensors cannot be placed on a GPU yet (see the module docstring)."""
-    return False
+    """True when the driver reports at least one device tensors can be placed on."""
+    return bool(probe().devices)
 
 
 def device_count() -> int:
-    """GPUs tensors can be placed on: none until CUDA tensors exist, whatever ``probe()`` finds."""
-    return 0
+    return len(probe().devices)
 
 
 def is_initialized() -> bool:
-    return False
+    return _initialized
 
 
-def _lazy_init() -> NoReturn:
-    """Raises the error PyTorch raises where CUDA cannot be used."""
+def _lazy_init() -> int:
+    """Checks that CUDA can be used in this process (raising PyTorch's errors where it cannot);
+    returns the current device's index."""
+    global _initialized
     if _BUILT and _C._cuda_in_bad_fork():
         raise RuntimeError(
             "Cannot re-initialize CUDA in forked subprocess. To use CUDA with multiprocessing, "
             "you must use the 'spawn' start method")
     found = probe()
     if not found.devices:
+        if not _BUILT:
+            raise AssertionError("Torch not compiled with CUDA enabled")
         raise RuntimeError(found.reason or "No CUDA GPUs are available")
-    raise RuntimeError(
-        f"ferrotorch found {len(found.devices)} CUDA device(s) ({', '.join(found.devices)}) but cannot "
-        "place tensors on a GPU yet; use device='cpu'")
+    _initialized = True
+    return getattr(_state, "device", 0)
+
+
+def _index(device: Any) -> int:
+    """The ordinal of ``device`` (None: the current device), checked against the device count."""
+    current = _lazy_init()
+    if device is None:
+        i = current
+    elif isinstance(device, int):
+        i = device
+    else:
+        d = _C.device(device)
+        if d.type != "cuda":
+            raise ValueError(f"Expected a cuda device, but got: {d}")
+        i = current if d.index is None else d.index
+    if not 0 <= i < device_count():
+        raise RuntimeError(f"CUDA error: invalid device ordinal {i} ({device_count()} device(s))")
+    return i
 
 
 def current_device() -> int:
-    _lazy_init()
-    return 0
+    return _lazy_init()
+
+
+def set_device(device: Any) -> None:
+    """Makes ``device`` the one ``"cuda"`` means on this thread."""
+    _state.device = _index(device)
+
+
+class device:
+    """Context manager that makes ``device`` the current CUDA device inside the block."""
+
+    def __init__(self, device: Any) -> None:
+        self.idx = -1 if device is None else _index(device)
+        self.prev = -1
+
+    def __enter__(self) -> None:
+        if self.idx >= 0:
+            self.prev = current_device()
+            set_device(self.idx)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.idx >= 0:
+            set_device(self.prev)
 
 
 def get_device_name(device: Any = None) -> str:
-    _lazy_init()
-    return ""
+    return probe().devices[_index(device)]
+
+
+def get_device_capability(device: Any = None) -> tuple[int, int]:
+    """(major, minor) compute capability; the emulated device has none and raises RuntimeError."""
+    arch = _C._cuda_device_arch(_index(device))
+    if not arch.startswith("sm_"):
+        raise RuntimeError(f"device {_index(device)} has no compute capability ({arch})")
+    return int(arch[3:-1]), int(arch[-1])
 
 
 def synchronize(device: Any = None) -> None:
-    _lazy_init()
+    """Waits until the device has finished the work queued on it."""
+    _C._cuda_synchronize(_index(device))
 
 
 def manual_seed(seed: int) -> None:
-    """Seeds CUDA generators: there are none to seed without CUDA tensors (as PyTorch, silently)."""
+    """Seeds the generator CUDA tensors draw from: one host generator serves every device, so this
+    seeds it as ``torch.manual_seed`` does (and, like PyTorch, does nothing without a GPU)."""
+    if is_available():
+        _C.manual_seed(seed)
 
 
 manual_seed_all = manual_seed
@@ -89,13 +146,7 @@ manual_seed_all = manual_seed
 
 def _gpu_index(device: Any) -> int | None:
     """The device's ordinal when this process has a GPU to ask, else None."""
-    if not _BUILT or not probe().devices:
-        return None
-    if device is None:
-        return 0
-    if isinstance(device, int):
-        return device
-    return _C.device(device).index or 0
+    return _index(device) if probe().devices else None
 
 
 def _memory_stats(device: Any) -> tuple[int, int, int]:

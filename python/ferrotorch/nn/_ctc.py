@@ -86,16 +86,17 @@ def ctc_loss(
         for i, label in enumerate(seq):
             ext[n][2 * i + 1] = label
             skip[n][2 * i + 1] = i > 0 and label != seq[i - 1]
-    ext_t = torch.tensor(ext, dtype=torch.int64)
-    allow_skip = torch.tensor(skip)
+    dev = log_probs.device
+    ext_t = torch.tensor(ext, dtype=torch.int64, device=dev)
+    allow_skip = torch.tensor(skip, device=dev)
     emit = log_probs.gather(2, ext_t.unsqueeze(0).expand(T, N, L))  # (T, N, L)
 
-    neg = torch.full((N, 1), _UNREACHABLE, dtype=log_probs.dtype)
-    start = torch.full((N, L), _UNREACHABLE, dtype=log_probs.dtype)
-    start_mask = torch.zeros(N, L, dtype=torch.bool)
+    neg = torch.full((N, 1), _UNREACHABLE, dtype=log_probs.dtype, device=dev)
+    start = torch.full((N, L), _UNREACHABLE, dtype=log_probs.dtype, device=dev)
+    start_mask = torch.zeros(N, L, dtype=torch.bool, device=dev)
     start_mask[:, : min(2, L)] = True
     alpha = torch.where(start_mask, emit[0], start)
-    lengths = torch.tensor(in_lens)
+    lengths = torch.tensor(in_lens, device=dev)
     for t in range(1, T):
         prev1 = torch.cat([neg, alpha[:, :-1]], 1)
         prev2 = torch.cat([neg, neg, alpha[:, :-2]], 1)[:, :L]
@@ -103,14 +104,14 @@ def ctc_loss(
         new = torch.stack([alpha, prev1, prev2]).logsumexp(0) + emit[t]
         alpha = torch.where((lengths > t).unsqueeze(1), new, alpha)  # samples shorter than t keep their end
 
-    last = torch.tensor([2 * s for s in tgt_lens]).unsqueeze(1)
-    before = torch.tensor([max(2 * s - 1, 0) for s in tgt_lens]).unsqueeze(1)
+    last = torch.tensor([2 * s for s in tgt_lens], device=dev).unsqueeze(1)
+    before = torch.tensor([max(2 * s - 1, 0) for s in tgt_lens], device=dev).unsqueeze(1)
     a_last = alpha.gather(1, last).squeeze(1)
     a_before = alpha.gather(1, before).squeeze(1)
-    has_label = torch.tensor([s > 0 for s in tgt_lens])
+    has_label = torch.tensor([s > 0 for s in tgt_lens], device=dev)
     a_before = torch.where(has_label, a_before, torch.full_like(a_before, _UNREACHABLE))
     loss = -torch.stack([a_last, a_before]).logsumexp(0)
-    empty_input = torch.tensor([length == 0 for length in in_lens])
+    empty_input = torch.tensor([length == 0 for length in in_lens], device=dev)
     impossible = (loss > _IMPOSSIBLE) | empty_input
     if empty_input.any().item():  # no frames: the loss is 0 for an empty target, else impossible
         empty_ok = empty_input & ~has_label
@@ -124,5 +125,5 @@ def ctc_loss(
         return loss.squeeze(0) if unbatched else loss
     if reduction == "sum":
         return loss.sum()
-    denom = torch.tensor([max(s, 1) for s in tgt_lens], dtype=loss.dtype)
+    denom = torch.tensor([max(s, 1) for s in tgt_lens], dtype=loss.dtype, device=dev)
     return (loss / denom).mean()

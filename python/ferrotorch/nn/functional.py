@@ -1224,7 +1224,7 @@ def embedding_bag(
                 mask = keep[start:end].reshape(-1) > 0
                 bag = bag[mask]
             outs.append(bag.max(0)[0] if bag.shape[0] > 0 else zero)
-    return torch.stack(outs, 0) if outs else torch.zeros(0, weight.shape[1], dtype=weight.dtype)
+    return torch.stack(outs, 0) if outs else torch.zeros(0, weight.shape[1], dtype=weight.dtype, device=weight.device)
 
 
 # ============================================================================ resampling

@@ -157,7 +157,7 @@ class LBFGS(Optimizer):
 
     def _gather_flat_grad(self) -> ferrotorch.Tensor:
         views = [
-            ferrotorch.zeros(p.numel(), dtype=p.dtype) if p.grad is None else p.grad.reshape(-1)
+            ferrotorch.zeros(p.numel(), dtype=p.dtype, device=p.device) if p.grad is None else p.grad.reshape(-1)
             for p in self._params
         ]
         return ferrotorch.cat(views, 0)

@@ -1,0 +1,348 @@
+"""Tensors, modules, optimizers and checkpoints on a CUDA device, checked against the CPU.
+
+The CUDA cases run wherever ``torch.cuda.is_available()``: on a GPU, or on any machine under
+``FERROTORCH_EMULATE_CUDA=1`` (one emulated device whose memory is host memory; README's test
+command runs this file that way). Without either they are skipped; the CPU cases always run.
+"""
+
+from __future__ import annotations
+
+import copy
+import pickle
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import ferrotorch as torch
+import ferrotorch.nn.functional as F
+import numpy as np
+import pytest
+from ferrotorch import nn
+
+HAS_CUDA = torch.cuda.is_available()
+needs_cuda = pytest.mark.skipif(not HAS_CUDA, reason="no CUDA device (set FERROTORCH_EMULATE_CUDA=1 to emulate one)")
+DEVICES = ["cpu", pytest.param("cuda", marks=needs_cuda)]
+CUDA0 = torch.device("cuda", 0)
+
+
+def on(device: str) -> torch.device:
+    """The device a tensor created with ``device=device`` reports."""
+    return CUDA0 if device == "cuda" else torch.device("cpu")
+
+
+def same_on(device: str, fn: Callable[..., Any], *cpu_args: torch.Tensor) -> None:
+    """Runs ``fn`` on CPU inputs and on copies on ``device``: equal values, outputs on ``device``."""
+    want = fn(*cpu_args)
+    got = fn(*[a.to(device) for a in cpu_args])
+    wants = want if isinstance(want, tuple) else (want,)
+    gots = got if isinstance(got, tuple) else (got,)
+    for w, g in zip(wants, gots):
+        assert g.device == on(device), f"output on {g.device}, expected {on(device)}"
+        np.testing.assert_allclose(g.detach().cpu().numpy(), w.detach().numpy(), rtol=1e-6, atol=1e-6)
+
+
+# ---- placement -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda d: torch.zeros(2, 3, device=d),
+        lambda d: torch.ones(2, 3, device=d, dtype=torch.int64),
+        lambda d: torch.full((2,), 7.5, device=d),
+        lambda d: torch.empty(4, device=d),
+        lambda d: torch.arange(5, device=d),
+        lambda d: torch.linspace(0, 1, 5, device=d),
+        lambda d: torch.eye(3, device=d),
+        lambda d: torch.tensor([[1, 2], [3, 4]], device=d),
+        lambda d: torch.as_tensor([1.0, 2.0], device=d),
+        lambda d: torch.rand(3, device=d),
+        lambda d: torch.randn(3, device=d),
+        lambda d: torch.randint(0, 10, (4,), device=d),
+        lambda d: torch.randperm(6, device=d),
+    ],
+)
+def test_creation_functions_place_tensors(device: str, make: Callable[[str], torch.Tensor]) -> None:
+    t = make(device)
+    assert t.device == on(device)
+    assert t.is_cuda == (device == "cuda") and t.is_cpu == (device == "cpu")
+    assert t.get_device() == (0 if device == "cuda" else -1)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_creation_values_match_cpu(device: str) -> None:
+    torch.manual_seed(3)
+    a = torch.randn(5)
+    torch.manual_seed(3)
+    b = torch.randn(5, device=device)
+    assert b.cpu().tolist() == a.tolist()
+    assert torch.arange(0, 1, 0.25, device=device).tolist() == [0.0, 0.25, 0.5, 0.75]
+    assert torch.eye(2, device=device).tolist() == [[1.0, 0.0], [0.0, 1.0]]
+
+
+@needs_cuda
+def test_to_cuda_cpu_round_trip_keeps_values_and_dtype() -> None:
+    x = torch.arange(12, dtype=torch.float64).reshape(3, 4).t()  # non-contiguous
+    for y in (x.cuda(), x.to("cuda"), x.to("cuda:0"), x.to(CUDA0), x.to(0), x.cuda(0)):
+        assert y.device == CUDA0 and y.dtype == torch.float64
+        assert y.tolist() == x.tolist()
+        back = y.cpu()
+        assert back.device == torch.device("cpu") and back.tolist() == x.tolist()
+    y = x.to("cuda", torch.float32)
+    assert y.device == CUDA0 and y.dtype == torch.float32
+    assert x.to(y).device == CUDA0 and x.to(y).dtype == torch.float32
+
+
+@needs_cuda
+def test_to_same_device_returns_self_and_copies_are_independent() -> None:
+    y = torch.ones(3, device="cuda")
+    assert y.to("cuda") is y and y.cuda() is y
+    z = torch.ones(3).cuda()
+    z.add_(1)
+    c = z.cpu()
+    c.add_(1)
+    assert z.tolist() == [2.0, 2.0, 2.0] and c.tolist() == [3.0, 3.0, 3.0]
+
+
+@needs_cuda
+def test_views_keep_the_device() -> None:
+    x = torch.arange(6.0, device="cuda").reshape(2, 3)
+    for v in (x.t(), x[0], x[:, 1:], x.view(3, 2), x.unsqueeze(0), x.expand(4, 2, 3)):
+        assert v.device == CUDA0
+
+
+@needs_cuda
+def test_repr_names_the_device() -> None:
+    assert repr(torch.tensor([1.0, 2.0], device="cuda")) == "tensor([1., 2.], device='cuda:0')"
+    assert str(CUDA0) == "cuda:0"
+
+
+@needs_cuda
+def test_numpy_refuses_device_memory() -> None:
+    x = torch.ones(2, device="cuda")
+    with pytest.raises(TypeError, match="can't convert cuda:0 device type tensor to numpy. Use Tensor.cpu()"):
+        x.numpy()
+    with pytest.raises(TypeError, match="can't convert cuda:0"):
+        np.asarray(x)
+    assert x.numpy(force=True).tolist() == [1.0, 1.0]
+    assert x.tolist() == [1.0, 1.0] and x.sum().item() == 2.0
+
+
+# ---- ops ------------------------------------------------------------------------------------------------
+
+RNG = np.random.default_rng(0)
+
+
+def rand(*shape: int) -> torch.Tensor:
+    return torch.tensor(RNG.standard_normal(shape).astype(np.float32))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize(
+    "fn, shapes",
+    [
+        (lambda a, b: a + b * 2 - a / (b.abs() + 1), [(3, 4), (4,)]),
+        (lambda a: (a.exp().log1p(), a.sigmoid(), a.tanh(), a.relu()), [(5,)]),
+        (lambda a, b: torch.where(a > b, a, b), [(3, 4), (3, 4)]),
+        (lambda a: (a.sum(), a.mean(1), a.max(0).values, a.argmax(1), a.std()), [(3, 4)]),
+        (lambda a, b: (a @ b, torch.mm(a, b)), [(3, 4), (4, 2)]),
+        (lambda a, b: torch.bmm(a, b), [(2, 3, 4), (2, 4, 5)]),
+        (lambda a, b: (torch.cat([a, b]), torch.stack([a, b], 1)), [(2, 3), (2, 3)]),
+        (lambda a: (a[1], a[:, ::2], a[a > 0], a.flip(0), a.t().contiguous()), [(3, 4)]),
+        (lambda a: (a.softmax(1), F.log_softmax(a, 0), F.layer_norm(a, (4,))), [(3, 4)]),
+        (lambda a: a.sort(1), [(3, 4)]),
+        (lambda a, w: F.conv2d(a, w, padding=1), [(1, 2, 5, 5), (3, 2, 3, 3)]),
+        (lambda a: (F.max_pool2d(a, 2), F.avg_pool2d(a, 2)), [(1, 2, 4, 4)]),
+        (lambda a, w: F.linear(a, w), [(3, 4), (2, 4)]),
+    ],
+)
+def test_ops_match_cpu_and_stay_on_device(device: str, fn: Callable[..., Any], shapes: list) -> None:
+    same_on(device, fn, *[rand(*s) for s in shapes])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_index_ops_match_cpu(device: str) -> None:
+    x = rand(4, 3)
+    idx = torch.tensor([2, 0, 2])
+    same_on(device, lambda x, i: (x.index_select(0, i), x[i], x.gather(0, i.view(1, 3))), x, idx)
+    same_on(device, lambda x, i: torch.zeros(4, 3).to(x.device).scatter_add(0, i.view(3, 1).expand(3, 3), x[:3]), x, idx)
+    same_on(device, lambda x, i: F.embedding(i, x), x, idx)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_losses_match_cpu(device: str) -> None:
+    x, t = rand(4, 5), torch.tensor([1, 0, 4, 2])
+    same_on(device, lambda x, t: (F.cross_entropy(x, t), F.nll_loss(x.log_softmax(1), t)), x, t)
+    same_on(device, lambda a, b: (F.mse_loss(a, b), F.l1_loss(a, b)), rand(3, 2), rand(3, 2))
+
+
+@needs_cuda
+def test_zero_dim_cpu_tensor_joins_a_cuda_op() -> None:
+    x = torch.ones(3, device="cuda")
+    for y in (x + torch.tensor(2.0), x * torch.tensor(3), torch.where(x > 0, x, torch.tensor(0.0))):
+        assert y.device == CUDA0
+    assert (x * torch.tensor(3)).tolist() == [3.0, 3.0, 3.0]
+
+
+@needs_cuda
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda g, c: g + c,
+        lambda g, c: c * g,
+        lambda g, c: g @ c.t(),
+        lambda g, c: torch.cat([g, c]),
+        lambda g, c: torch.where(g > 0, g, c),
+        lambda g, c: F.linear(g, c),
+        lambda g, c: g.index_select(0, torch.tensor([0])),
+        lambda g, c: F.conv2d(g.view(1, 1, 2, 3), c.view(1, 1, 2, 3)),
+        lambda g, c: F.cross_entropy(g, torch.tensor([0, 1])),
+        lambda g, c: F.embedding(torch.tensor([0]), g),
+    ],
+)
+def test_mixing_devices_raises(fn: Callable[..., Any]) -> None:
+    g, c = torch.ones(2, 3, device="cuda"), torch.ones(2, 3)
+    with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device, but found at least two devices, cuda:0 and cpu!"):
+        fn(g, c)
+
+
+# ---- autograd, modules, optimizers ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_gradients_match_cpu(device: str) -> None:
+    x0, w0 = rand(4, 3), rand(3, 2)
+
+    def grads(d: str) -> list[np.ndarray]:
+        x = x0.to(d).requires_grad_()
+        w = w0.to(d).requires_grad_()
+        loss = ((x @ w).tanh() * x.sum(1, keepdim=True)).softmax(1)[:, 0].sum()
+        loss.backward()
+        assert x.grad.device == on(d) and w.grad.device == on(d)
+        return [x.grad.cpu().numpy(), w.grad.cpu().numpy()]
+
+    for got, want in zip(grads(device), grads("cpu")):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@needs_cuda
+def test_gradient_flows_back_across_a_device_copy() -> None:
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    y = x.cuda()
+    assert y.grad_fn is not None and y.grad_fn.name() == "ToCopyBackward0"
+    (y * y).sum().backward()
+    assert x.grad.device == torch.device("cpu") and x.grad.tolist() == [2.0, 4.0]
+
+
+@needs_cuda
+def test_module_to_and_training_step_match_cpu() -> None:
+    torch.manual_seed(0)
+    cpu_model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8, 3))
+    gpu_model = copy.deepcopy(cpu_model).to("cuda")
+    assert all(p.device == CUDA0 for p in gpu_model.parameters())
+    assert all(p.device == torch.device("cpu") for p in cpu_model.parameters())
+    x, t = rand(5, 1, 4, 4), torch.tensor([0, 1, 2, 1, 0])
+    for model, opt_cls in ((cpu_model, torch.optim.Adam), (gpu_model, torch.optim.Adam)):
+        dev = next(model.parameters()).device
+        opt = opt_cls(model.parameters(), lr=0.01)
+        for _ in range(3):
+            opt.zero_grad()
+            F.cross_entropy(model(x.to(dev)), t.to(dev)).backward()
+            opt.step()
+    for p, q in zip(cpu_model.parameters(), gpu_model.parameters()):
+        assert q.device == CUDA0
+        np.testing.assert_allclose(q.detach().cpu().numpy(), p.detach().numpy(), rtol=1e-5, atol=1e-6)
+    back = gpu_model.cpu()
+    assert all(p.device == torch.device("cpu") for p in back.parameters())
+
+
+@needs_cuda
+@pytest.mark.parametrize("opt_cls", [torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW])
+def test_optimizer_state_lives_with_its_parameter(opt_cls: Any) -> None:
+    p = torch.ones(3, device="cuda", requires_grad=True)
+    opt = opt_cls([p], lr=0.1, **({"momentum": 0.9} if opt_cls is torch.optim.SGD else {}))
+    (p * p).sum().backward()
+    opt.step()
+    for state in opt.state.values():
+        for v in state.values():
+            if isinstance(v, torch.Tensor) and v.dim() > 0:
+                assert v.device == CUDA0
+    q = torch.ones(3, requires_grad=True)
+    (q * q).sum().backward()
+    p.grad = None
+    p.grad = q.grad.to("cuda")
+    opt.step()
+    assert p.device == CUDA0
+
+
+# ---- checkpoints and copies --------------------------------------------------------------------------------
+
+
+@needs_cuda
+def test_save_load_keeps_or_maps_the_device(tmp_path: Path) -> None:
+    m = nn.Linear(3, 2).cuda()
+    torch.save(m.state_dict(), tmp_path / "m.pt")
+    sd = torch.load(tmp_path / "m.pt")
+    assert all(v.device == CUDA0 for v in sd.values())
+    for ml in ("cpu", torch.device("cpu"), {"cuda:0": "cpu"}):
+        sd_cpu = torch.load(tmp_path / "m.pt", map_location=ml)
+        assert all(v.device == torch.device("cpu") for v in sd_cpu.values())
+        assert sd_cpu["weight"].tolist() == m.weight.tolist()
+    fresh = nn.Linear(3, 2)
+    fresh.load_state_dict(torch.load(tmp_path / "m.pt", map_location="cpu"))
+    assert fresh.weight.tolist() == m.weight.tolist()
+
+
+@needs_cuda
+def test_save_load_into_cuda_with_map_location(tmp_path: Path) -> None:
+    torch.save({"w": torch.arange(3.0)}, tmp_path / "c.pt")
+    w = torch.load(tmp_path / "c.pt", map_location="cuda")["w"]
+    assert w.device == CUDA0 and w.tolist() == [0.0, 1.0, 2.0]
+
+
+@needs_cuda
+def test_pickle_and_deepcopy_keep_the_device() -> None:
+    x = torch.arange(4.0, device="cuda")
+    for y in (pickle.loads(pickle.dumps(x)), copy.deepcopy(x)):
+        assert y.device == CUDA0 and y.tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
+# ---- torch.cuda ------------------------------------------------------------------------------------------
+
+
+@needs_cuda
+def test_memory_statistics_follow_allocations() -> None:
+    torch.cuda.synchronize()
+    base = torch.cuda.memory_allocated()
+    x = torch.empty(1 << 20, device="cuda")  # 4 MiB
+    assert torch.cuda.memory_allocated() - base == 4 << 20
+    assert torch.cuda.max_memory_allocated() >= base + (4 << 20)
+    assert torch.cuda.memory_reserved() >= torch.cuda.memory_allocated()
+    del x
+    assert torch.cuda.memory_allocated() == base
+    torch.cuda.empty_cache()
+    assert torch.cuda.memory_reserved() <= torch.cuda.max_memory_allocated()
+
+
+@needs_cuda
+def test_device_queries_and_errors() -> None:
+    assert torch.cuda.device_count() >= 1 and torch.cuda.is_initialized()
+    assert torch.cuda.current_device() == 0
+    assert isinstance(torch.cuda.get_device_name(0), str) and torch.cuda.get_device_name()
+    with torch.cuda.device(0):
+        assert torch.cuda.current_device() == 0
+    n = torch.cuda.device_count()
+    with pytest.raises(RuntimeError, match=f"invalid device ordinal {n}"):
+        torch.cuda.set_device(n)
+    with pytest.raises(RuntimeError, match="invalid device ordinal"):
+        torch.zeros(2, device=f"cuda:{n}")
+
+
+def test_cuda_request_without_a_device_raises() -> None:
+    if HAS_CUDA:
+        pytest.skip("a CUDA device is available")
+    with pytest.raises((RuntimeError, AssertionError)):
+        torch.zeros(2, device="cuda")
+    with pytest.raises((RuntimeError, AssertionError)):
+        torch.ones(2).cuda()
