@@ -8,7 +8,9 @@ command runs this file that way). Without either they are skipped; the CPU cases
 from __future__ import annotations
 
 import copy
+import importlib.util
 import pickle
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,11 +20,37 @@ import ferrotorch.nn.functional as F
 import numpy as np
 import pytest
 from ferrotorch import nn
+from ferrotorch.cuda import kernels
 
 HAS_CUDA = torch.cuda.is_available()
+EMULATED = HAS_CUDA and torch.cuda.get_device_name(0) == "ferrotorch emulated CUDA device (host memory)"
 needs_cuda = pytest.mark.skipif(not HAS_CUDA, reason="no CUDA device (set FERROTORCH_EMULATE_CUDA=1 to emulate one)")
 DEVICES = ["cpu", pytest.param("cuda", marks=needs_cuda)]
 CUDA0 = torch.device("cuda", 0)
+
+
+def _emulator() -> Any:
+    """tests/cuda_emulator/emu.py, when g++ can build the kernels for the host (else None)."""
+    if shutil.which("g++") is None:
+        return None
+    spec = importlib.util.spec_from_file_location("ferrotorch_cuda_emu", Path(__file__).parent / "cuda_emulator" / "emu.py")
+    emu = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(emu)
+    return emu
+
+
+@pytest.fixture(scope="module", autouse=True)
+def emulated_kernels() -> bool:
+    """On the emulated device, registers host builds of every kernel module, so the ops that have
+    kernels run as kernels (as on a GPU) and the rest on the host. True when kernels run."""
+    if not EMULATED:
+        return HAS_CUDA
+    emu = _emulator()
+    if emu is None:
+        return False
+    for module in kernels.modules():
+        torch._C._cuda_emulator_register(module, str(emu.build_path(module)))
+    return True
 
 
 def on(device: str) -> torch.device:
@@ -207,6 +235,68 @@ def test_mixing_devices_raises(fn: Callable[..., Any]) -> None:
         fn(g, c)
 
 
+def launches(fn: Callable[[], Any]) -> int:
+    """Kernels launched on cuda:0 while ``fn`` runs."""
+    before = torch._C._cuda_kernel_launches(0)
+    fn()
+    return torch._C._cuda_kernel_launches(0) - before
+
+
+@needs_cuda
+@pytest.mark.parametrize(
+    "fn, n",
+    [
+        (lambda a, b: a + b, 1),
+        (lambda a, b: a * b - a, 2),
+        (lambda a, b: a[:, :2] / b.t()[:2, :].t(), 1),  # strided operands
+        (lambda a, b: a < b, 1),
+        (lambda a, b: a * 2.5, 1),  # a Python number: a one-element device operand
+        (lambda a, b: a.exp(), 1),
+        (lambda a, b: a.relu(), 1),
+        (lambda a, b: a.t().contiguous(), 1),
+        (lambda a, b: a.to(torch.float64), 1),
+        (lambda a, b: a.sum(1), 1),
+        (lambda a, b: a.sum(0), 2),  # reduced dim moved last: a copy, then a row sum
+        (lambda a, b: a.softmax(1), 1),
+        (lambda a, b: a.fill_(3.0), 1),
+        (lambda a, b: torch.zeros_like(a), 1),
+        (lambda a, b: a @ b.t(), 0),  # cuBLAS on a GPU; the emulated device multiplies on the host
+        (lambda a, b: F.layer_norm(a, (4,)), 1),
+        (lambda a, b: F.embedding(torch.tensor([2, 0, 2]).to(a.device), a), 1),
+    ],
+)
+def test_ops_run_as_kernels(emulated_kernels: bool, fn: Callable[..., Any], n: int) -> None:
+    if not emulated_kernels:
+        pytest.skip("no kernels for the emulated device (g++ missing)")
+    a = torch.randn(3, 4, device="cuda")
+    b = torch.randn(3, 4, device="cuda")
+    want = fn(a.cpu(), b.cpu())
+    got: list = []
+    n_run = launches(lambda: got.append(fn(a, b)))
+    if not EMULATED and n == 0:
+        n = 1  # a GEMM
+    assert n_run == n
+    np.testing.assert_allclose(got[0].cpu().numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@needs_cuda
+def test_embedding_backward_runs_as_kernels(emulated_kernels: bool) -> None:
+    if not emulated_kernels:
+        pytest.skip("no kernels for the emulated device (g++ missing)")
+    w0 = rand(5, 3)
+    idx = torch.tensor([4, 1, 4, 0])
+    grads = []
+    for device in ("cpu", "cuda"):
+        w = w0.detach().clone().to(device).requires_grad_()
+        out = F.embedding(idx.to(device), w)
+        g = torch.arange(12.0).reshape(4, 3).to(device)
+        n = launches(lambda: out.backward(g))  # noqa: B023 - called at once
+        if device == "cuda":
+            assert n == 3  # zero fill, atomic scatter-add, AccumulateGrad copying a still-shared gradient
+        grads.append(w.grad.cpu().numpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-6)
+
+
 # ---- autograd, modules, optimizers ------------------------------------------------------------------------
 
 
@@ -274,6 +364,40 @@ def test_optimizer_state_lives_with_its_parameter(opt_cls: Any) -> None:
     p.grad = q.grad.to("cuda")
     opt.step()
     assert p.device == CUDA0
+
+
+@needs_cuda
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+        lambda ps: torch.optim.SGD(ps, lr=0.1),
+        lambda ps: torch.optim.Adam(ps, lr=0.01, amsgrad=True),
+        lambda ps: torch.optim.AdamW(ps, lr=0.01, weight_decay=0.1),
+    ],
+)
+def test_optimizer_steps_run_as_kernels(emulated_kernels: bool, make: Callable[[list], Any]) -> None:
+    """One fused kernel per parameter per step, with the CPU's results."""
+    if not emulated_kernels:
+        pytest.skip("no kernels for the emulated device (g++ missing)")
+    init = [rand(3, 4), rand(5)]
+    grads = [[rand(3, 4), rand(5)] for _ in range(3)]
+    results = []
+    for device in ("cpu", "cuda"):
+        ps = [p.detach().clone().to(device).requires_grad_() for p in init]
+        opt = make(ps)
+        for i, step_grads in enumerate(grads):
+            for p, g in zip(ps, step_grads):
+                p.grad = g.to(device)
+            if device == "cpu":
+                opt.step()
+            elif i == 0:
+                assert launches(opt.step) >= len(ps)  # also fills the state buffers
+            else:
+                assert launches(opt.step) == len(ps)
+        results.append([p.detach().cpu().numpy() for p in ps])
+    for got, want in zip(results[1], results[0]):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
 
 
 # ---- checkpoints and copies --------------------------------------------------------------------------------
@@ -346,3 +470,19 @@ def test_cuda_request_without_a_device_raises() -> None:
         torch.zeros(2, device="cuda")
     with pytest.raises((RuntimeError, AssertionError)):
         torch.ones(2).cuda()
+
+
+def test_tf32_flag_and_matmul_precision() -> None:
+    assert torch.backends.cuda.matmul.allow_tf32 is False
+    assert torch.get_float32_matmul_precision() == "highest"
+    try:
+        torch.set_float32_matmul_precision("high")
+        assert torch.backends.cuda.matmul.allow_tf32 is True
+        assert torch.get_float32_matmul_precision() == "high"
+        torch.backends.cuda.matmul.allow_tf32 = False
+        assert torch.get_float32_matmul_precision() == "highest"
+        with pytest.raises(RuntimeError, match="Invalid precision"):
+            torch.set_float32_matmul_precision("low")
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = False
+    assert torch.backends.cuda.is_built() == torch.cuda.is_built()

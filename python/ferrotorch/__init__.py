@@ -139,3 +139,17 @@ def compile(model=None, **kwargs):
     if model is None:
         return lambda m: m
     return model
+
+
+_MATMUL_PRECISIONS = ("highest", "high", "medium")
+
+
+def set_float32_matmul_precision(precision: str) -> None:
+    """'highest' keeps float32 GEMMs in float32; 'high'/'medium' let GPUs use TF32 (as PyTorch)."""
+    if precision not in _MATMUL_PRECISIONS:
+        raise RuntimeError(f"Invalid precision {precision!r}; expected one of {_MATMUL_PRECISIONS}")
+    backends.cuda.matmul.allow_tf32 = precision != "highest"
+
+
+def get_float32_matmul_precision() -> str:
+    return "high" if backends.cuda.matmul.allow_tf32 else "highest"

@@ -13,6 +13,7 @@ use crate::tensor::{Error, Result};
 use cudarc::driver::{result, sys, DriverError};
 use std::collections::HashMap;
 use std::ffi::{c_void, CString};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 fn drv(what: &str, e: DriverError) -> Error {
@@ -26,8 +27,15 @@ pub struct Gpu {
     pub arch: String,
     /// None on the emulated device.
     driver: Option<Driver>,
+    modules: Mutex<HashMap<String, Result<usize>>>,
     functions: Mutex<HashMap<(String, String), usize>>,
     alloc: Mutex<CachingAllocator<Memory>>,
+    /// Kernels were queued since the last synchronize: the host must wait before touching memory.
+    pending: AtomicBool,
+    /// Kernels launched so far (tests check that an op ran as a kernel, not on the host).
+    launches: AtomicU64,
+    /// The cuBLAS handle (None where cuBLAS cannot be loaded), behind a lock: one call at a time.
+    blas: OnceLock<Option<Mutex<usize>>>,
 }
 
 struct Driver {
@@ -139,8 +147,12 @@ impl Gpu {
             name: runtime::EMULATED_NAME.into(),
             arch: "emulated".into(),
             driver: None,
+            modules: Mutex::new(HashMap::new()),
             functions: Mutex::new(HashMap::new()),
             alloc: Mutex::new(CachingAllocator::new(Memory::Host(HashMap::new()))),
+            pending: AtomicBool::new(false),
+            launches: AtomicU64::new(0),
+            blas: OnceLock::new(),
         }
     }
 
@@ -165,14 +177,41 @@ impl Gpu {
                 name: result::device::get_name(dev).map_err(|e| drv("cuDeviceGetName", e))?,
                 arch: format!("sm_{}{}", major, minor),
                 driver: Some(Driver { ctx, stream }),
+                modules: Mutex::new(HashMap::new()),
                 functions: Mutex::new(HashMap::new()),
                 alloc: Mutex::new(CachingAllocator::new(Memory::Managed(ctx))),
+                pending: AtomicBool::new(false),
+                launches: AtomicU64::new(0),
+                blas: OnceLock::new(),
             })
         }
     }
 
     pub fn is_emulated(&self) -> bool {
         self.driver.is_none()
+    }
+
+    /// Makes the context current on this thread (a no-op on the emulated device).
+    pub fn make_current(&self) -> Result<()> {
+        if self.driver.is_some() {
+            self.driver()?;
+        }
+        Ok(())
+    }
+
+    /// Records that work was queued outside `run` (cuBLAS), so host access waits for it.
+    pub fn mark_pending(&self) {
+        self.pending.store(true, Ordering::Release);
+    }
+
+    /// The cuBLAS handle, locked for one call; None on the emulated device or without cuBLAS.
+    pub fn blas_handle(&self) -> Option<std::sync::MutexGuard<'_, usize>> {
+        let d = self.driver.as_ref()?;
+        let h = self.blas.get_or_init(|| {
+            self.driver().ok()?;
+            super::blas::handle(d.stream as *mut c_void).map(Mutex::new)
+        });
+        h.as_ref()?.lock().ok()
     }
 
     /// The driver handles, made current on this thread; an error on the emulated device.
@@ -188,33 +227,53 @@ impl Gpu {
         Ok(d)
     }
 
-    /// The kernel `kernel` of module `module`, compiled (or read from the disk cache) and loaded once.
-    pub fn function(&self, module: &str, kernel: &str) -> Result<sys::CUfunction> {
-        let key = (module.to_string(), kernel.to_string());
-        let mut fns = self
-            .functions
+    /// Module `module`, compiled for this device (or read from the disk cache) and loaded once;
+    /// a failure (no NVRTC, say) is remembered too, so ops keep computing on the host.
+    fn module(&self, module: &str) -> Result<sys::CUmodule> {
+        let mut mods = self
+            .modules
             .lock()
             .map_err(|_| Error::Runtime("poisoned".into()))?;
-        if let Some(&f) = fns.get(&key) {
+        if let Some(m) = mods.get(module) {
+            return m.clone().map(|m| m as sys::CUmodule);
+        }
+        let loaded = self.driver().and_then(|_| {
+            let cubin = nvrtc::compile(module, &self.arch)?;
+            // SAFETY: the image is a CUBIN NVRTC produced for this device; modules stay loaded
+            // for the process, so their function handles stay valid.
+            unsafe { result::module::load_data(cubin.bytes.as_ptr() as *const c_void) }
+                .map(|m| m as usize)
+                .map_err(|e| drv("cuModuleLoadData", e))
+        });
+        mods.insert(module.to_string(), loaded.clone());
+        loaded.map(|m| m as sys::CUmodule)
+    }
+
+    /// The kernel `kernel` of module `module`, looked up once.
+    pub fn function(&self, module: &str, kernel: &str) -> Result<sys::CUfunction> {
+        let key = (module.to_string(), kernel.to_string());
+        if let Some(&f) = self
+            .functions
+            .lock()
+            .map_err(|_| Error::Runtime("poisoned".into()))?
+            .get(&key)
+        {
             return Ok(f as sys::CUfunction);
         }
-        self.driver()?;
-        let cubin = nvrtc::compile(module, &self.arch)?;
+        let m = self.module(module)?;
         let name =
             CString::new(kernel).map_err(|_| Error::Value("kernel name contains NUL".into()))?;
-        // SAFETY: the image is a CUBIN NVRTC produced for this device; modules stay loaded for the
-        // process, so the function handle stays valid.
-        let f = unsafe {
-            let m = result::module::load_data(cubin.bytes.as_ptr() as *const c_void)
-                .map_err(|e| drv("cuModuleLoadData", e))?;
-            result::module::get_function(m, name).map_err(|e| {
-                Error::Runtime(format!(
-                    "no kernel '{}' in CUDA module '{}': {:?}",
-                    kernel, module, e
-                ))
-            })?
-        };
-        fns.insert(key, f as usize);
+        // SAFETY: m is a loaded module of this context.
+        let f = unsafe { result::module::get_function(m, name) }.map_err(|e| {
+            Error::Runtime(format!(
+                "no kernel '{}' in CUDA module '{}': {:?}",
+                kernel, module, e
+            ))
+        })?;
+        self.functions
+            .lock()
+            .map_err(|_| Error::Runtime("poisoned".into()))?
+            .insert(key, f as usize);
         Ok(f)
     }
 
@@ -243,7 +302,52 @@ impl Gpu {
         }
         let d = self.driver()?;
         // SAFETY: the stream belongs to this context.
-        unsafe { result::stream::synchronize(d.stream) }.map_err(|e| drv("cuStreamSynchronize", e))
+        unsafe { result::stream::synchronize(d.stream) }
+            .map_err(|e| drv("cuStreamSynchronize", e))?;
+        self.pending.store(false, Ordering::Release);
+        Ok(())
+    }
+
+    /// Whether kernels of `module` can run here: on a GPU once the module compiled and loaded (on
+    /// first use); on the emulated device when the test harness registered a host build of it.
+    pub fn runs_kernels(&self, module: &str) -> bool {
+        if self.driver.is_some() {
+            self.module(module).is_ok()
+        } else {
+            super::emulator::has(module)
+        }
+    }
+
+    /// Most blocks a grid-stride kernel is launched with (the emulated device runs blocks one
+    /// after another, so a couple exercise the striding without the cost).
+    pub fn max_grid(&self) -> u32 {
+        if self.driver.is_some() {
+            4096
+        } else {
+            2
+        }
+    }
+
+    /// Queues kernel `kernel` of `module` over a 1-D grid of 1-D blocks (runs it to completion on
+    /// the emulated device).
+    ///
+    /// # Safety
+    /// As for `launch`.
+    pub unsafe fn run(
+        &self,
+        module: &str,
+        kernel: &str,
+        grid: u32,
+        block: u32,
+        params: &mut [*mut c_void],
+    ) -> Result<()> {
+        self.launches.fetch_add(1, Ordering::Relaxed);
+        if self.driver.is_none() {
+            return super::emulator::launch(module, kernel, grid, block, params);
+        }
+        let f = self.function(module, kernel)?;
+        self.pending.store(true, Ordering::Release);
+        self.launch(f, (grid.max(1), 1, 1), (block, 1, 1), 0, params)
     }
 
     pub fn alloc(&'static self, bytes: usize) -> Result<DeviceBuffer> {
@@ -259,6 +363,10 @@ impl Gpu {
         })
     }
 
+    pub fn launches(&self) -> u64 {
+        self.launches.load(Ordering::Relaxed)
+    }
+
     pub fn memory_stats(&self) -> allocator::Stats {
         self.alloc.lock().map(|a| a.stats()).unwrap_or_default()
     }
@@ -266,6 +374,15 @@ impl Gpu {
     pub fn empty_cache(&self) {
         if let Ok(mut a) = self.alloc.lock() {
             a.empty_cache();
+        }
+    }
+}
+
+/// Called before host code touches device `ordinal`'s memory: waits for queued kernels.
+pub fn before_host_access(ordinal: usize) {
+    if let Some(Some(Ok(g))) = GPUS.get().map(|s| s.get(ordinal).and_then(|s| s.get())) {
+        if g.pending.load(Ordering::Acquire) {
+            let _ = g.synchronize();
         }
     }
 }
@@ -315,8 +432,9 @@ impl DeviceBuffer {
 
 impl Drop for DeviceBuffer {
     fn drop(&mut self) {
-        // Work queued on the stream may still use the block; let it finish before reuse.
-        let _ = self.gpu.synchronize();
+        // Kernels queued on the stream may still use the block: the next user is either a later
+        // kernel on the same stream (ordered after them) or host code, which waits for the stream
+        // first (`before_host_access`), so the block can be reused at once, as in PyTorch.
         if let Ok(mut a) = self.gpu.alloc.lock() {
             let _ = a.free(self.ptr);
         }

@@ -70,7 +70,7 @@ pub enum BinaryOp {
 }
 
 impl BinaryOp {
-    fn is_comparison(self) -> bool {
+    pub(crate) fn is_comparison(self) -> bool {
         matches!(
             self,
             BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge
@@ -133,6 +133,10 @@ impl Tensor {
             return Ok(self.detach());
         }
         let out = Tensor::empty(self.shape(), dtype, self.device())?;
+        #[cfg(feature = "cuda")]
+        if out.device().is_cuda() && crate::cuda::ops::copy(&out, self)? {
+            return Ok(out);
+        }
         crate::dispatch_all!(self.dtype, S => crate::dispatch_all!(dtype, D => map1::<S, D>(&out, self, |v| v.cast::<D>())));
         Ok(out)
     }
@@ -171,6 +175,10 @@ impl Tensor {
     /// A contiguous copy with a fresh storage (no autograd record).
     pub fn clone_contiguous(&self) -> Result<Tensor> {
         let out = Tensor::empty(self.shape(), self.dtype, self.device())?;
+        #[cfg(feature = "cuda")]
+        if out.device().is_cuda() && crate::cuda::ops::copy(&out, self)? {
+            return Ok(out);
+        }
         crate::dispatch_all!(self.dtype, T => map1::<T, T>(&out, self, |v| v));
         Ok(out)
     }
@@ -197,6 +205,10 @@ impl Tensor {
 
     /// Writes `value` into every element of this view (no autograd, no version bump).
     pub fn fill_raw(&self, value: Scalar) {
+        #[cfg(feature = "cuda")]
+        if self.device().is_cuda() && crate::cuda::ops::fill(self, value).unwrap_or(false) {
+            return;
+        }
         crate::dispatch_all!(self.dtype, T => {
             let v: T = value.to_elem();
             map1::<T, T>(self, self, move |_| v);
@@ -213,6 +225,10 @@ impl Tensor {
             // overlapping views: go through a temporary
             let tmp = src_b.clone_contiguous()?;
             return self.copy_raw(&tmp);
+        }
+        #[cfg(feature = "cuda")]
+        if self.device().is_cuda() && crate::cuda::ops::copy(self, &src_b)? {
+            return Ok(());
         }
         crate::dispatch_all!(src.dtype, S => crate::dispatch_all!(self.dtype, D => map1::<S, D>(self, &src_b, |v| v.cast::<D>())));
         Ok(())
@@ -473,6 +489,10 @@ impl Tensor {
 
 fn binary_kernel(op: BinaryOp, dt: DType, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<()> {
     use BinaryOp::*;
+    #[cfg(feature = "cuda")]
+    if out.device().is_cuda() && crate::cuda::ops::binary(op, dt, out, a, b)? {
+        return Ok(());
+    }
     macro_rules! cmp {
         ($T:ty) => {
             match op {
@@ -1278,7 +1298,13 @@ impl Tensor {
             self.cast(default_dtype())?
         };
         let out = Tensor::empty(x.shape(), x.dtype, x.device())?;
-        float_unary_kernel(op, &out, &x);
+        #[cfg(feature = "cuda")]
+        let on_gpu = out.device().is_cuda() && crate::cuda::ops::unary(op, &out, &x)?;
+        #[cfg(not(feature = "cuda"))]
+        let on_gpu = false;
+        if !on_gpu {
+            float_unary_kernel(op, &out, &x);
+        }
         if needs_grad(&[&x]) {
             return Ok(unary_backward(op, &x, out));
         }

@@ -22,6 +22,13 @@ fn bmm_kernel(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     }
     // gemm computes dst = alpha·dst + beta·lhs·rhs; with alpha = 0 and read_dst = false it never
     // reads dst, so the output needs no zero-fill (integers and bf16 below build their own)
+    #[cfg(feature = "cuda")]
+    if let Device::Cuda(i) = dev {
+        let out = Tensor::empty(&[nb, n, m], a.dtype, dev)?;
+        if crate::cuda::blas::bmm(crate::cuda::device::gpu(i)?, &out, a, b)? {
+            return Ok(out);
+        }
+    }
     let out = if matches!(a.dtype, DType::F32 | DType::F64 | DType::F16) {
         Tensor::empty(&[nb, n, m], a.dtype, dev)?
     } else {

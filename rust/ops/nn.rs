@@ -66,6 +66,22 @@ fn softmax_kernel<T: FloatElem>(x: &Tensor, d: usize, log: bool) -> Result<Tenso
     out.movedim(-1, d as i64)?.contiguous()
 }
 
+/// Softmax over the last dimension as a kernel on x's CUDA device, when it runs there.
+#[cfg(feature = "cuda")]
+fn gpu_softmax(x: &Tensor, d: usize, log: bool) -> Result<Option<Tensor>> {
+    if !x.device().is_cuda() || x.ndim() == 0 || d + 1 != x.ndim() {
+        return Ok(None);
+    }
+    let xc = x.contiguous()?;
+    let out = Tensor::empty(xc.shape(), xc.dtype, xc.device())?;
+    Ok(crate::cuda::ops::softmax_rows(&out, &xc, log)?.then_some(out))
+}
+
+#[cfg(not(feature = "cuda"))]
+fn gpu_softmax(_x: &Tensor, _d: usize, _log: bool) -> Result<Option<Tensor>> {
+    Ok(None)
+}
+
 impl Tensor {
     /// `softmax(dim)` (log_softmax when `log`), one node; ints promote to the default dtype.
     pub fn softmax(&self, dim: i64, log: bool) -> Result<Tensor> {
@@ -76,7 +92,12 @@ impl Tensor {
             wrap_dim(dim, x.ndim())?
         };
         let xd = x.detach();
-        let out = crate::dispatch_float!(x.dtype, T => softmax_kernel::<T>(&xd, d, log)?, _ => unreachable!());
+        let out = match gpu_softmax(&xd, d, log)? {
+            Some(out) => out,
+            None => {
+                crate::dispatch_float!(x.dtype, T => softmax_kernel::<T>(&xd, d, log)?, _ => unreachable!())
+            }
+        };
         if needs_grad(&[&x]) {
             let so = Saved::output(&out);
             let di = d as i64;
@@ -137,7 +158,18 @@ impl Tensor {
         let n: usize = norm_shape.iter().product();
         let x = self.detach().contiguous()?;
         let rows = x.numel().checked_div(n).unwrap_or(0);
-        let (xhat, rstd) = crate::dispatch_float!(x.dtype, T => {
+        #[cfg(feature = "cuda")]
+        let gpu = if x.device().is_cuda() {
+            crate::cuda::ops::layer_norm_rows(&x, rows, n, eps)?
+        } else {
+            None
+        };
+        #[cfg(not(feature = "cuda"))]
+        let gpu: Option<(Tensor, Tensor)> = None;
+        let (xhat, rstd) = if let Some(r) = gpu {
+            r
+        } else {
+            crate::dispatch_float!(x.dtype, T => {
             let mut buf = x.to_vec::<T>();
             let mut rs = vec![0f64; rows];
             let rs_ptr = rs.as_mut_ptr() as usize;
@@ -152,7 +184,8 @@ impl Tensor {
                 unsafe { *(rs_ptr as *mut f64).add(i) = r };
             });
             (Tensor::from_vec_on(&buf, x.shape(), x.device())?, Tensor::from_vec_on(&rs, &[rows], x.device())?.cast_raw(x.dtype)?)
-        }, _ => crate::bail!(Runtime, "layer_norm: expected a floating point input, got {}", crate::ops::dtype_title(x.dtype)));
+        }, _ => crate::bail!(Runtime, "layer_norm: expected a floating point input, got {}", crate::ops::dtype_title(x.dtype)))
+        };
         let mut out = xhat.clone();
         {
             let _g = crate::autograd::GradModeGuard::new(false);
@@ -1193,7 +1226,9 @@ impl Tensor {
                 w.shape()[0]
             );
         }
-        let fused = x.ndim() >= 1
+        // the host's one-GEMM form; on a GPU, matmul (cuBLAS) and a bias add kernel
+        let fused = !x.device().is_cuda()
+            && x.ndim() >= 1
             && w.ndim() == 2
             && matches!(
                 x.dtype,
@@ -1278,13 +1313,25 @@ impl Tensor {
 /// `scale_grad_by_freq`); None when all are 1.
 type RowScale = Option<std::sync::Arc<Vec<f64>>>;
 
+/// No row of the lookup is scaled (the kernels do not scale).
+#[cfg(feature = "cuda")]
+fn unit_scale(scale: &RowScale) -> bool {
+    scale.as_ref().is_none_or(|s| s.iter().all(|&x| x == 1.0))
+}
+
 /// `out[i] = w[idx[i]] * scale[i]` for `w [V, D]` (any float dtype), one node whose backward is
 /// `scatter_rows`.
 fn gather_rows(w: &Tensor, idx: &std::sync::Arc<Vec<usize>>, scale: &RowScale) -> Result<Tensor> {
     let (v, d) = (w.shape()[0], w.shape()[1]);
     let wc = w.detach().contiguous()?;
     let out = Tensor::empty(&[idx.len(), d], w.dtype, w.device())?;
-    crate::dispatch_float!(w.dtype, T => {
+    #[cfg(feature = "cuda")]
+    let on_gpu =
+        w.device().is_cuda() && unit_scale(scale) && crate::cuda::ops::embedding(&out, &wc, idx)?;
+    #[cfg(not(feature = "cuda"))]
+    let on_gpu = false;
+    if !on_gpu {
+        crate::dispatch_float!(w.dtype, T => {
         // SAFETY: contiguous source of dtype T; `out` is fresh, row i written by one task.
         let (src, dst) = unsafe { (elems::<T>(&wc), elems_mut::<T>(&out)) };
         let body = |(i, row): (usize, &mut [T])| {
@@ -1305,7 +1352,8 @@ fn gather_rows(w: &Tensor, idx: &std::sync::Arc<Vec<usize>>, scale: &RowScale) -
                 dst.chunks_mut(d).enumerate().for_each(body);
             }
         }
-    }, _ => unreachable!());
+    }, _ => unreachable!())
+    };
     if needs_grad(&[w]) {
         let (idx, scale) = (idx.clone(), scale.clone());
         return Ok(record1("EmbeddingBackward0", &[w], out, move |g| {
@@ -1326,7 +1374,14 @@ fn scatter_rows(
     let d = g.shape()[1];
     let gc = g.detach().contiguous()?;
     let out = Tensor::zeros(&[v, d], g.dtype, g.device())?;
-    crate::dispatch_float!(g.dtype, T => {
+    #[cfg(feature = "cuda")]
+    let on_gpu = g.device().is_cuda()
+        && unit_scale(scale)
+        && crate::cuda::ops::embedding_backward(&out, &gc, idx)?;
+    #[cfg(not(feature = "cuda"))]
+    let on_gpu = false;
+    if !on_gpu {
+        crate::dispatch_float!(g.dtype, T => {
         // SAFETY: contiguous source of dtype T; `out` is fresh; each task owns a column range of every row.
         let src = unsafe { elems::<T>(&gc) };
         let base = out.data_ptr() as usize;
@@ -1358,7 +1413,8 @@ fn scatter_rows(
                 }
             }
         });
-    }, _ => unreachable!());
+    }, _ => unreachable!())
+    };
     if needs_grad(&[g]) {
         let (idx, scale) = (idx.clone(), scale.clone());
         return Ok(record1("EmbeddingDenseBackward0", &[g], out, move |gg| {

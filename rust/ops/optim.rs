@@ -601,7 +601,14 @@ pub fn fused_update(
             p.dtype.name()
         );
     }
-    crate::dispatch_float!(first.dtype, T => run::<T>(u, params, grads, states, coefs), _ => unreachable!());
+    #[cfg(feature = "cuda")]
+    let on_gpu =
+        first.device().is_cuda() && crate::cuda::ops::optim_step(u, params, grads, states, coefs)?;
+    #[cfg(not(feature = "cuda"))]
+    let on_gpu = false;
+    if !on_gpu {
+        crate::dispatch_float!(first.dtype, T => run::<T>(u, params, grads, states, coefs), _ => unreachable!());
+    }
     for (p, s) in params.iter().zip(states) {
         p.bump_version();
         s.iter().for_each(|t| t.bump_version());

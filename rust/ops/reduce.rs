@@ -183,12 +183,24 @@ impl Tensor {
     /// `sum` recording under `name` (PyTorch: SumBackward0 for a full sum, SumBackward1 with dims).
     fn sum_named(&self, dims: &[usize], keepdim: bool, name: &'static str) -> Result<Tensor> {
         let shape = out_shape(self.shape(), dims, keepdim);
-        let fast = if self.dtype.is_float() && self.is_contiguous() {
+        #[cfg(feature = "cuda")]
+        let gpu = if self.device().is_cuda() {
+            crate::cuda::ops::sum_dims(self, dims, &shape)?
+        } else {
+            None
+        };
+        #[cfg(not(feature = "cuda"))]
+        let gpu: Option<Tensor> = None;
+        let fast = if gpu.is_some() {
+            None
+        } else if self.dtype.is_float() && self.is_contiguous() {
             crate::dispatch_float!(self.dtype, T => sum_contiguous::<T>(self, dims)?, _ => None)
         } else {
             None
         };
-        let out = if let Some(v) = fast {
+        let out = if let Some(out) = gpu {
+            out
+        } else if let Some(v) = fast {
             crate::dispatch_float!(self.dtype, T => finish::<T>(v.into_iter().map(T::from_f64).collect(), &shape, self.device())?, _ => unreachable!())
         } else if self.dtype.is_float() {
             crate::dispatch_float!(self.dtype, T => {

@@ -67,6 +67,24 @@ fn _cuda_memory_stats(ordinal: usize) -> PyResult<(usize, usize, usize)> {
     })
 }
 
+/// `torch.backends.cuda.matmul.allow_tf32 = on`.
+#[pyfunction]
+fn _cuda_set_allow_tf32(on: bool) {
+    crate::cuda::blas::set_allow_tf32(on)
+}
+
+/// Kernels launched on device `ordinal` so far.
+#[pyfunction]
+fn _cuda_kernel_launches(ordinal: usize) -> PyResult<u64> {
+    guard(|| Ok(device::gpu(ordinal)?.launches()))
+}
+
+/// Gives the emulated device a host build of kernel module `module` (tests/cuda_emulator).
+#[pyfunction]
+fn _cuda_emulator_register(module: &str, path: &str) -> PyResult<()> {
+    guard(|| crate::cuda::emulator::register(module, path))
+}
+
 /// Waits for device `ordinal`'s queued work (`torch.cuda.synchronize`).
 #[pyfunction]
 fn _cuda_synchronize(py: Python<'_>, ordinal: usize) -> PyResult<()> {
@@ -191,6 +209,9 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_cuda_memory_stats, m)?)?;
     m.add_function(wrap_pyfunction!(_cuda_empty_cache, m)?)?;
     m.add_function(wrap_pyfunction!(_cuda_synchronize, m)?)?;
+    m.add_function(wrap_pyfunction!(_cuda_kernel_launches, m)?)?;
+    m.add_function(wrap_pyfunction!(_cuda_set_allow_tf32, m)?)?;
+    m.add_function(wrap_pyfunction!(_cuda_emulator_register, m)?)?;
     m.add_function(wrap_pyfunction!(_cuda_launch, m)?)?;
     Ok(())
 }

@@ -201,14 +201,14 @@ impl Storage {
     pub fn zeroed_on(n: usize, dtype: DType, device: Device) -> Result<Storage> {
         let s = Storage::uninit_on(n, dtype, device)?;
         // SAFETY: the buffer holds nbytes writable bytes.
-        unsafe { std::ptr::write_bytes(s.ptr.as_ptr(), 0, s.nbytes) };
+        unsafe { std::ptr::write_bytes(s.as_ptr(), 0, s.nbytes) };
         Ok(s)
     }
 
     pub fn from_vec<T: Elem>(v: &[T]) -> Result<Storage> {
         let s = Storage::uninit(v.len(), T::DTYPE)?;
         // SAFETY: sizes match; regions do not overlap.
-        unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), s.ptr.as_ptr() as *mut T, v.len()) };
+        unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), s.as_ptr() as *mut T, v.len()) };
         Ok(s)
     }
 
@@ -237,7 +237,17 @@ impl Storage {
     pub fn nbytes(&self) -> usize {
         self.nbytes
     }
+    /// The buffer, for host code: device memory is addressable from the host, once the device's
+    /// queued kernels have finished (waited for here).
     pub fn as_ptr(&self) -> *mut u8 {
+        #[cfg(feature = "cuda")]
+        if let Device::Cuda(ordinal) = self.device {
+            crate::cuda::device::before_host_access(ordinal);
+        }
+        self.ptr.as_ptr()
+    }
+    /// The buffer, for kernels queued on its device (no wait).
+    pub fn device_ptr(&self) -> *mut u8 {
         self.ptr.as_ptr()
     }
     pub fn version(&self) -> u64 {
@@ -248,7 +258,7 @@ impl Storage {
     }
     pub fn bytes(&self) -> &[u8] {
         // SAFETY: ptr is valid for nbytes bytes while self lives.
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.nbytes) }
+        unsafe { std::slice::from_raw_parts(self.as_ptr(), self.nbytes) }
     }
 }
 

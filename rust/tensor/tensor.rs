@@ -69,6 +69,10 @@ impl Tensor {
     }
 
     pub fn zeros(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
+        if device.is_cuda() {
+            // a fill kernel on the device rather than host writes into its memory
+            return Tensor::full(shape, Scalar::Int(0), dtype, device);
+        }
         check_numel(shape)?;
         let layout = Layout::contiguous(shape);
         let storage = Storage::zeroed_on(layout.numel(), dtype, device)?;
@@ -151,6 +155,11 @@ impl Tensor {
                 .as_ptr()
                 .add(self.layout.offset * self.dtype.size())
         }
+    }
+
+    /// `data_ptr` for a kernel queued on the tensor's device (no wait for earlier kernels).
+    pub fn device_data_ptr(&self) -> u64 {
+        self.storage.device_ptr() as u64 + (self.layout.offset * self.dtype.size()) as u64
     }
 
     /// The same data under a new layout, sharing storage (no autograd record).

@@ -1,13 +1,19 @@
 // Host emulation of the CUDA subset the ferrotorch kernels use: each CUDA thread of a block is an
 // OS thread; blocks run one after another. __syncthreads is a block barrier; shuffles go through
 // a slot array with warp barriers. Only for functional testing on a machine without a GPU: warp
-// divergence, timing and the memory model are not emulated. Used by tests/cuda_emulator/emu.py.
+// divergence, timing and the memory model are not emulated. Used by tests/cuda_emulator/emu.py,
+// which appends a table of the module's kernels so `emu_launch` can run one by name with
+// cuLaunchKernel's argument convention (an array of pointers to the argument values).
 #include <cstdint>
 #include <cmath>
 #include <cstring>
 #include <barrier>
 #include <mutex>
 #include <memory>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
 struct dim3 { unsigned x = 1, y = 1, z = 1; };
 thread_local dim3 threadIdx, blockIdx;
 dim3 blockDim, gridDim;
@@ -49,3 +55,31 @@ extern "C" void emu_begin_block(unsigned bx, unsigned bdim, unsigned gdim) {
     (void)bx;
 }
 extern "C" void emu_set_thread(unsigned tx, unsigned bx) { threadIdx.x = tx; blockIdx.x = bx; }
+
+// ---- launching by name (the emulated CUDA device of the Rust runtime calls this) ----
+struct EmuKernel { const char* name; void (*call)(void**); };
+extern const EmuKernel emu_kernels[];
+extern const int emu_kernel_count;
+template <class... A, std::size_t... I>
+void emu_call_with(void (*f)(A...), void** p, std::index_sequence<I...>) {
+    f(*static_cast<std::remove_cv_t<A>*>(p[I])...);
+}
+template <class... A> void emu_call(void (*f)(A...), void** p) { emu_call_with(f, p, std::index_sequence_for<A...>{}); }
+static std::mutex g_launch;
+// Runs kernel `name` over a 1-D grid of 1-D blocks, synchronously; returns 1 for an unknown kernel.
+extern "C" int emu_launch(const char* name, unsigned grid, unsigned block, void** params) {
+    const EmuKernel* k = nullptr;
+    for (int i = 0; i < emu_kernel_count; ++i)
+        if (std::strcmp(emu_kernels[i].name, name) == 0) k = &emu_kernels[i];
+    if (k == nullptr) return 1;
+    std::lock_guard<std::mutex> g(g_launch);
+    for (unsigned b = 0; b < grid; ++b) {
+        emu_begin_block(b, block, grid);
+        std::vector<std::thread> threads;
+        threads.reserve(block);
+        for (unsigned t = 0; t < block; ++t)
+            threads.emplace_back([=] { emu_set_thread(t, b); k->call(params); });
+        for (auto& th : threads) th.join();
+    }
+    return 0;
+}

@@ -21,6 +21,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
+import re
 import subprocess
 import tempfile
 import threading
@@ -37,17 +38,40 @@ CXX = ["g++", "-std=c++20", "-O1", "-shared", "-fPIC", "-pthread", "-w"]
 
 
 def source(module: str) -> str:
-    """Full translation unit for one kernel module: emulator shim, patched prelude, kernels."""
+    """Full translation unit for one kernel module: emulator shim, patched prelude, kernels, and the
+    table of kernels ``emu_launch`` looks names up in."""
     prelude = (KDIR / "prelude.cuh").read_text()
     if H2F not in prelude or F2H not in prelude:
         raise RuntimeError("prelude.cuh half conversions changed; update tests/cuda_emulator/emu.py")
     prelude = prelude.replace(H2F, "f = emu_h2f(b);").replace(F2H, "b = emu_f2h(f);")
     kernels = (KDIR / f"{module}.cu").read_text()
-    return (HERE / "emu.h").read_text() + "\n" + prelude + "\n" + kernels
+    unit = (HERE / "emu.h").read_text() + "\n" + prelude + "\n" + kernels
+    return unit + "\n" + kernel_table(kernel_names(unit))
+
+
+_KERNEL = re.compile(r'extern\s+"C"\s+void\s+(\w+)\s*\(')
+
+
+def kernel_names(unit: str) -> list[str]:
+    """The kernels a translation unit defines: its extern "C" functions after macro expansion
+    (``__global__`` expands to nothing here), less the emulator's and the C++ library's own."""
+    pre = subprocess.run([CXX[0], "-std=c++20", "-E", "-P", "-x", "c++", "-"], input=unit,
+                         check=True, capture_output=True, text=True).stdout
+    return sorted({n for n in _KERNEL.findall(pre) if not n.startswith(("emu_", "_"))})
+
+
+def kernel_table(names: list[str]) -> str:
+    rows = "".join(f'    {{"{n}", [](void** p) {{ emu_call(&{n}, p); }}}},\n' for n in names)
+    return f"const EmuKernel emu_kernels[] = {{\n{rows}}};\nconst int emu_kernel_count = {len(names)};\n"
 
 
 def build(module: str, cache_dir: Path | None = None) -> Module:
     """Compile (or reuse a cached build of) one kernel module and load it."""
+    return Module(ctypes.CDLL(str(build_path(module, cache_dir))))
+
+
+def build_path(module: str, cache_dir: Path | None = None) -> Path:
+    """Compile (or reuse a cached build of) one kernel module; the shared library's path."""
     src = source(module)
     cache = Path(cache_dir) if cache_dir is not None else CACHE_DIR
     cache.mkdir(parents=True, exist_ok=True)
@@ -64,7 +88,7 @@ def build(module: str, cache_dir: Path | None = None) -> Module:
         finally:
             cpp.unlink(missing_ok=True)
             tmp.unlink(missing_ok=True)
-    return Module(ctypes.CDLL(str(so)))
+    return so
 
 
 class Strides(ctypes.Structure):

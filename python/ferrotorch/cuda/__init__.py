@@ -3,11 +3,14 @@
 This build finds the CUDA driver and its GPUs at run time (nothing CUDA is needed to install it) and
 compiles its kernels with NVRTC (``ferrotorch.cuda.kernels``). CUDA tensors live in managed memory,
 which the GPU and the host can both address: tensors, modules, optimizers and checkpoints move to and
-from a GPU as in PyTorch, and ops without a GPU kernel compute on the host on the same storage.
-``probe()`` reports what the driver found.
+from a GPU as in PyTorch. Elementwise ops, copies, sums, softmax, layer norm, embedding and the
+SGD/Adam steps run as kernels, matrix products through cuBLAS; other ops compute on the host on the
+same storage, once the queued kernels have finished. ``probe()`` reports what the driver found.
 
 ``FERROTORCH_EMULATE_CUDA=1`` (read once per process) replaces the driver with one emulated device
-whose memory is host memory and which runs no kernels: the device plumbing can be tested without a GPU.
+whose memory is host memory: the device plumbing can be tested without a GPU. It runs kernels only
+from host builds registered with ``_C._cuda_emulator_register`` (tests/cuda_emulator does that), and
+computes everything else, matrix products included, on the host.
 """
 
 from __future__ import annotations

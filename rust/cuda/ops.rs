@@ -1,0 +1,659 @@
+//! Tensor ops as kernels on a CUDA device (sources in `kernels/`, conventions in each file's
+//! header). Every entry answers Ok(false) for a case it does not take: a dtype or layout without a
+//! kernel, an operand in host memory, a module the emulated device has no build of. The caller
+//! then computes on the host, which can address device memory (`before_host_access` waits for
+//! the queued kernels first), so coverage grows op by op without changing results.
+
+use super::device::{gpu, Gpu};
+use crate::ops::elementwise::{BinaryOp, UnaryOp};
+use crate::ops::optim::Update;
+use crate::tensor::{DType, Device, Layout, Result, Scalar, Tensor};
+use smallvec::SmallVec;
+use std::ffi::c_void;
+
+const BLOCK: u32 = 256;
+const MAX_DIMS: usize = 12;
+/// Largest row-kernel grid (blocks loop over the rows past it).
+const MAX_ROW_GRID: usize = 65535;
+
+/// The kernels' strided-view descriptor (`Strides` in prelude.cuh), in elements.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Strides {
+    shape: [i64; MAX_DIMS],
+    stride: [i64; MAX_DIMS],
+    ndim: i32,
+}
+
+const _: () = assert!(std::mem::size_of::<Strides>() == 200);
+
+fn strides_of(l: &Layout) -> Option<Strides> {
+    if l.shape.len() > MAX_DIMS {
+        return None;
+    }
+    let mut s = Strides {
+        shape: [0; MAX_DIMS],
+        stride: [0; MAX_DIMS],
+        ndim: l.shape.len() as i32,
+    };
+    for (d, (&n, &st)) in l.shape.iter().zip(&l.strides).enumerate() {
+        s.shape[d] = n as i64;
+        s.stride[d] = st as i64;
+    }
+    Some(s)
+}
+
+/// One kernel argument, kept in place while the launch reads it.
+enum Arg {
+    Ptr(u64),
+    I32(i32),
+    I64(i64),
+    F64(f64),
+    Strides(Box<Strides>),
+}
+
+/// A kernel launch being assembled: arguments in the kernel's parameter order.
+struct Launch {
+    gpu: &'static Gpu,
+    module: &'static str,
+    args: Vec<Arg>,
+}
+
+impl Launch {
+    fn new(gpu: &'static Gpu, module: &'static str) -> Launch {
+        Launch {
+            gpu,
+            module,
+            args: Vec::with_capacity(8),
+        }
+    }
+    fn tensor(mut self, t: &Tensor) -> Self {
+        self.args.push(Arg::Ptr(t.device_data_ptr()));
+        self
+    }
+    fn null(mut self) -> Self {
+        self.args.push(Arg::Ptr(0));
+        self
+    }
+    fn flag(mut self, v: bool) -> Self {
+        self.args.push(Arg::I32(v as i32));
+        self
+    }
+    fn int(mut self, v: i64) -> Self {
+        self.args.push(Arg::I64(v));
+        self
+    }
+    fn i64(mut self, v: usize) -> Self {
+        self.args.push(Arg::I64(v as i64));
+        self
+    }
+    fn f64(mut self, v: f64) -> Self {
+        self.args.push(Arg::F64(v));
+        self
+    }
+    fn strides(mut self, s: Strides) -> Self {
+        self.args.push(Arg::Strides(Box::new(s)));
+        self
+    }
+    fn run(mut self, kernel: &str, grid: u32) -> Result<()> {
+        let mut params: Vec<*mut c_void> = self
+            .args
+            .iter_mut()
+            .map(|a| match a {
+                Arg::Ptr(p) => p as *mut u64 as *mut c_void,
+                Arg::I32(v) => v as *mut i32 as *mut c_void,
+                Arg::I64(v) => v as *mut i64 as *mut c_void,
+                Arg::F64(v) => v as *mut f64 as *mut c_void,
+                Arg::Strides(s) => s.as_mut() as *mut Strides as *mut c_void,
+            })
+            .collect();
+        // SAFETY: each entry point below passes the arguments its kernel declares (see the
+        // header of its .cu file), with pointers into storages of the launching device that are
+        // alive for the call; the stream orders later users of those blocks after the kernel.
+        unsafe { self.gpu.run(self.module, kernel, grid, BLOCK, &mut params) }
+    }
+}
+
+/// The kernels' dtype suffix (`bool` is stored as `u8`).
+fn suffix(dt: DType) -> Option<&'static str> {
+    Some(match dt {
+        DType::F32 => "f32",
+        DType::F64 => "f64",
+        DType::F16 => "f16",
+        DType::BF16 => "bf16",
+        DType::I64 => "i64",
+        DType::I32 => "i32",
+        DType::U8 | DType::Bool => "u8",
+        _ => return None,
+    })
+}
+
+/// The GPU `t` lives on, when kernels of `module` run there.
+fn gpu_for(t: &Tensor, module: &str) -> Option<&'static Gpu> {
+    let Device::Cuda(i) = t.device() else {
+        return None;
+    };
+    let g = gpu(i).ok()?;
+    g.runs_kernels(module).then_some(g)
+}
+
+/// Blocks for a grid-stride loop over n elements.
+fn grid_for(g: &Gpu, n: usize) -> u32 {
+    n.div_ceil(BLOCK as usize).clamp(1, g.max_grid() as usize) as u32
+}
+
+fn row_grid(rows: usize) -> u32 {
+    rows.clamp(1, MAX_ROW_GRID) as u32
+}
+
+/// `t` as an operand of a kernel on `dev`: itself, or, for one host value broadcast over the
+/// shape (a Python number or a 0-dim CPU tensor), a one-element device copy read through zero
+/// strides. None for other host tensors.
+fn operand(t: &Tensor, dev: Device) -> Result<Option<Tensor>> {
+    if t.device() == dev {
+        return Ok(Some(t.clone()));
+    }
+    if t.numel() == 0 || t.layout.strides.iter().any(|&s| s != 0) {
+        return Ok(None);
+    }
+    let one = t.with_layout(Layout {
+        shape: SmallVec::new(),
+        strides: SmallVec::new(),
+        offset: t.layout.offset,
+    });
+    let d = one.to_device_raw(dev)?;
+    Ok(Some(d.with_layout(Layout {
+        shape: t.layout.shape.clone(),
+        strides: SmallVec::from_elem(0, t.ndim()),
+        offset: 0,
+    })))
+}
+
+/// `out = a (op) b`: operands in the compute dtype `dt` with out's shape (broadcast views), out
+/// contiguous.
+pub fn binary(op: BinaryOp, dt: DType, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<bool> {
+    use BinaryOp::*;
+    let name = match op {
+        Add => "add",
+        Sub => "sub",
+        Mul => "mul",
+        Div if dt.is_float() => "div",
+        Pow if dt.is_float() => "pow",
+        Maximum => "maximum",
+        Minimum => "minimum",
+        Eq => "eq",
+        Ne => "ne",
+        Lt => "lt",
+        Le => "le",
+        Gt => "gt",
+        Ge => "ge",
+        _ => return Ok(false),
+    };
+    let (Some(g), Some(sfx)) = (gpu_for(out, "elementwise"), suffix(dt)) else {
+        return Ok(false);
+    };
+    if !out.is_contiguous() || (dt == DType::Bool && !op.is_comparison()) {
+        return Ok(false);
+    }
+    let dev = out.device();
+    if scalar_binary(g, op, dt, out, a, b)? {
+        return Ok(true);
+    }
+    let (Some(a), Some(b)) = (operand(a, dev)?, operand(b, dev)?) else {
+        return Ok(false);
+    };
+    let n = out.numel();
+    if n == 0 {
+        return Ok(true);
+    }
+    let launch = Launch::new(g, "elementwise").tensor(out);
+    if a.is_contiguous() && b.is_contiguous() {
+        launch
+            .tensor(&a)
+            .tensor(&b)
+            .i64(n)
+            .run(&format!("{}_{}", name, sfx), grid_for(g, n))?;
+    } else {
+        let (Some(sa), Some(sb)) = (strides_of(&a.layout), strides_of(&b.layout)) else {
+            return Ok(false);
+        };
+        launch
+            .tensor(&a)
+            .strides(sa)
+            .tensor(&b)
+            .strides(sb)
+            .i64(n)
+            .run(&format!("{}_strided_{}", name, sfx), grid_for(g, n))?;
+    }
+    Ok(true)
+}
+
+/// The value of `t` when it is one host value broadcast over its shape.
+fn host_value(t: &Tensor, dev: Device) -> Result<Option<Scalar>> {
+    if t.device() == dev || t.numel() == 0 || t.layout.strides.iter().any(|&s| s != 0) {
+        return Ok(None);
+    }
+    let one = t.with_layout(Layout {
+        shape: SmallVec::new(),
+        strides: SmallVec::new(),
+        offset: t.layout.offset,
+    });
+    one.item().map(Some)
+}
+
+/// `a (op) v` for a contiguous device `a` and one host value `v` (a Python number): the scalar
+/// kernels, with subtraction as adding -v and division as multiplying by 1/v (as PyTorch's CUDA
+/// division by a host scalar does).
+fn scalar_binary(
+    g: &'static Gpu,
+    op: BinaryOp,
+    dt: DType,
+    out: &Tensor,
+    a: &Tensor,
+    b: &Tensor,
+) -> Result<bool> {
+    let Some(v) = host_value(b, out.device())? else {
+        return Ok(false);
+    };
+    let exact = dt.is_float() || v.to_f64().abs() < (1u64 << 53) as f64;
+    let (name, v) = match op {
+        BinaryOp::Add => ("add_scalar", v.to_f64()),
+        BinaryOp::Sub => ("add_scalar", -v.to_f64()),
+        BinaryOp::Mul => ("mul_scalar", v.to_f64()),
+        BinaryOp::Div if dt.is_float() => ("mul_scalar", 1.0 / v.to_f64()),
+        _ => return Ok(false),
+    };
+    let Some(sfx) = suffix(dt) else {
+        return Ok(false);
+    };
+    let unsigned = matches!(dt, DType::U8 | DType::Bool);
+    if !exact || unsigned || a.device() != out.device() || !a.is_contiguous() {
+        return Ok(false);
+    }
+    let n = out.numel();
+    Launch::new(g, "elementwise")
+        .tensor(out)
+        .tensor(a)
+        .f64(v)
+        .i64(n)
+        .run(&format!("{}_{}", name, sfx), grid_for(g, n))?;
+    Ok(true)
+}
+
+/// `out = op(x)` for a floating x; both contiguous with one shape.
+pub fn unary(op: UnaryOp, out: &Tensor, x: &Tensor) -> Result<bool> {
+    use UnaryOp::*;
+    let name = match op {
+        Neg => "neg",
+        Abs => "abs",
+        Exp => "exp",
+        Log => "log",
+        Sqrt => "sqrt",
+        Rsqrt => "rsqrt",
+        Sin => "sin",
+        Cos => "cos",
+        Tanh => "tanh",
+        Sigmoid => "sigmoid",
+        Relu => "relu",
+        Gelu => "gelu",
+        Silu => "silu",
+        _ => return Ok(false),
+    };
+    let (Some(g), Some(sfx)) = (gpu_for(out, "elementwise"), suffix(x.dtype)) else {
+        return Ok(false);
+    };
+    if !x.dtype.is_float()
+        || x.device() != out.device()
+        || !x.is_contiguous()
+        || !out.is_contiguous()
+        || out.dtype != x.dtype
+    {
+        return Ok(false);
+    }
+    let n = out.numel();
+    if n > 0 {
+        Launch::new(g, "elementwise")
+            .tensor(out)
+            .tensor(x)
+            .i64(n)
+            .run(&format!("{}_{}", name, sfx), grid_for(g, n))?;
+    }
+    Ok(true)
+}
+
+/// `dst = src` (cast to dst's dtype), src already broadcast to dst's shape, dst contiguous:
+/// a strided copy within one dtype, a cast between contiguous buffers, a fill from one host value.
+pub fn copy(dst: &Tensor, src: &Tensor) -> Result<bool> {
+    let Some(g) = gpu_for(dst, "copy") else {
+        return Ok(false);
+    };
+    if src.device() != dst.device() && src.numel() > 0 && src.layout.strides.iter().all(|&s| s == 0)
+    {
+        let one = src.with_layout(Layout {
+            shape: SmallVec::new(),
+            strides: SmallVec::new(),
+            offset: src.layout.offset,
+        });
+        return fill(dst, one.item()?);
+    }
+    let (Some(sd), Some(ss)) = (suffix(dst.dtype), suffix(src.dtype)) else {
+        return Ok(false);
+    };
+    if src.device() != dst.device() || !dst.is_contiguous() {
+        return Ok(false);
+    }
+    let n = dst.numel();
+    if n == 0 {
+        return Ok(true);
+    }
+    let launch = Launch::new(g, "copy").tensor(dst).tensor(src);
+    if dst.dtype == src.dtype {
+        let Some(s) = strides_of(&src.layout) else {
+            return Ok(false);
+        };
+        launch
+            .strides(s)
+            .i64(n)
+            .run(&format!("copy_strided_{}", sd), grid_for(g, n))?;
+    } else if src.is_contiguous() {
+        let to = if dst.dtype == DType::Bool { "bool" } else { sd };
+        launch
+            .i64(n)
+            .run(&format!("cast_{}_{}", ss, to), grid_for(g, n))?;
+    } else {
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// Every element of contiguous `t` set to `v` (integers only where a double holds them exactly).
+pub fn fill(t: &Tensor, v: Scalar) -> Result<bool> {
+    let (Some(g), Some(sfx)) = (gpu_for(t, "copy"), suffix(t.dtype)) else {
+        return Ok(false);
+    };
+    let value = match (t.dtype, v) {
+        (DType::Bool, v) => (v.to_f64() != 0.0) as u8 as f64,
+        (d, Scalar::Int(i)) if !d.is_float() && i.unsigned_abs() > 1 << 53 => return Ok(false),
+        (d, v) if !d.is_float() => v.to_i64() as f64,
+        (_, v) => v.to_f64(),
+    };
+    if !t.is_contiguous() {
+        return Ok(false);
+    }
+    let n = t.numel();
+    if n > 0 {
+        Launch::new(g, "copy")
+            .tensor(t)
+            .f64(value)
+            .i64(n)
+            .run(&format!("fill_{}", sfx), grid_for(g, n))?;
+    }
+    Ok(true)
+}
+
+/// Softmax (or log-softmax) of contiguous `x` over its last dimension into contiguous `out`.
+pub fn softmax_rows(out: &Tensor, x: &Tensor, log: bool) -> Result<bool> {
+    let (Some(g), Some(sfx)) = (gpu_for(x, "softmax"), suffix(x.dtype)) else {
+        return Ok(false);
+    };
+    if !x.dtype.is_float() || !x.is_contiguous() || !out.is_contiguous() || x.ndim() == 0 {
+        return Ok(false);
+    }
+    let cols = x.shape()[x.ndim() - 1];
+    let rows = x.numel().checked_div(cols).unwrap_or(0);
+    if rows > 0 {
+        let kernel = if log {
+            "log_softmax_rows"
+        } else {
+            "softmax_rows"
+        };
+        Launch::new(g, "softmax")
+            .tensor(out)
+            .tensor(x)
+            .i64(rows)
+            .i64(cols)
+            .run(&format!("{}_{}", kernel, sfx), row_grid(rows))?;
+    }
+    Ok(true)
+}
+
+/// Sum of contiguous `x` over its last dimension into contiguous `out` (x's dtype, f16/bf16/f32
+/// accumulated in f32).
+pub fn sum_rows(out: &Tensor, x: &Tensor) -> Result<bool> {
+    let (Some(g), Some(sfx)) = (gpu_for(x, "reduce"), suffix(x.dtype)) else {
+        return Ok(false);
+    };
+    if x.dtype == DType::Bool
+        || out.dtype != x.dtype
+        || !x.is_contiguous()
+        || !out.is_contiguous()
+        || x.ndim() == 0
+    {
+        return Ok(false);
+    }
+    let cols = x.shape()[x.ndim() - 1];
+    let rows = out.numel();
+    if rows > 0 {
+        Launch::new(g, "reduce")
+            .tensor(out)
+            .tensor(x)
+            .i64(rows)
+            .i64(cols)
+            .run(&format!("sum_rows_{}", sfx), row_grid(rows))?;
+    }
+    Ok(true)
+}
+
+/// Sum of floating `x` over `dims` (sorted, distinct) with the result shaped `out_shape`: the
+/// reduced dims moved last (a strided copy when that reorders them), then one row sum.
+pub fn sum_dims(x: &Tensor, dims: &[usize], out_shape: &[usize]) -> Result<Option<Tensor>> {
+    if !x.dtype.is_float() || gpu_for(x, "reduce").is_none() || suffix(x.dtype).is_none() {
+        return Ok(None);
+    }
+    let kept: Vec<usize> = (0..x.ndim()).filter(|d| !dims.contains(d)).collect();
+    let perm: Vec<i64> = kept.iter().chain(dims).map(|&d| d as i64).collect();
+    let rows: usize = kept.iter().map(|&d| x.shape()[d]).product();
+    let cols: usize = dims.iter().map(|&d| x.shape()[d]).product();
+    let xp = x
+        .detach()
+        .permute(&perm)?
+        .contiguous()?
+        .reshape(&[rows, cols])?;
+    let out = Tensor::empty(out_shape, x.dtype, x.device())?;
+    if !sum_rows(&out, &xp)? {
+        return Ok(None);
+    }
+    Ok(Some(out))
+}
+
+/// One fused optimizer step (SGD or Adam/AdamW) for every parameter, as kernels: only when all of
+/// them can take it (f32/f64, contiguous, on one GPU), so that none is updated twice.
+pub fn optim_step(
+    u: &Update,
+    params: &[Tensor],
+    grads: &[Tensor],
+    states: &[Vec<Tensor>],
+    coefs: &[Vec<f64>],
+) -> Result<bool> {
+    let Some(g0) = params.first().and_then(|p| gpu_for(p, "optim")) else {
+        return Ok(false);
+    };
+    let fits = |t: &Tensor, p: &Tensor| {
+        t.device() == p.device()
+            && t.dtype == p.dtype
+            && t.is_contiguous()
+            && t.numel() == p.numel()
+    };
+    let supported = matches!(u, Update::Sgd { .. } | Update::Adam { .. });
+    if !supported
+        || params.iter().zip(grads).zip(states).any(|((p, g), s)| {
+            !matches!(p.dtype, DType::F32 | DType::F64)
+                || !fits(p, p)
+                || !fits(g, p)
+                || s.iter().any(|t| !fits(t, p))
+        })
+    {
+        return Ok(false);
+    }
+    for (((p, g), s), c) in params.iter().zip(grads).zip(states).zip(coefs) {
+        let n = p.numel();
+        if n == 0 {
+            continue;
+        }
+        let sfx = suffix(p.dtype).unwrap_or("f32");
+        let launch = Launch::new(g0, "optim").tensor(p).tensor(g);
+        match *u {
+            Update::Sgd {
+                lr,
+                momentum,
+                dampening,
+                nesterov,
+                weight_decay,
+                maximize,
+            } => {
+                let launch = match s.first() {
+                    Some(buf) => launch.tensor(buf),
+                    None => launch.null(),
+                };
+                launch
+                    .i64(n)
+                    .f64(lr)
+                    .f64(momentum)
+                    .f64(dampening)
+                    .f64(weight_decay)
+                    .flag(nesterov)
+                    .flag(maximize)
+                    .flag(c[0] != 0.0)
+                    .run(&format!("sgd_{}", sfx), grid_for(g0, n))?;
+            }
+            Update::Adam { ref h, amsgrad } => {
+                // Python passes step_size = lr / bias_correction1; the kernel forms that ratio itself.
+                let bc1 = if h.lr == 0.0 || c[0] == 0.0 {
+                    1.0
+                } else {
+                    h.lr / c[0]
+                };
+                let launch = launch.tensor(&s[0]).tensor(&s[1]);
+                let launch = if amsgrad {
+                    launch.tensor(&s[2])
+                } else {
+                    launch.null()
+                };
+                launch
+                    .i64(n)
+                    .f64(h.lr)
+                    .f64(h.beta1)
+                    .f64(h.beta2)
+                    .f64(h.eps)
+                    .f64(h.weight_decay)
+                    .flag(h.decoupled)
+                    .flag(h.maximize)
+                    .f64(bc1)
+                    .f64(c[1])
+                    .run(&format!("adam_{}", sfx), grid_for(g0, n))?;
+            }
+            _ => unreachable!("checked above"),
+        }
+    }
+    Ok(true)
+}
+
+/// Layer norm without affine over the last `cols` elements of contiguous floating `x`: the
+/// normalised rows and each row's 1/std (in x's dtype, as the host path returns them).
+pub fn layer_norm_rows(
+    x: &Tensor,
+    rows: usize,
+    cols: usize,
+    eps: f64,
+) -> Result<Option<(Tensor, Tensor)>> {
+    let (Some(g), Some(sfx)) = (gpu_for(x, "norm"), suffix(x.dtype)) else {
+        return Ok(None);
+    };
+    if !x.dtype.is_float() || !x.is_contiguous() {
+        return Ok(None);
+    }
+    let acc = if x.dtype == DType::F64 {
+        DType::F64
+    } else {
+        DType::F32
+    };
+    let (dev, out) = (x.device(), Tensor::empty(x.shape(), x.dtype, x.device())?);
+    let (mean, rstd) = (
+        Tensor::empty(&[rows], acc, dev)?,
+        Tensor::empty(&[rows], acc, dev)?,
+    );
+    if rows > 0 {
+        Launch::new(g, "norm")
+            .tensor(&out)
+            .tensor(&mean)
+            .tensor(&rstd)
+            .tensor(x)
+            .null()
+            .null()
+            .i64(rows)
+            .i64(cols)
+            .f64(eps)
+            .run(&format!("layer_norm_rows_{}", sfx), row_grid(rows))?;
+    }
+    Ok(Some((out, rstd.cast_raw(x.dtype)?)))
+}
+
+/// `out[r] = w[idx[r]]` for contiguous 2-D floating `w` (indices already checked in range).
+pub fn embedding(out: &Tensor, w: &Tensor, idx: &[usize]) -> Result<bool> {
+    let (Some(g), Some(sfx)) = (gpu_for(w, "embedding"), suffix(w.dtype)) else {
+        return Ok(false);
+    };
+    if !w.dtype.is_float() || w.ndim() != 2 || !w.is_contiguous() || !out.is_contiguous() {
+        return Ok(false);
+    }
+    let (v, d) = (w.shape()[0], w.shape()[1]);
+    if idx.is_empty() || d == 0 {
+        return Ok(true);
+    }
+    let ix: Vec<i64> = idx.iter().map(|&i| i as i64).collect();
+    let it = Tensor::from_vec_on(&ix, &[ix.len()], w.device())?;
+    Launch::new(g, "embedding")
+        .tensor(out)
+        .tensor(w)
+        .tensor(&it)
+        .i64(idx.len())
+        .i64(d)
+        .i64(v)
+        .null()
+        .run(&format!("embedding_{}", sfx), grid_for(g, idx.len() * d))?;
+    Ok(true)
+}
+
+/// `grad_w[idx[r]] += grad[r]` into zeroed contiguous f32/f64 `grad_w` (atomic adds).
+pub fn embedding_backward(grad_w: &Tensor, grad: &Tensor, idx: &[usize]) -> Result<bool> {
+    let Some(g) = gpu_for(grad, "embedding") else {
+        return Ok(false);
+    };
+    if !matches!(grad.dtype, DType::F32 | DType::F64)
+        || grad_w.dtype != grad.dtype
+        || grad_w.device() != grad.device()
+        || !grad.is_contiguous()
+        || !grad_w.is_contiguous()
+    {
+        return Ok(false);
+    }
+    let (v, d) = (grad_w.shape()[0], grad_w.shape()[1]);
+    if idx.is_empty() || d == 0 {
+        return Ok(true);
+    }
+    let ix: Vec<i64> = idx.iter().map(|&i| i as i64).collect();
+    let it = Tensor::from_vec_on(&ix, &[ix.len()], grad.device())?;
+    Launch::new(g, "embedding")
+        .tensor(grad_w)
+        .tensor(grad)
+        .tensor(&it)
+        .i64(idx.len())
+        .i64(d)
+        .i64(v)
+        .int(-1) // no padding row (the host path zeroes padding rows through the scale)
+        .run(
+            &format!("embedding_backward_{}", suffix(grad.dtype).unwrap_or("f32")),
+            grid_for(g, idx.len() * d),
+        )?;
+    Ok(true)
+}
