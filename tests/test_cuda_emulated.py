@@ -130,6 +130,19 @@ def test_copy_strided(kernels, dt):
     assert_close(out, scalar.reshape(1))
 
 
+@pytest.mark.parametrize("dt", ALL)
+def test_copy_to_strided(kernels, dt):
+    rng = np.random.default_rng(11)
+    src_base = rng.uniform(-100, 100, 60).astype(NP[dt]) if dt != "u8" else rng.integers(0, 255, 60).astype(np.uint8)
+    src = src_base.reshape(3, 4, 5).transpose(1, 2, 0)  # [4, 5, 3], non-contiguous
+    dst_base = np.zeros((6, 5, 4), NP[dt])
+    dst = dst_base[1:5, :, 1:4]  # a [4, 5, 3] window
+    kernels("copy").launch(f"copy_to_strided_{dt}", 2, 32, dst, strides_of(dst), src, strides_of(src), src.size)
+    want = np.zeros((6, 5, 4), NP[dt])
+    want[1:5, :, 1:4] = src
+    assert_close(dst_base, want)
+
+
 def _ref_cast(x, src, dst):
     # c10::convert semantics: halves via f32, float -> u8 via i64
     if src in ("f16", "bf16"):
@@ -247,6 +260,17 @@ def test_sub_strided_broadcast(kernels, dt):
     kernels("elementwise").launch(f"sub_strided_{dt}", 2, 32, out, a, strides_of(a), b,
                                   broadcast_strides(b, (5, 7)), 35)
     assert_close(out, (tof(a) - tof(b)[None, :]).astype(NP[dt]))
+
+
+@pytest.mark.parametrize("dt", ALL)
+def test_where_strided(kernels, dt):
+    rng = np.random.default_rng(22)
+    a, b = _strided_pair(rng, dt)  # a [5, 7] strided, b [7] broadcast
+    cond = rng.integers(0, 2, (7, 5)).astype(np.uint8).T  # [5, 7], transposed
+    out = np.zeros((5, 7), NP[dt])
+    kernels("elementwise").launch(f"where_{dt}", 2, 32, out, cond, strides_of(cond), a, strides_of(a), b,
+                                  broadcast_strides(b, (5, 7)), 35)
+    assert_close(out, np.where(cond != 0, a, np.broadcast_to(b, (5, 7))))
 
 
 CMPS = {"eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal, "gt": np.greater,

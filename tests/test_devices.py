@@ -235,6 +235,12 @@ def test_mixing_devices_raises(fn: Callable[..., Any]) -> None:
         fn(g, c)
 
 
+def _assign_window(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    c = a.clone()
+    c[:, 1:3] = b[:, :2]
+    return c
+
+
 def launches(fn: Callable[[], Any]) -> int:
     """Kernels launched on cuda:0 while ``fn`` runs."""
     before = torch._C._cuda_kernel_launches(0)
@@ -262,6 +268,11 @@ def launches(fn: Callable[[], Any]) -> int:
         (lambda a, b: torch.zeros_like(a), 1),
         (lambda a, b: a @ b.t(), 0),  # cuBLAS on a GPU; the emulated device multiplies on the host
         (lambda a, b: F.layer_norm(a, (4,)), 1),
+        (lambda a, b: torch.where(a > 0, a, b), 3),  # 0 filled into a device scalar, gt, where
+        (lambda a, b: torch.cat([a, b], 1), 2),  # one strided copy into each slice
+        (lambda a, b: _assign_window(a, b), 2),  # clone, then a strided copy into the window
+        (lambda a, b: a.max(1).values, 2),  # values and indices kernels
+        (lambda a, b: a.argmax(0), 3),  # dim moved last: a copy, then both kernels
         (lambda a, b: F.embedding(torch.tensor([2, 0, 2]).to(a.device), a), 1),
     ],
 )

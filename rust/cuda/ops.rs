@@ -339,11 +339,27 @@ pub fn copy(dst: &Tensor, src: &Tensor) -> Result<bool> {
     let (Some(sd), Some(ss)) = (suffix(dst.dtype), suffix(src.dtype)) else {
         return Ok(false);
     };
-    if src.device() != dst.device() || !dst.is_contiguous() {
+    if src.device() != dst.device() {
         return Ok(false);
     }
     let n = dst.numel();
     if n == 0 {
+        return Ok(true);
+    }
+    if !dst.is_contiguous() {
+        let (Some(so), Some(si)) = (strides_of(&dst.layout), strides_of(&src.layout)) else {
+            return Ok(false);
+        };
+        if dst.dtype != src.dtype {
+            return Ok(false);
+        }
+        Launch::new(g, "copy")
+            .tensor(dst)
+            .strides(so)
+            .tensor(src)
+            .strides(si)
+            .i64(n)
+            .run(&format!("copy_to_strided_{}", sd), grid_for(g, n))?;
         return Ok(true);
     }
     let launch = Launch::new(g, "copy").tensor(dst).tensor(src);
@@ -655,5 +671,82 @@ pub fn embedding_backward(grad_w: &Tensor, grad: &Tensor, idx: &[usize]) -> Resu
             &format!("embedding_backward_{}", suffix(grad.dtype).unwrap_or("f32")),
             grid_for(g, idx.len() * d),
         )?;
+    Ok(true)
+}
+
+/// `max(dim)` / `min(dim)` of floating `x` over dim `d` (non-empty): values and first indices of the
+/// extreme (NaN wins), shaped `out_shape`; dim `d` is moved last first (a strided copy).
+pub fn extreme_dim(
+    x: &Tensor,
+    d: usize,
+    is_max: bool,
+    out_shape: &[usize],
+) -> Result<Option<(Tensor, Tensor)>> {
+    let (Some(g), Some(sfx)) = (gpu_for(x, "reduce"), suffix(x.dtype)) else {
+        return Ok(None);
+    };
+    if !x.dtype.is_float() {
+        return Ok(None);
+    }
+    let cols = x.shape()[d];
+    let rows = x.numel() / cols.max(1);
+    let xl = x.detach().movedim(d as i64, -1)?.contiguous()?;
+    let dev = x.device();
+    let (vals, idx) = (
+        Tensor::empty(out_shape, x.dtype, dev)?,
+        Tensor::empty(out_shape, DType::I64, dev)?,
+    );
+    if rows > 0 {
+        let (v, i) = if is_max {
+            ("max_rows", "argmax_rows")
+        } else {
+            ("min_rows", "argmin_rows")
+        };
+        for (out, kernel) in [(&vals, v), (&idx, i)] {
+            Launch::new(g, "reduce")
+                .tensor(out)
+                .tensor(&xl)
+                .i64(rows)
+                .i64(cols)
+                .run(&format!("{}_{}", kernel, sfx), row_grid(rows))?;
+        }
+    }
+    Ok(Some((vals, idx)))
+}
+
+/// `out = cond ? a : b` with every operand already broadcast to out's (contiguous) shape and a, b
+/// in out's dtype; cond is bool.
+pub fn where_(out: &Tensor, cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<bool> {
+    let (Some(g), Some(sfx)) = (gpu_for(out, "elementwise"), suffix(out.dtype)) else {
+        return Ok(false);
+    };
+    if !out.is_contiguous() || cond.dtype != DType::Bool {
+        return Ok(false);
+    }
+    let dev = out.device();
+    let (Some(c), Some(a), Some(b)) = (operand(cond, dev)?, operand(a, dev)?, operand(b, dev)?)
+    else {
+        return Ok(false);
+    };
+    let (Some(sc), Some(sa), Some(sb)) = (
+        strides_of(&c.layout),
+        strides_of(&a.layout),
+        strides_of(&b.layout),
+    ) else {
+        return Ok(false);
+    };
+    let n = out.numel();
+    if n > 0 {
+        Launch::new(g, "elementwise")
+            .tensor(out)
+            .tensor(&c)
+            .strides(sc)
+            .tensor(&a)
+            .strides(sa)
+            .tensor(&b)
+            .strides(sb)
+            .i64(n)
+            .run(&format!("where_{}", sfx), grid_for(g, n))?;
+    }
     Ok(true)
 }

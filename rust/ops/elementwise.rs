@@ -471,7 +471,13 @@ impl Tensor {
         let cv = cond.with_layout(cond.layout.broadcast_to(&shape)?);
         let av = ac.with_layout(ac.layout.broadcast_to(&shape)?);
         let bv = bc.with_layout(bc.layout.broadcast_to(&shape)?);
-        crate::dispatch_all!(dt, T => map3::<bool, T, T, T>(&out, &cv, &av, &bv, |c, x, y| if c { x } else { y }));
+        #[cfg(feature = "cuda")]
+        let on_gpu = out.device().is_cuda() && crate::cuda::ops::where_(&out, &cv, &av, &bv)?;
+        #[cfg(not(feature = "cuda"))]
+        let on_gpu = false;
+        if !on_gpu {
+            crate::dispatch_all!(dt, T => map3::<bool, T, T, T>(&out, &cv, &av, &bv, |c, x, y| if c { x } else { y }));
+        }
         if dt.is_float() && needs_grad(&[a, b]) {
             let (sa, sb) = (a.shape().to_vec(), b.shape().to_vec());
             let c = cond.clone();

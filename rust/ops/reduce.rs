@@ -310,31 +310,43 @@ impl Tensor {
         }
         let dims = if self.ndim() == 0 { vec![] } else { vec![d] };
         let shape = out_shape(self.shape(), &dims, keepdim);
-        let (vals, idx) = crate::dispatch_all!(self.dtype, T => {
-            if let Some((vals, idx)) = super::reduce_fast::arg_extreme_rows::<T>(self, d, is_max) {
-                (finish::<T>(vals, &shape, self.device())?, finish::<i64>(idx, &shape, self.device())?)
-            } else {
-                let r = fold::<T, (T, usize, bool)>(
-                    self,
-                    &dims,
-                    (T::default(), 0, false),
-                    move |(best, bi, seen), x, k| {
-                        let better = !seen || (!is_nan(best) && (is_nan(x) || beats(x, best, is_max)));
-                        if better { (x, k, true) } else { (best, bi, seen) }
-                    },
-                    move |a, b| {
-                        if !a.2 { return b; }
-                        if !b.2 { return a; }
-                        if is_nan(a.0) { return a; }
-                        if is_nan(b.0) { return b; }
-                        if beats(b.0, a.0, is_max) { b } else { a }
-                    },
-                );
-                let vals: Vec<T> = r.iter().map(|x| x.0).collect();
-                let idx: Vec<i64> = r.iter().map(|x| x.1 as i64).collect();
-                (finish::<T>(vals, &shape, self.device())?, finish::<i64>(idx, &shape, self.device())?)
-            }
-        });
+        #[cfg(feature = "cuda")]
+        let gpu = if self.device().is_cuda() && self.ndim() > 0 {
+            crate::cuda::ops::extreme_dim(self, d, is_max, &shape)?
+        } else {
+            None
+        };
+        #[cfg(not(feature = "cuda"))]
+        let gpu: Option<(Tensor, Tensor)> = None;
+        let (vals, idx) = if let Some(r) = gpu {
+            r
+        } else {
+            crate::dispatch_all!(self.dtype, T => {
+                if let Some((vals, idx)) = super::reduce_fast::arg_extreme_rows::<T>(self, d, is_max) {
+                    (finish::<T>(vals, &shape, self.device())?, finish::<i64>(idx, &shape, self.device())?)
+                } else {
+                    let r = fold::<T, (T, usize, bool)>(
+                        self,
+                        &dims,
+                        (T::default(), 0, false),
+                        move |(best, bi, seen), x, k| {
+                            let better = !seen || (!is_nan(best) && (is_nan(x) || beats(x, best, is_max)));
+                            if better { (x, k, true) } else { (best, bi, seen) }
+                        },
+                        move |a, b| {
+                            if !a.2 { return b; }
+                            if !b.2 { return a; }
+                            if is_nan(a.0) { return a; }
+                            if is_nan(b.0) { return b; }
+                            if beats(b.0, a.0, is_max) { b } else { a }
+                        },
+                    );
+                    let vals: Vec<T> = r.iter().map(|x| x.0).collect();
+                    let idx: Vec<i64> = r.iter().map(|x| x.1 as i64).collect();
+                    (finish::<T>(vals, &shape, self.device())?, finish::<i64>(idx, &shape, self.device())?)
+                }
+            })
+        };
         if needs_grad(&[self]) {
             let orig = self.shape().to_vec();
             let keep_shape = out_shape(self.shape(), &dims, true);

@@ -3,6 +3,9 @@
 //
 //   fill_<dt>(T* out, double value, i64 n)
 //   copy_strided_<dt>(T* out, const T* in, Strides s, i64 n)     out[i] = in[offset_of(i, s)]
+//   copy_to_strided_<dt>(T* out, Strides so, const T* in, Strides si, i64 n)
+//                                    out[offset_of(i, so)] = in[offset_of(i, si)] (views of one shape;
+//                                    out must not overlap itself or in)
 //   cast_<src>_<dst>(D* out, const S* in, i64 n)                 contiguous, n elements
 //   cast_<src>_bool(u8* out, const S* in, i64 n)                 out = (in != 0), NaN -> 1
 //
@@ -35,6 +38,12 @@ template <class D, class S> __device__ __forceinline__ D convert(S x) {
         GRID_STRIDE_LOOP(i, n) out[i] = in[offset_of(i, s)];                             \
     }
 
+#define COPY_TO_STRIDED_KERNEL(T)                                                         \
+    extern "C" __global__ void copy_to_strided_##T(T* out, Strides so, const T* in, Strides si, \
+                                                   i64 n) {                                  \
+        GRID_STRIDE_LOOP(i, n) out[offset_of(i, so)] = in[offset_of(i, si)];                 \
+    }
+
 #define CAST_KERNEL(S, D)                                                                \
     extern "C" __global__ void cast_##S##_##D(D* out, const S* in, i64 n) {              \
         GRID_STRIDE_LOOP(i, n) out[i] = convert<D>(in[i]);                               \
@@ -55,7 +64,7 @@ template <class D, class S> __device__ __forceinline__ D convert(S x) {
     CAST_KERNEL(S, D6)                        \
     CAST_BOOL_KERNEL(S)
 
-#define FILL_AND_COPY(T) FILL_KERNEL(T) COPY_STRIDED_KERNEL(T)
+#define FILL_AND_COPY(T) FILL_KERNEL(T) COPY_STRIDED_KERNEL(T) COPY_TO_STRIDED_KERNEL(T)
 
 FILL_AND_COPY(f32)
 FILL_AND_COPY(f64)

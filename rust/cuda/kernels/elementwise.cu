@@ -8,6 +8,8 @@
 //   <cmp>_<dt>, <cmp>_strided_<dt>: as above but `u8* out` (bool: 0 or 1)
 //   <unary>_<dt>(T* out, const T* a, i64 n)
 //   add_scalar_<dt>/mul_scalar_<dt>(T* out, const T* a, double scalar, i64 n)
+//   where_<dt>(T* out, const u8* cond, Strides sc, const T* a, Strides sa, const T* b, Strides sb, i64 n)
+//                                            out[i] = cond ? a : b, all three read through strides
 //
 // f16/bf16 compute in f32 and round once on the store. out may alias a or b (in-place ops):
 // each element is read before it is written by the same thread.
@@ -154,6 +156,12 @@ __device__ __forceinline__ void scalar_contiguous(T* out, const T* a, double s, 
         scalar_contiguous(out, a, scalar, n, Op());                                                 \
     }
 
+#define WHERE_KERNEL(T)                                                                             \
+    extern "C" __global__ void where_##T(T* out, const u8* cond, Strides sc, const T* a, Strides sa, \
+                                         const T* b, Strides sb, i64 n) {                           \
+        GRID_STRIDE_LOOP(i, n) out[i] = cond[offset_of(i, sc)] ? a[offset_of(i, sa)] : b[offset_of(i, sb)]; \
+    }
+
 // Ops for every dtype (u8 arithmetic wraps modulo 256, as torch.uint8 does).
 #define ALL_DTYPE_KERNELS(T)              \
     BINARY_KERNELS(add, OpAdd, T)         \
@@ -168,7 +176,8 @@ __device__ __forceinline__ void scalar_contiguous(T* out, const T* a, double s, 
     COMPARE_KERNELS(gt, OpGt, T)          \
     COMPARE_KERNELS(ge, OpGe, T)          \
     SCALAR_KERNEL(add_scalar, OpAdd, T)   \
-    SCALAR_KERNEL(mul_scalar, OpMul, T)
+    SCALAR_KERNEL(mul_scalar, OpMul, T)   \
+    WHERE_KERNEL(T)
 
 // Floating-only ops (true division and pow; integer division is not defined here).
 #define FLOAT_DTYPE_KERNELS(T)             \
