@@ -726,3 +726,105 @@ def test_random_distributions(kernels, dt):
     rnd.launch(f"uniform_{dt}", 16, 256, u, big, U64(9), U64(3), D(0.0), D(1.0))
     assert abs(u.mean() - 0.5) < 0.005
     assert abs(u.var() - 1 / 12) < 0.002
+
+
+# ---------------------------------------------------------------------------------------------- conv
+
+class ConvGeo(ctypes.Structure):
+    _fields_ = [(k, ctypes.c_longlong) for k in ("n", "c", "h", "w", "kh", "kw", "sh", "sw", "ph", "pw", "dh", "dw",
+                                                 "oh", "ow")]
+
+
+def _im2col_ref(x, kh, kw, s, p, d):
+    n, c, h, w = x.shape
+    oh = (h + 2 * p[0] - d[0] * (kh - 1) - 1) // s[0] + 1
+    ow = (w + 2 * p[1] - d[1] * (kw - 1) - 1) // s[1] + 1
+    xp = np.pad(tof(x), ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])))
+    cols = np.zeros((n, c, kh, kw, oh, ow))
+    for ki in range(kh):
+        for kj in range(kw):
+            ys, xs = ki * d[0], kj * d[1]
+            cols[:, :, ki, kj] = xp[:, :, ys:ys + s[0] * oh:s[0], xs:xs + s[1] * ow:s[1]]
+    return cols.reshape(n, c * kh * kw, oh * ow), oh, ow
+
+
+@pytest.mark.parametrize("dt", FLOATS)
+@pytest.mark.parametrize("s, p, d", [((1, 1), (0, 0), (1, 1)), ((2, 1), (1, 0), (1, 2)), ((1, 3), (2, 1), (2, 1))])
+def test_im2col_and_col2im(kernels, dt, s, p, d):
+    rng = np.random.default_rng(30)
+    x = rng.uniform(-1, 1, (2, 3, 7, 6)).astype(NP[dt])
+    kh, kw = 3, 2
+    want, oh, ow = _im2col_ref(x, kh, kw, s, p, d)
+    g = ConvGeo(2, 3, 7, 6, kh, kw, *s, *p, *d, oh, ow)
+    cols = np.zeros(want.shape, NP[dt])
+    kernels("conv").launch(f"im2col_{dt}", 2, 64, cols, x, g)
+    assert_close(cols, want.astype(NP[dt]))
+    # col2im is im2col's adjoint: every column entry flows back to the input element it came from
+    y = rng.uniform(-1, 1, want.shape).astype(NP[dt])
+    ref = np.zeros((2, 3, 7 + 2 * p[0], 6 + 2 * p[1]))
+    yr = tof(y).reshape(2, 3, kh, kw, oh, ow)
+    for ki in range(kh):
+        for kj in range(kw):
+            ys, xs = ki * d[0], kj * d[1]
+            ref[:, :, ys:ys + s[0] * oh:s[0], xs:xs + s[1] * ow:s[1]] += yr[:, :, ki, kj]
+    ref = ref[:, :, p[0]:p[0] + 7, p[1]:p[1] + 6]
+    out = np.zeros(x.shape, NP[dt])
+    kernels("conv").launch(f"col2im_{dt}", 2, 64, out, y, g)
+    assert_close(out, ref.astype(NP[dt]), rtol=TOL[dt] * 4, atol=TOL[dt] * 4)
+
+
+class PoolGeo(ctypes.Structure):
+    _fields_ = [(k, ctypes.c_longlong) for k in ("planes", "h", "w", "oh", "ow", "kh", "kw", "sh", "sw", "ph", "pw",
+                                                 "dh", "dw")]
+
+
+def _max_pool_ref(x, k, s, p, d, oh, ow):
+    planes, h, w = x.shape
+    vals = np.full((planes, oh, ow), -np.inf)
+    idx = np.zeros((planes, oh, ow), np.int64)
+    for b in range(planes):
+        for oy in range(oh):
+            for ox in range(ow):
+                seen = False
+                for ki in range(k[0]):
+                    iy = oy * s[0] - p[0] + ki * d[0]
+                    if not 0 <= iy < h:
+                        continue
+                    for kj in range(k[1]):
+                        ix = ox * s[1] - p[1] + kj * d[1]
+                        if not 0 <= ix < w:
+                            continue
+                        v = float(x[b, iy, ix])
+                        if not seen or v > vals[b, oy, ox] or math.isnan(v):
+                            vals[b, oy, ox], idx[b, oy, ox], seen = v, iy * w + ix, True
+                            if math.isnan(v):
+                                break
+                    else:
+                        continue
+                    break
+    return vals, idx
+
+
+@pytest.mark.parametrize("dt", FLOATS)
+@pytest.mark.parametrize("k, s, p, d", [((2, 2), (2, 2), (0, 0), (1, 1)), ((3, 2), (1, 2), (1, 1), (1, 1)),
+                                        ((2, 3), (2, 1), (1, 1), (2, 1))])
+def test_max_pool2d(kernels, dt, k, s, p, d):
+    rng = np.random.default_rng(40)
+    x = rng.uniform(-1, 1, (3, 7, 6)).astype(NP[dt])
+    x[1, 2, 3] = np.nan
+    oh = (7 + 2 * p[0] - d[0] * (k[0] - 1) - 1) // s[0] + 1
+    ow = (6 + 2 * p[1] - d[1] * (k[1] - 1) - 1) // s[1] + 1
+    g = PoolGeo(3, 7, 6, oh, ow, *k, *s, *p, *d)
+    vals, idx = np.zeros((3, oh, ow), NP[dt]), np.zeros((3, oh, ow), np.int64)
+    kernels("pool").launch(f"max_pool2d_{dt}", 2, 64, vals, idx, x, g)
+    want_v, want_i = _max_pool_ref(x, k, s, p, d, oh, ow)
+    assert_close(vals, want_v.astype(NP[dt]))
+    np.testing.assert_array_equal(idx, want_i)
+    if dt in ("f32", "f64"):
+        go = rng.uniform(-1, 1, (3, oh, ow)).astype(NP[dt])
+        gx = np.zeros((3, 7, 6), NP[dt])
+        kernels("pool").launch(f"max_pool2d_backward_{dt}", 2, 64, gx, go, idx, g)
+        want = np.zeros((3, 7 * 6))
+        for b in range(3):
+            np.add.at(want[b], want_i[b].ravel(), go[b].ravel().astype(np.float64))
+        assert_close(gx, want.reshape(3, 7, 6).astype(NP[dt]), rtol=1e-6, atol=1e-7)

@@ -110,6 +110,8 @@ EXPECTED = {
     "embedding": ["embedding_f32", "embedding_backward_f32"],
     "optim": ["sgd_f32", "adam_f32"],
     "random": ["uniform_f32", "normal_f32"],
+    "conv": ["im2col_f32", "col2im_bf16"],
+    "pool": ["max_pool2d_f32", "max_pool2d_backward_f64"],
 }
 
 

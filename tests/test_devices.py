@@ -291,6 +291,75 @@ def test_ops_run_as_kernels(emulated_kernels: bool, fn: Callable[..., Any], n: i
 
 
 @needs_cuda
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cross_entropy_runs_as_kernels(emulated_kernels: bool, reduction: str, weighted: bool) -> None:
+    """log_softmax + nll forward and the fused backward as kernels, against the CPU."""
+    if not emulated_kernels:
+        pytest.skip("no kernels for the emulated device (g++ missing)")
+    x0, t = rand(6, 5), torch.tensor([1, 0, 4, -100, 2, 4])
+    w = torch.tensor([1.0, 2.0, 0.5, 1.0, 3.0]) if weighted else None
+    res = []
+    for device in ("cpu", "cuda"):
+        x = x0.detach().clone().to(device).requires_grad_()
+        kw = {"weight": w.to(device) if w is not None else None, "reduction": reduction, "ignore_index": -100}
+        tt = t.to(device)
+        out: list = []
+        n_fwd = launches(lambda: out.append(F.cross_entropy(x, tt, **kw)))  # noqa: B023 - called at once
+        loss = out[0]
+        g = torch.arange(6.0).to(device) if reduction == "none" else None
+        n_bwd = launches(lambda: loss.backward(g))  # noqa: B023 - called at once
+        if device == "cuda":
+            # log_softmax, nll; then a row sum (and a scale for 'mean')
+            assert loss.device == CUDA0 and n_fwd == {"none": 2, "sum": 3, "mean": 4}[reduction]
+            # the fused backward (and, for an implicit seed, its fill)
+            assert n_bwd == 1 + (g is None)
+        res.append((loss.detach().cpu().numpy(), x.grad.cpu().numpy()))
+    for got, want in zip(res[1], res[0]):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@needs_cuda
+@pytest.mark.parametrize("kw", [{}, {"stride": 2, "padding": 1}, {"padding": (2, 0), "dilation": (1, 2)}])
+def test_conv2d_runs_as_kernels(emulated_kernels: bool, kw: dict) -> None:
+    """im2col (a kernel) + GEMM + bias add; the backward through GEMMs and col2im; against the CPU."""
+    if not emulated_kernels:
+        pytest.skip("no kernels for the emulated device (g++ missing)")
+    x0, w0, b0 = rand(2, 3, 7, 6), rand(4, 3, 3, 2), rand(4)
+    res = []
+    for device in ("cpu", "cuda"):
+        x, w, b = (t.detach().clone().to(device).requires_grad_() for t in (x0, w0, b0))
+        out: list = []
+        n = launches(lambda: out.append(F.conv2d(x, w, b, **kw)))  # noqa: B023 - called at once
+        if device == "cuda":
+            assert n == 2 + (not EMULATED)  # im2col, (GEMM on a GPU), bias add
+        (out[0] * out[0]).sum().backward()
+        res.append([out[0].detach().cpu().numpy()] + [t.grad.cpu().numpy() for t in (x, w, b)])
+    for got, want in zip(res[1], res[0]):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+@needs_cuda
+@pytest.mark.parametrize("kw", [{"kernel_size": 2}, {"kernel_size": 3, "stride": 1, "padding": 1}])
+def test_max_pool2d_runs_as_kernels(emulated_kernels: bool, kw: dict) -> None:
+    if not emulated_kernels:
+        pytest.skip("no kernels for the emulated device (g++ missing)")
+    x0 = rand(2, 3, 6, 5)
+    res = []
+    for device in ("cpu", "cuda"):
+        x = x0.detach().clone().to(device).requires_grad_()
+        out: list = []
+        n_fwd = launches(lambda: out.append(F.max_pool2d(x, **kw)))  # noqa: B023 - called at once
+        g = torch.ones_like(out[0])
+        n_bwd = launches(lambda: out[0].backward(g))  # noqa: B023 - called at once
+        if device == "cuda":
+            assert (n_fwd, n_bwd) == (1, 2)  # values+indices; zero fill, atomic scatter-add
+        res.append([out[0].detach().cpu().numpy(), x.grad.cpu().numpy()])
+    for got, want in zip(res[1], res[0]):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+@needs_cuda
 def test_embedding_backward_runs_as_kernels(emulated_kernels: bool) -> None:
     if not emulated_kernels:
         pytest.skip("no kernels for the emulated device (g++ missing)")
@@ -303,7 +372,7 @@ def test_embedding_backward_runs_as_kernels(emulated_kernels: bool) -> None:
         g = torch.arange(12.0).reshape(4, 3).to(device)
         n = launches(lambda: out.backward(g))  # noqa: B023 - called at once
         if device == "cuda":
-            assert n == 3  # zero fill, atomic scatter-add, AccumulateGrad copying a still-shared gradient
+            assert n == 2  # zero fill, atomic scatter-add (the result becomes .grad as it is)
         grads.append(w.grad.cpu().numpy())
     np.testing.assert_allclose(grads[1], grads[0], rtol=1e-6)
 

@@ -167,9 +167,11 @@ pub fn run(req: Request) -> Result<Vec<Option<Tensor>>> {
                     }
                 }
                 if accumulate_leaf {
-                    accumulate_grad(meta, g.clone(), req.create_graph)?;
+                    // handed over, not cloned: a gradient nobody else holds becomes .grad as is
+                    accumulate_grad(meta, g, req.create_graph)?;
+                } else {
+                    grads[0] = Some(g);
                 }
-                grads[0] = Some(g);
             }
         }
 

@@ -15,6 +15,8 @@ pub const SOURCES: &[(&str, &str)] = &[
     ("embedding", include_str!("kernels/embedding.cu")),
     ("optim", include_str!("kernels/optim.cu")),
     ("random", include_str!("kernels/random.cu")),
+    ("conv", include_str!("kernels/conv.cu")),
+    ("pool", include_str!("kernels/pool.cu")),
 ];
 
 /// The complete translation unit NVRTC compiles for module `name`.

@@ -6,6 +6,7 @@
 
 use super::device::{gpu, Gpu};
 use crate::ops::elementwise::{BinaryOp, UnaryOp};
+use crate::ops::nn::NllRows;
 use crate::ops::optim::Update;
 use crate::tensor::{DType, Device, Layout, Result, Scalar, Tensor};
 use smallvec::SmallVec;
@@ -50,6 +51,8 @@ enum Arg {
     I64(i64),
     F64(f64),
     Strides(Box<Strides>),
+    Conv(Box<ConvGeo>),
+    Pool(Box<PoolGeo>),
 }
 
 /// A kernel launch being assembled: arguments in the kernel's parameter order.
@@ -105,6 +108,8 @@ impl Launch {
                 Arg::I64(v) => v as *mut i64 as *mut c_void,
                 Arg::F64(v) => v as *mut f64 as *mut c_void,
                 Arg::Strides(s) => s.as_mut() as *mut Strides as *mut c_void,
+                Arg::Conv(g) => g.as_mut() as *mut ConvGeo as *mut c_void,
+                Arg::Pool(g) => g.as_mut() as *mut PoolGeo as *mut c_void,
             })
             .collect();
         // SAFETY: each entry point below passes the arguments its kernel declares (see the
@@ -747,6 +752,246 @@ pub fn where_(out: &Tensor, cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<boo
             .strides(sb)
             .i64(n)
             .run(&format!("where_{}", sfx), grid_for(g, n))?;
+    }
+    Ok(true)
+}
+
+/// Cross-entropy forward over class rows `x` ([rows, c], contiguous floating, on the device) with
+/// class-index `target` (already checked in range): log_softmax, then nll per row.
+pub fn nll_forward(
+    x: &Tensor,
+    target: &Tensor,
+    weight: Option<&Tensor>,
+    ignore_index: i64,
+) -> Result<Option<NllRows>> {
+    let (Some(g), Some(sfx)) = (gpu_for(x, "loss"), suffix(x.dtype)) else {
+        return Ok(None);
+    };
+    if !x.dtype.is_float() || x.ndim() != 2 || gpu_for(x, "softmax").is_none() {
+        return Ok(None);
+    }
+    let (rows, c, dev) = (x.shape()[0], x.shape()[1], x.device());
+    let logprobs = Tensor::empty(x.shape(), x.dtype, dev)?;
+    if !softmax_rows(&logprobs, x, true)? {
+        return Ok(None);
+    }
+    let target = target.detach().cast_raw(DType::I64)?.contiguous()?;
+    let weight = weight
+        .map(|w| w.detach().cast_raw(x.dtype)?.contiguous())
+        .transpose()?;
+    let (loss, row_weight) = (
+        Tensor::empty(&[rows], x.dtype, dev)?,
+        Tensor::empty(&[rows], x.dtype, dev)?,
+    );
+    if rows > 0 {
+        let launch = Launch::new(g, "loss")
+            .tensor(&loss)
+            .tensor(&logprobs)
+            .tensor(&target);
+        let launch = match &weight {
+            Some(w) => launch.tensor(w),
+            None => launch.null(),
+        };
+        launch
+            .i64(rows)
+            .i64(c)
+            .int(ignore_index)
+            .tensor(&row_weight)
+            .null()
+            .run(&format!("nll_rows_{}", sfx), grid_for(g, rows))?;
+    }
+    Ok(Some(NllRows {
+        logprobs,
+        loss,
+        row_weight,
+        target,
+        weight,
+    }))
+}
+
+/// d cross-entropy / d logits for rows `lp` (log-probabilities): (softmax - onehot) · w[t] · scale,
+/// times `rows_grad[r]` when given (reduction='none').
+pub fn cross_entropy_backward(
+    lp: &Tensor,
+    target: &Tensor,
+    weight: Option<&Tensor>,
+    ignore_index: i64,
+    scale: f64,
+    rows_grad: Option<&Tensor>,
+) -> Result<Tensor> {
+    let (Some(g), Some(sfx)) = (gpu_for(lp, "loss"), suffix(lp.dtype)) else {
+        crate::bail!(
+            Runtime,
+            "cross_entropy backward: no CUDA loss kernels on {}",
+            lp.device()
+        );
+    };
+    let (rows, c) = (lp.shape()[0], lp.shape()[1]);
+    let grad = Tensor::empty(lp.shape(), lp.dtype, lp.device())?;
+    if rows * c > 0 {
+        let launch = Launch::new(g, "loss")
+            .tensor(&grad)
+            .tensor(lp)
+            .tensor(target);
+        let launch = match weight {
+            Some(w) => launch.tensor(w),
+            None => launch.null(),
+        };
+        let launch = launch.i64(rows).i64(c).int(ignore_index).f64(scale);
+        let launch = match rows_grad {
+            Some(r) => launch.tensor(r),
+            None => launch.null(),
+        };
+        launch.null().run(
+            &format!("cross_entropy_backward_rows_{}", sfx),
+            grid_for(g, rows * c),
+        )?;
+    }
+    Ok(grad)
+}
+
+/// The convolution geometry the conv kernels take (`ConvGeo` in conv.cu): n, c, h, w, kh, kw,
+/// stride, padding, dilation (each y then x), oh, ow.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ConvGeo([i64; 14]);
+
+impl ConvGeo {
+    pub fn new(v: [usize; 14]) -> ConvGeo {
+        ConvGeo(v.map(|x| x as i64))
+    }
+    fn get(&self, i: usize) -> usize {
+        self.0[i] as usize
+    }
+}
+
+impl Launch {
+    fn conv_geo(mut self, g: ConvGeo) -> Self {
+        self.args.push(Arg::Conv(Box::new(g)));
+        self
+    }
+}
+
+/// im2col of contiguous floating NCHW `x`: [n, c·kh·kw, oh·ow].
+pub fn im2col(x: &Tensor, g: ConvGeo) -> Result<Option<Tensor>> {
+    let (Some(gpu), Some(sfx)) = (gpu_for(x, "conv"), suffix(x.dtype)) else {
+        return Ok(None);
+    };
+    if !x.dtype.is_float() || !x.is_contiguous() {
+        return Ok(None);
+    }
+    let (n, rows, l) = (
+        g.get(0),
+        g.get(1) * g.get(4) * g.get(5),
+        g.get(12) * g.get(13),
+    );
+    let cols = Tensor::empty(&[n, rows, l], x.dtype, x.device())?;
+    if n * rows * l > 0 {
+        Launch::new(gpu, "conv")
+            .tensor(&cols)
+            .tensor(x)
+            .conv_geo(g)
+            .run(&format!("im2col_{}", sfx), grid_for(gpu, n * rows * l))?;
+    }
+    Ok(Some(cols))
+}
+
+/// col2im of contiguous `cols` into a fresh input-shaped tensor.
+pub fn col2im(cols: &Tensor, x_shape: &[usize], g: ConvGeo) -> Result<Option<Tensor>> {
+    let (Some(gpu), Some(sfx)) = (gpu_for(cols, "conv"), suffix(cols.dtype)) else {
+        return Ok(None);
+    };
+    if !cols.dtype.is_float() || !cols.is_contiguous() {
+        return Ok(None);
+    }
+    let x = Tensor::empty(x_shape, cols.dtype, cols.device())?;
+    let n = x.numel();
+    if n > 0 {
+        Launch::new(gpu, "conv")
+            .tensor(&x)
+            .tensor(cols)
+            .conv_geo(g)
+            .run(&format!("col2im_{}", sfx), grid_for(gpu, n))?;
+    }
+    Ok(Some(x))
+}
+
+/// The pooling geometry the pool kernels take (`PoolGeo` in pool.cu): planes, h, w, oh, ow,
+/// kernel, stride, padding, dilation (each y then x).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct PoolGeo([i64; 13]);
+
+impl PoolGeo {
+    pub fn new(v: [usize; 13]) -> PoolGeo {
+        PoolGeo(v.map(|x| x as i64))
+    }
+    fn outputs(&self) -> usize {
+        (self.0[0] * self.0[3] * self.0[4]) as usize
+    }
+}
+
+impl Launch {
+    fn pool_geo(mut self, g: PoolGeo) -> Self {
+        self.args.push(Arg::Pool(Box::new(g)));
+        self
+    }
+}
+
+/// max_pool2d of contiguous floating `x` ([planes, h, w] data) into `vals` (and `idx`).
+pub fn max_pool2d(vals: &Tensor, idx: Option<&Tensor>, x: &Tensor, g: PoolGeo) -> Result<bool> {
+    let (Some(gpu), Some(sfx)) = (gpu_for(x, "pool"), suffix(x.dtype)) else {
+        return Ok(false);
+    };
+    if !x.dtype.is_float() || !x.is_contiguous() {
+        return Ok(false);
+    }
+    let n = g.outputs();
+    if n > 0 {
+        let launch = Launch::new(gpu, "pool").tensor(vals);
+        let launch = match idx {
+            Some(i) => launch.tensor(i),
+            None => launch.null(),
+        };
+        launch
+            .tensor(x)
+            .pool_geo(g)
+            .run(&format!("max_pool2d_{}", sfx), grid_for(gpu, n))?;
+    }
+    Ok(true)
+}
+
+/// The max_pool2d input gradient: `grad_out` added at each window's argmax into zeroed `grad_x`.
+pub fn max_pool2d_backward(
+    grad_x: &Tensor,
+    grad_out: &Tensor,
+    idx: &Tensor,
+    g: PoolGeo,
+) -> Result<bool> {
+    let Some(gpu) = gpu_for(grad_out, "pool") else {
+        return Ok(false);
+    };
+    if !matches!(grad_out.dtype, DType::F32 | DType::F64)
+        || idx.device() != grad_out.device()
+        || !grad_out.is_contiguous()
+        || !idx.is_contiguous()
+    {
+        return Ok(false);
+    }
+    let n = g.outputs();
+    if n > 0 {
+        Launch::new(gpu, "pool")
+            .tensor(grad_x)
+            .tensor(grad_out)
+            .tensor(idx)
+            .pool_geo(g)
+            .run(
+                &format!(
+                    "max_pool2d_backward_{}",
+                    suffix(grad_out.dtype).unwrap_or("f32")
+                ),
+                grid_for(gpu, n),
+            )?;
     }
     Ok(true)
 }

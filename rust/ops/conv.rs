@@ -26,6 +26,7 @@ fn out_size(inp: usize, k: usize, s: usize, p: usize, d: usize, ceil: bool) -> O
     Some(o)
 }
 
+#[derive(Clone, Copy)]
 struct Geo {
     c: usize,
     h: usize,
@@ -372,6 +373,77 @@ fn conv_backward<T: ConvElem>(
     Ok((gx, gw))
 }
 
+/// conv2d on a GPU (groups = 1): the patches as columns (a kernel), one batched GEMM with the
+/// weight (cuBLAS), the bias added; differentiable op by op, so the backward is GEMMs and col2im.
+#[cfg(feature = "cuda")]
+fn conv2d_gpu(x: &Tensor, w: &Tensor, b: Option<&Tensor>, g: &Geo) -> Result<Option<Tensor>> {
+    if !x.device().is_cuda() || g.p.groups != 1 || !x.dtype.is_float() {
+        return Ok(None);
+    }
+    let Some(cols) = im2col_op(x, g)? else {
+        return Ok(None);
+    };
+    let (n, o) = (x.shape()[0], w.shape()[0]);
+    let y = w
+        .reshape(&[o, g.rows()])?
+        .matmul(&cols)?
+        .reshape(&[n, o, g.oh, g.ow])?;
+    Ok(Some(match b {
+        Some(b) => y.add(&b.reshape(&[1, o, 1, 1])?)?,
+        None => y,
+    }))
+}
+
+#[cfg(feature = "cuda")]
+fn conv_geo(x_shape: &[usize], g: &Geo) -> crate::cuda::ops::ConvGeo {
+    let (s, p, d) = (g.p.stride, g.p.padding, g.p.dilation);
+    crate::cuda::ops::ConvGeo::new([
+        x_shape[0], g.c, g.h, g.w, g.kh, g.kw, s.0, s.1, p.0, p.1, d.0, d.1, g.oh, g.ow,
+    ])
+}
+
+/// The columns of x's patches, [n, c·kh·kw, oh·ow] (backward: col2im).
+#[cfg(feature = "cuda")]
+fn im2col_op(x: &Tensor, g: &Geo) -> Result<Option<Tensor>> {
+    let shape = x.shape().to_vec();
+    let Some(cols) = crate::cuda::ops::im2col(&x.detach().contiguous()?, conv_geo(&shape, g))?
+    else {
+        return Ok(None);
+    };
+    if !needs_grad(&[x]) {
+        return Ok(Some(cols));
+    }
+    let g = *g;
+    Ok(Some(crate::autograd::record1(
+        "Im2ColBackward0",
+        &[x],
+        cols,
+        move |gc| Ok(vec![Some(col2im_op(gc, &g, &shape)?)]),
+    )))
+}
+
+/// The adjoint of `im2col_op`: column entries summed back into an input of `x_shape`.
+#[cfg(feature = "cuda")]
+fn col2im_op(cols: &Tensor, g: &Geo, x_shape: &[usize]) -> Result<Tensor> {
+    let geo = conv_geo(x_shape, g);
+    let out = crate::cuda::ops::col2im(&cols.detach().contiguous()?, x_shape, geo)?
+        .ok_or_else(|| crate::Error::Runtime("col2im: no CUDA conv kernels".into()))?;
+    if !needs_grad(&[cols]) {
+        return Ok(out);
+    }
+    let g = *g;
+    Ok(crate::autograd::record1(
+        "Col2ImBackward0",
+        &[cols],
+        out,
+        move |gx| {
+            let c = im2col_op(gx, &g)?
+                .ok_or_else(|| crate::Error::Runtime("im2col: no CUDA conv kernels".into()))?;
+            Ok(vec![Some(c)])
+        },
+    ))
+}
+
 fn geo(x: &Tensor, w: &Tensor, p: Conv2d) -> Result<Geo> {
     if x.ndim() != 4 || w.ndim() != 4 {
         crate::bail!(
@@ -497,6 +569,10 @@ impl Tensor {
                 );
             }
         }
+        #[cfg(feature = "cuda")]
+        if let Some(y) = conv2d_gpu(self, weight, bias, &g)? {
+            return Ok(y);
+        }
         let (x, w) = (self.detach(), weight.detach());
         let out = conv_forward_any(&x, &w, bias.map(|b| b.detach()).as_ref(), &g)?;
         let mut inputs = vec![self, weight];
@@ -559,7 +635,18 @@ impl Tensor {
         } else {
             Tensor::empty(&[0], DType::I64, x.device())?
         };
-        crate::dispatch_float!(x.dtype, T => {
+        #[cfg(feature = "cuda")]
+        let on_gpu = x.device().is_cuda()
+            && crate::cuda::ops::max_pool2d(
+                &vals,
+                with_idx.then_some(&idx),
+                &x,
+                pg.kernel_geo(planes),
+            )?;
+        #[cfg(not(feature = "cuda"))]
+        let on_gpu = false;
+        if !on_gpu {
+            crate::dispatch_float!(x.dtype, T => {
             // SAFETY: `x` is contiguous of dtype T; `vals`/`idx` are fresh, each plane written by one task.
             let src = unsafe { slice_of::<T>(&x) };
             let vo = unsafe { std::slice::from_raw_parts_mut(vals.data_ptr() as *mut T, vals.numel()) };
@@ -582,7 +669,8 @@ impl Tensor {
                     vo.chunks_mut(op).enumerate().for_each(|a| run(a, None));
                 }
             }
-        }, _ => crate::bail!(Runtime, "\"max_pool2d\" not implemented for '{}'", crate::ops::dtype_title(x.dtype)));
+        }, _ => crate::bail!(Runtime, "\"max_pool2d\" not implemented for '{}'", crate::ops::dtype_title(x.dtype)))
+        };
         if grad {
             let ix = idx.clone();
             let outs = record(
@@ -593,7 +681,13 @@ impl Tensor {
                     let Some(g) = &g[0] else {
                         return Ok(vec![None]);
                     };
-                    Ok(vec![Some(max_pool_scatter(g, &ix, planes, (n, c, h, w))?)])
+                    Ok(vec![Some(max_pool_scatter(
+                        g,
+                        &ix,
+                        planes,
+                        (n, c, h, w),
+                        &pg,
+                    )?)])
                 },
             );
             return Ok((outs.into_iter().next().expect("one output"), idx));
@@ -721,6 +815,7 @@ fn pool_geo(
 }
 
 /// The window geometry of one max-pool plane.
+#[derive(Clone, Copy)]
 struct PoolWin {
     h: usize,
     w: usize,
@@ -730,6 +825,25 @@ struct PoolWin {
     s: (usize, usize),
     p: (usize, usize),
     d: (usize, usize),
+}
+
+#[cfg(feature = "cuda")]
+impl PoolWin {
+    fn kernel_geo(&self, planes: usize) -> crate::cuda::ops::PoolGeo {
+        let PoolWin {
+            h,
+            w,
+            oh,
+            ow,
+            k,
+            s,
+            p,
+            d,
+        } = *self;
+        crate::cuda::ops::PoolGeo::new([
+            planes, h, w, oh, ow, k.0, k.1, s.0, s.1, p.0, p.1, d.0, d.1,
+        ])
+    }
 }
 
 /// Max over the windows of one `h × w` plane into `vo` (`oh × ow`), argmax (flat in the plane) into
@@ -858,6 +972,7 @@ fn max_pool_scatter(
     idx: &Tensor,
     planes: usize,
     (n, c, h, w): (usize, usize, usize, usize),
+    win: &PoolWin,
 ) -> Result<Tensor> {
     let gv = g.detach().contiguous()?;
     let out = Tensor::zeros(&[n, c, h, w], g.dtype, g.device())?;
@@ -865,6 +980,13 @@ fn max_pool_scatter(
     if ip == 0 || op == 0 {
         return Ok(out);
     }
+    #[cfg(feature = "cuda")]
+    if g.device().is_cuda()
+        && crate::cuda::ops::max_pool2d_backward(&out, &gv, idx, win.kernel_geo(planes))?
+    {
+        return Ok(out);
+    }
+    let _ = win;
     crate::dispatch_float!(gv.dtype, T => {
         // SAFETY: contiguous `gv` of dtype T and `idx` of i64; `out` is fresh, each plane written by one task.
         let (gs, is) = unsafe { (slice_of::<T>(&gv), slice_of::<i64>(idx)) };

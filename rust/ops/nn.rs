@@ -1528,6 +1528,56 @@ fn class_rows(x: &Tensor) -> Result<Tensor> {
     xm.reshape(&[r, c])
 }
 
+/// What the GPU forward of cross-entropy leaves: log-probabilities and per-row losses and target
+/// weights (all [rows], x's dtype), with the device copies of target (i64) and class weights.
+pub struct NllRows {
+    pub logprobs: Tensor,
+    pub loss: Tensor,
+    pub row_weight: Tensor,
+    pub target: Tensor,
+    pub weight: Option<Tensor>,
+}
+
+/// The cross-entropy gradient w.r.t. the logit rows as a kernel, from the log-probabilities and
+/// the device copies of target and weight the forward made.
+#[cfg(feature = "cuda")]
+fn gpu_cross_entropy_backward(
+    lp: &Tensor,
+    target: &Tensor,
+    weight: Option<&Tensor>,
+    ignore_index: i64,
+    reduction: LossReduction,
+    denom: f64,
+    g: &Tensor,
+) -> Result<Tensor> {
+    let (scale, rows_grad) = match reduction {
+        LossReduction::None => (1.0, Some(g.cast_raw(lp.dtype)?.contiguous()?)),
+        LossReduction::Sum => (g.item()?.to_f64(), None),
+        LossReduction::Mean => (g.item()?.to_f64() / denom, None),
+    };
+    crate::cuda::ops::cross_entropy_backward(
+        lp,
+        target,
+        weight,
+        ignore_index,
+        scale,
+        rows_grad.as_ref(),
+    )
+}
+
+#[cfg(not(feature = "cuda"))]
+fn gpu_cross_entropy_backward(
+    _lp: &Tensor,
+    _target: &Tensor,
+    _weight: Option<&Tensor>,
+    _ignore_index: i64,
+    _reduction: LossReduction,
+    _denom: f64,
+    _g: &Tensor,
+) -> Result<Tensor> {
+    crate::bail!(Runtime, "cross_entropy: built without the 'cuda' feature")
+}
+
 /// Rows `[R, C]` back to the input's layout (class dim 1).
 fn from_class_rows(g: Tensor, shape: &[usize]) -> Result<Tensor> {
     if shape.len() <= 2 {
@@ -1608,11 +1658,31 @@ impl Tensor {
         let wsum: f64 = w.as_ref().map_or(c as f64, |w| w.iter().sum());
         let eps = label_smoothing;
         let x2 = class_rows(&x.detach())?.contiguous()?;
-        let lp = crate::dispatch_float!(x.dtype, T => softmax_kernel::<T>(&x2, 1, true)?, _ => unreachable!());
-        // per row: its loss, its weight w[y] (0 when ignored)
-        let mut loss = vec![0f64; rows];
-        let mut wy = vec![0f64; rows];
-        crate::dispatch_float!(x.dtype, T => {
+        // on a GPU (no label smoothing): log_softmax and nll as kernels, the row weights read back
+        #[cfg(feature = "cuda")]
+        let gpu = if x.device().is_cuda() && eps == 0.0 {
+            crate::cuda::ops::nll_forward(&x2, target, weight, ignore_index)?
+        } else {
+            None
+        };
+        #[cfg(not(feature = "cuda"))]
+        let gpu: Option<NllRows> = None;
+        let (lp, out, wy, denom, dev_args) = if let Some(r) = gpu {
+            let wy: Vec<f64> = r.row_weight.to_vec::<f64>();
+            let denom: f64 = wy.iter().sum();
+            let _g = crate::autograd::GradModeGuard::new(false);
+            let out = match reduction {
+                LossReduction::None => r.loss.reshape(target.shape())?,
+                LossReduction::Sum => r.loss.sum_dims(&[0], false)?,
+                LossReduction::Mean => r.loss.sum_dims(&[0], false)?.mul_scalar(1.0 / denom)?,
+            };
+            (r.logprobs, out, wy, denom, Some((r.target, r.weight)))
+        } else {
+            let lp = crate::dispatch_float!(x.dtype, T => softmax_kernel::<T>(&x2, 1, true)?, _ => unreachable!());
+            // per row: its loss, its weight w[y] (0 when ignored)
+            let mut loss = vec![0f64; rows];
+            let mut wy = vec![0f64; rows];
+            crate::dispatch_float!(x.dtype, T => {
             // SAFETY: `lp` is a fresh contiguous [rows, c] tensor of dtype T.
             let lv = unsafe { elems::<T>(&lp) };
             for r in 0..rows {
@@ -1634,17 +1704,19 @@ impl Tensor {
                 loss[r] = l;
             }
         }, _ => unreachable!());
-        let denom: f64 = wy.iter().sum();
-        let out = match reduction {
-            LossReduction::None => Tensor::from_vec_on(&loss, target.shape(), x.device())?,
-            LossReduction::Sum => {
-                Tensor::from_vec_on(&[loss.iter().sum::<f64>()], &[], x.device())?
+            let denom: f64 = wy.iter().sum();
+            let out = match reduction {
+                LossReduction::None => Tensor::from_vec_on(&loss, target.shape(), x.device())?,
+                LossReduction::Sum => {
+                    Tensor::from_vec_on(&[loss.iter().sum::<f64>()], &[], x.device())?
+                }
+                LossReduction::Mean => {
+                    Tensor::from_vec_on(&[loss.iter().sum::<f64>() / denom], &[], x.device())?
+                }
             }
-            LossReduction::Mean => {
-                Tensor::from_vec_on(&[loss.iter().sum::<f64>() / denom], &[], x.device())?
-            }
-        }
-        .cast_raw(x.dtype)?;
+            .cast_raw(x.dtype)?;
+            (lp, out, wy, denom, None)
+        };
         if !needs_grad(&[x]) {
             return Ok(out);
         }
@@ -1687,6 +1759,8 @@ impl Tensor {
                     LossReduction::Mean => g.mul_scalar(1.0 / denom)?,
                 };
                 p.mul(&s)?.sub(&a)?.mul(&gs)?
+            } else if let Some((t, w)) = dev_args.as_ref().filter(|_| eps == 0.0) {
+                gpu_cross_entropy_backward(&lp, t, w.as_ref(), ignore_index, reduction, denom, g)?
             } else {
                 let gv: Vec<f64> = g.to_vec::<f64>();
                 let gs = |r: usize| match reduction {
