@@ -8,9 +8,7 @@ command runs this file that way). Without either they are skipped; the CPU cases
 from __future__ import annotations
 
 import copy
-import importlib.util
 import pickle
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,37 +18,14 @@ import ferrotorch.nn.functional as F
 import numpy as np
 import pytest
 from ferrotorch import nn
-from ferrotorch.cuda import kernels
 
 HAS_CUDA = torch.cuda.is_available()
 EMULATED = HAS_CUDA and torch.cuda.get_device_name(0) == "ferrotorch emulated CUDA device (host memory)"
 needs_cuda = pytest.mark.skipif(not HAS_CUDA, reason="no CUDA device (set FERROTORCH_EMULATE_CUDA=1 to emulate one)")
 DEVICES = ["cpu", pytest.param("cuda", marks=needs_cuda)]
+# on the emulated device, ops with kernels run them (host builds registered by conftest.py)
+pytestmark = pytest.mark.usefixtures("emulated_kernels")
 CUDA0 = torch.device("cuda", 0)
-
-
-def _emulator() -> Any:
-    """tests/cuda_emulator/emu.py, when g++ can build the kernels for the host (else None)."""
-    if shutil.which("g++") is None:
-        return None
-    spec = importlib.util.spec_from_file_location("ferrotorch_cuda_emu", Path(__file__).parent / "cuda_emulator" / "emu.py")
-    emu = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(emu)
-    return emu
-
-
-@pytest.fixture(scope="module", autouse=True)
-def emulated_kernels() -> bool:
-    """On the emulated device, registers host builds of every kernel module, so the ops that have
-    kernels run as kernels (as on a GPU) and the rest on the host. True when kernels run."""
-    if not EMULATED:
-        return HAS_CUDA
-    emu = _emulator()
-    if emu is None:
-        return False
-    for module in kernels.modules():
-        torch._C._cuda_emulator_register(module, str(emu.build_path(module)))
-    return True
 
 
 def on(device: str) -> torch.device:

@@ -318,6 +318,16 @@ impl Gpu {
         }
     }
 
+    /// Threads per block: 256 on a GPU; 64 on the emulated device, which runs each thread as a
+    /// host thread (two warps still exercise the cross-warp step of the block reductions).
+    pub fn block_size(&self) -> u32 {
+        if self.driver.is_some() {
+            256
+        } else {
+            64
+        }
+    }
+
     /// Most blocks a grid-stride kernel is launched with (the emulated device runs blocks one
     /// after another, so a couple exercise the striding without the cost).
     pub fn max_grid(&self) -> u32 {

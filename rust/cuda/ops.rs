@@ -12,7 +12,6 @@ use crate::tensor::{DType, Device, Layout, Result, Scalar, Tensor};
 use smallvec::SmallVec;
 use std::ffi::c_void;
 
-const BLOCK: u32 = 256;
 const MAX_DIMS: usize = 12;
 /// Largest row-kernel grid (blocks loop over the rows past it).
 const MAX_ROW_GRID: usize = 65535;
@@ -115,7 +114,15 @@ impl Launch {
         // SAFETY: each entry point below passes the arguments its kernel declares (see the
         // header of its .cu file), with pointers into storages of the launching device that are
         // alive for the call; the stream orders later users of those blocks after the kernel.
-        unsafe { self.gpu.run(self.module, kernel, grid, BLOCK, &mut params) }
+        unsafe {
+            self.gpu.run(
+                self.module,
+                kernel,
+                grid,
+                self.gpu.block_size(),
+                &mut params,
+            )
+        }
     }
 }
 
@@ -144,7 +151,8 @@ fn gpu_for(t: &Tensor, module: &str) -> Option<&'static Gpu> {
 
 /// Blocks for a grid-stride loop over n elements.
 fn grid_for(g: &Gpu, n: usize) -> u32 {
-    n.div_ceil(BLOCK as usize).clamp(1, g.max_grid() as usize) as u32
+    n.div_ceil(g.block_size() as usize)
+        .clamp(1, g.max_grid() as usize) as u32
 }
 
 fn row_grid(rows: usize) -> u32 {
