@@ -75,13 +75,40 @@ def test_creation_functions_place_tensors(device: str, make: Callable[[str], tor
 
 @pytest.mark.parametrize("device", DEVICES)
 def test_creation_values_match_cpu(device: str) -> None:
-    torch.manual_seed(3)
-    a = torch.randn(5)
-    torch.manual_seed(3)
-    b = torch.randn(5, device=device)
-    assert b.cpu().tolist() == a.tolist()
     assert torch.arange(0, 1, 0.25, device=device).tolist() == [0.0, 0.25, 0.5, 0.75]
     assert torch.eye(2, device=device).tolist() == [[1.0, 0.0], [0.0, 1.0]]
+    assert torch.full((2,), 3, device=device).tolist() == [3, 3]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_random_streams_are_seeded_and_distributed(device: str, dtype: torch.dtype) -> None:
+    """Each device's generator: the same seed gives the same values, successive draws differ,
+    uniform lies in [0, 1) and normal has mean 0 / std 1 (CUDA's stream is its own, as in PyTorch)."""
+    torch.manual_seed(3)
+    a = torch.rand(20000, device=device, dtype=dtype)
+    b = torch.randn(20000, device=device, dtype=dtype)
+    torch.manual_seed(3)
+    assert torch.equal(torch.rand(20000, device=device, dtype=dtype), a)
+    assert torch.equal(torch.randn(20000, device=device, dtype=dtype), b)
+    assert not torch.equal(torch.rand(20000, device=device, dtype=dtype), a)
+    u, z = a.cpu().double().numpy(), b.cpu().double().numpy()
+    assert u.min() >= 0.0 and u.max() < 1.0 and abs(u.mean() - 0.5) < 0.01
+    assert abs(z.mean()) < 0.03 and abs(z.std() - 1.0) < 0.03
+    x = torch.empty(1000, device=device, dtype=dtype).uniform_(-2.0, 3.0)
+    assert x.min().item() >= -2.0 and x.max().item() < 3.0 and x.device == on(device)
+
+
+@needs_cuda
+def test_cuda_manual_seed_seeds_only_cuda() -> None:
+    torch.manual_seed(1)
+    cpu = torch.rand(4)
+    torch.cuda.manual_seed(5)
+    g1 = torch.rand(4, device="cuda")
+    torch.cuda.manual_seed(5)
+    assert torch.equal(torch.rand(4, device="cuda"), g1)
+    torch.manual_seed(1)
+    assert torch.equal(torch.rand(4), cpu)
 
 
 @needs_cuda

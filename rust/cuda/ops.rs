@@ -1003,3 +1003,49 @@ pub fn max_pool2d_backward(
     }
     Ok(true)
 }
+
+/// The CUDA generator: (seed, Philox offset). Its own stream, as in PyTorch (CUDA values differ
+/// from the CPU generator's for the same seed); `torch.manual_seed` seeds it too.
+static CUDA_RNG: std::sync::Mutex<(u64, u64)> = std::sync::Mutex::new((67280421310721, 0));
+
+pub fn manual_seed(seed: u64) {
+    *CUDA_RNG.lock().unwrap_or_else(|e| e.into_inner()) = (seed, 0);
+}
+
+/// Fills contiguous f32/f64 `t` with uniform [a, b) or normal (mean a, std b) values from the
+/// CUDA generator, advancing its offset past the Philox groups used.
+pub fn random_fill(t: &Tensor, normal: bool, a: f64, b: f64) -> Result<bool> {
+    let Some(g) = gpu_for(t, "random") else {
+        return Ok(false);
+    };
+    let per_call = match t.dtype {
+        DType::F32 => 4,
+        DType::F64 => 2,
+        _ => return Ok(false),
+    };
+    if !t.is_contiguous() {
+        return Ok(false);
+    }
+    let n = t.numel();
+    let (seed, offset) = {
+        let mut rng = CUDA_RNG.lock().unwrap_or_else(|e| e.into_inner());
+        let (seed, at) = *rng;
+        rng.1 = at.wrapping_add(n.div_ceil(per_call) as u64 + 1);
+        (seed, at)
+    };
+    if n > 0 {
+        let kernel = if normal { "normal" } else { "uniform" };
+        Launch::new(g, "random")
+            .tensor(t)
+            .i64(n)
+            .int(seed as i64) // u64 bits: the kernel reads them as unsigned
+            .int(offset as i64)
+            .f64(a)
+            .f64(b)
+            .run(
+                &format!("{}_{}", kernel, suffix(t.dtype).unwrap_or("f32")),
+                grid_for(g, n),
+            )?;
+    }
+    Ok(true)
+}

@@ -85,10 +85,24 @@ pub fn default_generator() -> &'static Generator {
     })
 }
 
+/// `torch.manual_seed`: the CPU generator and the CUDA one.
 pub fn manual_seed(seed: u64) {
     *default_generator()
         .lock()
         .unwrap_or_else(|e| e.into_inner()) = Rng::new(seed);
+    #[cfg(feature = "cuda")]
+    crate::cuda::ops::manual_seed(seed);
+}
+
+/// Samples for a CUDA tensor from the CUDA generator, as a kernel (false: not taken here).
+fn device_random(t: &Tensor, normal: bool, a: f64, b: f64) -> Result<bool> {
+    #[cfg(feature = "cuda")]
+    if t.device().is_cuda() && crate::cuda::ops::random_fill(t, normal, a, b)? {
+        t.bump_version();
+        return Ok(true);
+    }
+    let _ = (t, normal, a, b);
+    Ok(false)
 }
 
 fn with_rng<R>(g: Option<&Generator>, f: impl FnOnce(&mut Rng) -> R) -> R {
@@ -113,9 +127,15 @@ fn fill_with(
 
 impl Tensor {
     pub fn uniform_(&self, low: f64, high: f64, g: Option<&Generator>) -> Result<()> {
+        if g.is_none() && device_random(self, false, low, high)? {
+            return Ok(());
+        }
         fill_with(self, g, |r| low + (high - low) * r.uniform())
     }
     pub fn normal_(&self, mean: f64, std: f64, g: Option<&Generator>) -> Result<()> {
+        if g.is_none() && device_random(self, true, mean, std)? {
+            return Ok(());
+        }
         fill_with(self, g, |r| mean + std * r.normal())
     }
     /// Integers in [low, high).

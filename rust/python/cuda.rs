@@ -67,6 +67,12 @@ fn _cuda_memory_stats(ordinal: usize) -> PyResult<(usize, usize, usize)> {
     })
 }
 
+/// `torch.cuda.manual_seed(seed)`: the CUDA generator only.
+#[pyfunction]
+fn _cuda_manual_seed(seed: i64) {
+    crate::cuda::ops::manual_seed(seed as u64)
+}
+
 /// `torch.backends.cuda.matmul.allow_tf32 = on`.
 #[pyfunction]
 fn _cuda_set_allow_tf32(on: bool) {
@@ -211,6 +217,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_cuda_synchronize, m)?)?;
     m.add_function(wrap_pyfunction!(_cuda_kernel_launches, m)?)?;
     m.add_function(wrap_pyfunction!(_cuda_set_allow_tf32, m)?)?;
+    m.add_function(wrap_pyfunction!(_cuda_manual_seed, m)?)?;
     m.add_function(wrap_pyfunction!(_cuda_emulator_register, m)?)?;
     m.add_function(wrap_pyfunction!(_cuda_launch, m)?)?;
     Ok(())

@@ -138,10 +138,10 @@ def synchronize(device: Any = None) -> None:
 
 
 def manual_seed(seed: int) -> None:
-    """Seeds the generator CUDA tensors draw from: one host generator serves every device, so this
-    seeds it as ``torch.manual_seed`` does (and, like PyTorch, does nothing without a GPU)."""
-    if is_available():
-        _C.manual_seed(seed)
+    """Seeds the CUDA generator (Philox on the device: its values differ from the CPU generator's
+    for the same seed, as in PyTorch); ``torch.manual_seed`` seeds both."""
+    if _BUILT:
+        _C._cuda_manual_seed(seed)
 
 
 manual_seed_all = manual_seed
