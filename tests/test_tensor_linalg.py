@@ -180,3 +180,22 @@ def test_trace_diag_cdist():
     close(torch.diag(torch.tensor(v), -1), np.diag(v, -1), np.float64)
     x, y = rand((3, 2), np.float64), rand((4, 2), np.float64)
     close(torch.cdist(torch.tensor(x), torch.tensor(y)), np.linalg.norm(x[:, None] - y[None], axis=-1), np.float64)
+
+
+def test_baddbmm_and_addbmm_match_numpy() -> None:
+    rng = np.random.default_rng(0)
+    a, b1, b2 = (rng.standard_normal(s).astype(np.float32) for s in [(3, 2, 5), (3, 2, 4), (3, 4, 5)])
+    got = torch.baddbmm(torch.tensor(a), torch.tensor(b1), torch.tensor(b2), beta=0.5, alpha=2.0)
+    np.testing.assert_allclose(got.numpy(), 0.5 * a + 2 * b1 @ b2, rtol=1e-5, atol=1e-5)
+    got = torch.tensor(a[0]).addbmm(torch.tensor(b1), torch.tensor(b2))
+    np.testing.assert_allclose(got.numpy(), a[0] + (b1 @ b2).sum(0), rtol=1e-5, atol=1e-5)
+    nan_in = torch.full((3, 2, 5), float("nan"))
+    assert not torch.baddbmm(nan_in, torch.tensor(b1), torch.tensor(b2), beta=0).isnan().any()  # beta=0 ignores input
+
+
+def test_index_add_out_of_place_leaves_input_alone() -> None:
+    x = torch.zeros(4, 3)
+    out = torch.index_add(x, 0, torch.tensor([0, 2, 0]), torch.ones(3, 3), alpha=2)
+    assert out.tolist() == [[4.0] * 3, [0.0] * 3, [2.0] * 3, [0.0] * 3]
+    assert x.sum().item() == 0.0
+    assert x.index_add(1, torch.tensor([1]), torch.ones(4, 1)).sum(0).tolist() == [0.0, 4.0, 0.0]

@@ -305,6 +305,28 @@ def addmm(self: Tensor, mat1: Tensor, mat2: Tensor, *, beta: Any = 1, alpha: Any
     return prod + (self if beta == 1 else self * beta)
 
 
+@_method("baddbmm")
+def baddbmm(self: Tensor, batch1: Tensor, batch2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+    """``beta * self + alpha * (batch1 @ batch2)`` for [b, n, k] @ [b, k, m] (self broadcasts)."""
+    prod = batch1.bmm(batch2)
+    if alpha != 1:
+        prod = prod * alpha
+    if beta == 0:
+        return prod + self.new_zeros(self.shape)  # beta=0: input is ignored, NaN and inf in it too
+    return prod + (self if beta == 1 else self * beta)
+
+
+@_method("addbmm")
+def addbmm(self: Tensor, batch1: Tensor, batch2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+    """``beta * self + alpha * sum_b(batch1[b] @ batch2[b])``."""
+    prod = batch1.bmm(batch2).sum(0)
+    if alpha != 1:
+        prod = prod * alpha
+    if beta == 0:
+        return prod + self.new_zeros(self.shape)
+    return prod + (self if beta == 1 else self * beta)
+
+
 @_method("mv")
 def mv(self: Tensor, vec: Tensor) -> Tensor:
     if self.dim() != 2 or vec.dim() != 1:
@@ -654,6 +676,12 @@ def scatter_add_(self: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
 def index_add_(self: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: Any = 1) -> Tensor:
     idx: list = [None] * (dim % self.dim())
     return self.index_put_(tuple(idx + [index]), source.movedim(dim, dim) * alpha, accumulate=True)
+
+
+@_method("index_add")
+def index_add(self: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: Any = 1) -> Tensor:
+    """Out-of-place ``index_add_``: ``out[..., index[i], ...] += alpha * source[..., i, ...]`` along ``dim``."""
+    return self.clone().index_add_(dim, index, source, alpha=alpha)
 
 
 @_method("index_fill_")
