@@ -297,7 +297,11 @@ def addcdiv_(self: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: Any = 1) 
 
 @_method("addmm")
 def addmm(self: Tensor, mat1: Tensor, mat2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
-    prod = mat1.mm(mat2)
+    return _beta_self_plus_alpha(self, mat1.mm(mat2), beta, alpha)
+
+
+def _beta_self_plus_alpha(self: Tensor, prod: Tensor, beta: Any, alpha: Any) -> Tensor:
+    """``beta * self + alpha * prod``, the tail of the add*mm family."""
     if alpha != 1:
         prod = prod * alpha
     if beta == 0:
@@ -308,23 +312,13 @@ def addmm(self: Tensor, mat1: Tensor, mat2: Tensor, *, beta: Any = 1, alpha: Any
 @_method("baddbmm")
 def baddbmm(self: Tensor, batch1: Tensor, batch2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
     """``beta * self + alpha * (batch1 @ batch2)`` for [b, n, k] @ [b, k, m] (self broadcasts)."""
-    prod = batch1.bmm(batch2)
-    if alpha != 1:
-        prod = prod * alpha
-    if beta == 0:
-        return prod + self.new_zeros(self.shape)  # beta=0: input is ignored, NaN and inf in it too
-    return prod + (self if beta == 1 else self * beta)
+    return _beta_self_plus_alpha(self, batch1.bmm(batch2), beta, alpha)
 
 
 @_method("addbmm")
 def addbmm(self: Tensor, batch1: Tensor, batch2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
     """``beta * self + alpha * sum_b(batch1[b] @ batch2[b])``."""
-    prod = batch1.bmm(batch2).sum(0)
-    if alpha != 1:
-        prod = prod * alpha
-    if beta == 0:
-        return prod + self.new_zeros(self.shape)
-    return prod + (self if beta == 1 else self * beta)
+    return _beta_self_plus_alpha(self, batch1.bmm(batch2).sum(0), beta, alpha)
 
 
 @_method("mv")
