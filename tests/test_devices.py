@@ -252,43 +252,48 @@ def launches(fn: Callable[[], Any]) -> int:
 
 @needs_cuda
 @pytest.mark.parametrize(
-    "fn, n",
+    "fn, n, host",
     [
-        (lambda a, b: a + b, 1),
-        (lambda a, b: a * b - a, 2),
-        (lambda a, b: a[:, :2] / b.t()[:2, :].t(), 1),  # strided operands
-        (lambda a, b: a < b, 1),
-        (lambda a, b: a * 2.5, 1),  # a Python number: a one-element device operand
-        (lambda a, b: a.exp(), 1),
-        (lambda a, b: a.relu(), 1),
-        (lambda a, b: a.t().contiguous(), 1),
-        (lambda a, b: a.to(torch.float64), 1),
-        (lambda a, b: a.sum(1), 1),
-        (lambda a, b: a.sum(0), 2),  # reduced dim moved last: a copy, then a row sum
-        (lambda a, b: a.softmax(1), 1),
-        (lambda a, b: a.fill_(3.0), 1),
-        (lambda a, b: torch.zeros_like(a), 1),
-        (lambda a, b: a @ b.t(), 0),  # cuBLAS on a GPU; the emulated device multiplies on the host
-        (lambda a, b: F.layer_norm(a, (4,)), 1),
-        (lambda a, b: torch.where(a > 0, a, b), 3),  # 0 filled into a device scalar, gt, where
-        (lambda a, b: torch.cat([a, b], 1), 2),  # one strided copy into each slice
-        (lambda a, b: _assign_window(a, b), 2),  # clone, then a strided copy into the window
-        (lambda a, b: a.max(1).values, 2),  # values and indices kernels
-        (lambda a, b: a.argmax(0), 3),  # dim moved last: a copy, then both kernels
-        (lambda a, b: F.embedding(torch.tensor([2, 0, 2]).to(a.device), a), 1),
+        (lambda a, b: a + b, 1, False),
+        (lambda a, b: a * b - a, 2, False),
+        (lambda a, b: a[:, :2] / b.t()[:2, :].t(), 1, False),  # strided operands
+        (lambda a, b: a < b, 1, False),
+        (lambda a, b: a * 2.5, 1, False),  # a Python number: a one-element device operand
+        (lambda a, b: a.exp(), 1, False),
+        (lambda a, b: a.relu(), 1, False),
+        (lambda a, b: a.t().contiguous(), 1, False),
+        (lambda a, b: a.to(torch.float64), 1, False),
+        (lambda a, b: a.sum(1), 1, False),
+        (lambda a, b: a.sum(0), 2, False),  # reduced dim moved last: a copy, then a row sum
+        (lambda a, b: a.softmax(1), 1, False),
+        (lambda a, b: a.fill_(3.0), 1, False),
+        (lambda a, b: torch.zeros_like(a), 1, False),
+        (lambda a, b: a @ b.t(), 0, True),  # cuBLAS on a GPU; the emulated device multiplies on the host
+        (lambda a, b: F.layer_norm(a, (4,)), 1, False),
+        (lambda a, b: torch.where(a > 0, a, b), 3, False),  # 0 filled into a device scalar, gt, where
+        (lambda a, b: torch.cat([a, b], 1), 2, False),  # one strided copy into each slice
+        (lambda a, b: _assign_window(a, b), 2, False),  # clone, then a strided copy into the window
+        (lambda a, b: a.max(1).values, 2, False),  # values and indices kernels
+        (lambda a, b: a.argmax(0), 3, False),  # dim moved last: a copy, then both kernels
+        (lambda a, b: F.embedding(torch.tensor([2, 0, 2]).to(a.device), a), 1, True),
     ],
 )
-def test_ops_run_as_kernels(emulated_kernels: bool, fn: Callable[..., Any], n: int) -> None:
+def test_ops_run_as_kernels(emulated_kernels: bool, fn: Callable[..., Any], n: int, host: bool) -> None:
+    """The op launches these kernels and, unless ``host`` (index checks, the emulated device's GEMM),
+    never touches the device's memory from the host."""
     if not emulated_kernels:
         pytest.skip("no kernels for the emulated device (g++ missing)")
     a = torch.randn(3, 4, device="cuda")
     b = torch.randn(3, 4, device="cuda")
     want = fn(a.cpu(), b.cpu())
     got: list = []
+    touched = torch._C._cuda_host_accesses(0)
     n_run = launches(lambda: got.append(fn(a, b)))
+    touched = torch._C._cuda_host_accesses(0) - touched
     if not EMULATED and n == 0:
-        n = 1  # a GEMM
+        n, host = 1, False  # a GEMM, by cuBLAS
     assert n_run == n
+    assert (touched > 0) == host
     np.testing.assert_allclose(got[0].cpu().numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
 
 
@@ -359,6 +364,27 @@ def test_max_pool2d_runs_as_kernels(emulated_kernels: bool, kw: dict) -> None:
         res.append([out[0].detach().cpu().numpy(), x.grad.cpu().numpy()])
     for got, want in zip(res[1], res[0]):
         np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+@needs_cuda
+def test_batch_norm_training_stays_on_the_device(emulated_kernels: bool) -> None:
+    """Training-mode batch norm (statistics, running-stat updates, affine, backward) runs as kernels
+    with no host access to device memory, and matches the CPU."""
+    if not emulated_kernels:
+        pytest.skip("no kernels for the emulated device (g++ missing)")
+    x0, w0, b0 = rand(4, 3, 5), rand(3), rand(3)
+    res = []
+    for device in ("cpu", "cuda"):
+        x, w, b = (t.detach().clone().to(device).requires_grad_() for t in (x0, w0, b0))
+        rm, rv = torch.zeros(3, device=device), torch.ones(3, device=device)
+        touched = torch._C._cuda_host_accesses(0)
+        out = F.batch_norm(x, rm, rv, w, b, training=True, momentum=0.2)
+        (out * out).sum().backward()
+        if device == "cuda":
+            assert torch._C._cuda_host_accesses(0) == touched
+        res.append([t.detach().cpu().numpy() for t in (out, x.grad, w.grad, b.grad, rm, rv)])
+    for got, want in zip(res[1], res[0]):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
 
 
 @needs_cuda

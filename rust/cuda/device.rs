@@ -34,6 +34,8 @@ pub struct Gpu {
     pending: AtomicBool,
     /// Kernels launched so far (tests check that an op ran as a kernel, not on the host).
     launches: AtomicU64,
+    /// Times host code touched this device's memory (tests check an op stayed on the device).
+    host_accesses: AtomicU64,
     /// The cuBLAS handle (None where cuBLAS cannot be loaded), behind a lock: one call at a time.
     blas: OnceLock<Option<Mutex<usize>>>,
 }
@@ -152,6 +154,7 @@ impl Gpu {
             alloc: Mutex::new(CachingAllocator::new(Memory::Host(HashMap::new()))),
             pending: AtomicBool::new(false),
             launches: AtomicU64::new(0),
+            host_accesses: AtomicU64::new(0),
             blas: OnceLock::new(),
         }
     }
@@ -182,6 +185,7 @@ impl Gpu {
                 alloc: Mutex::new(CachingAllocator::new(Memory::Managed(ctx))),
                 pending: AtomicBool::new(false),
                 launches: AtomicU64::new(0),
+                host_accesses: AtomicU64::new(0),
                 blas: OnceLock::new(),
             })
         }
@@ -377,6 +381,10 @@ impl Gpu {
         self.launches.load(Ordering::Relaxed)
     }
 
+    pub fn host_accesses(&self) -> u64 {
+        self.host_accesses.load(Ordering::Relaxed)
+    }
+
     pub fn memory_stats(&self) -> allocator::Stats {
         self.alloc.lock().map(|a| a.stats()).unwrap_or_default()
     }
@@ -391,6 +399,7 @@ impl Gpu {
 /// Called before host code touches device `ordinal`'s memory: waits for queued kernels.
 pub fn before_host_access(ordinal: usize) {
     if let Some(Some(Ok(g))) = GPUS.get().map(|s| s.get(ordinal).and_then(|s| s.get())) {
+        g.host_accesses.fetch_add(1, Ordering::Relaxed);
         if g.pending.load(Ordering::Acquire) {
             let _ = g.synchronize();
         }

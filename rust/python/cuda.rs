@@ -85,6 +85,12 @@ fn _cuda_kernel_launches(ordinal: usize) -> PyResult<u64> {
     guard(|| Ok(device::gpu(ordinal)?.launches()))
 }
 
+/// Times host code touched device `ordinal`'s memory so far.
+#[pyfunction]
+fn _cuda_host_accesses(ordinal: usize) -> PyResult<u64> {
+    guard(|| Ok(device::gpu(ordinal)?.host_accesses()))
+}
+
 /// Gives the emulated device a host build of kernel module `module` (tests/cuda_emulator).
 #[pyfunction]
 fn _cuda_emulator_register(module: &str, path: &str) -> PyResult<()> {
@@ -216,6 +222,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_cuda_empty_cache, m)?)?;
     m.add_function(wrap_pyfunction!(_cuda_synchronize, m)?)?;
     m.add_function(wrap_pyfunction!(_cuda_kernel_launches, m)?)?;
+    m.add_function(wrap_pyfunction!(_cuda_host_accesses, m)?)?;
     m.add_function(wrap_pyfunction!(_cuda_set_allow_tf32, m)?)?;
     m.add_function(wrap_pyfunction!(_cuda_manual_seed, m)?)?;
     m.add_function(wrap_pyfunction!(_cuda_emulator_register, m)?)?;

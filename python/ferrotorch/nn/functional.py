@@ -952,11 +952,12 @@ def _channel_shape(input: Tensor) -> tuple[int, ...]:
 
 
 def _batch_norm_fusable(input: Tensor, *params: Any) -> bool:
-    """Whether training-mode batch_norm can run as the one fused node: float input, ``[C]`` parameters and
-    statistics of its dtype, a numeric momentum."""
+    """Whether training-mode batch_norm can run as the one fused (host) node: float input, ``[C]`` parameters
+    and statistics of its dtype, a numeric momentum. On a GPU the composite runs instead, op by op as
+    kernels."""
     *tensors, momentum = params
     c = input.shape[1]
-    return input.is_floating_point() and isinstance(momentum, (int, float)) and all(
+    return not input.is_cuda and input.is_floating_point() and isinstance(momentum, (int, float)) and all(
         t is None or (t.dim() == 1 and t.shape[0] == c and t.dtype == input.dtype) for t in tensors
     )
 
