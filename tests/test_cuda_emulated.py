@@ -828,3 +828,32 @@ def test_max_pool2d(kernels, dt, k, s, p, d):
         for b in range(3):
             np.add.at(want[b], want_i[b].ravel(), go[b].ravel().astype(np.float64))
         assert_close(gx, want.reshape(3, 7, 6).astype(NP[dt]), rtol=1e-6, atol=1e-7)
+
+
+# ---------------------------------------------------------------------------------------------- index
+
+@pytest.mark.parametrize("dt", ALL)
+def test_gather_and_index_select(kernels, dt):
+    rng = np.random.default_rng(50)
+    base = _data(rng, dt, 60).reshape(3, 4, 5)
+    x = base.transpose(2, 0, 1)  # [5, 3, 4], strided
+    idx = rng.integers(0, 3, (5, 2, 4)).astype(np.int64)
+    out = np.zeros(idx.shape, NP[dt])
+    err = np.zeros(1, np.int32)
+    kernels("index").launch(f"gather_{dt}", 2, 32, out, x, strides_of(x), idx, strides_of(idx), 1, 3, out.size, err)
+    assert err[0] == 0
+    assert_close(out, np.take_along_axis(x, idx, 1))
+    # index_select along dim 2: a 1-D index broadcast over dims 0 and 1 (zero strides)
+    sel = np.array([3, 0, 3], np.int64)
+    view = np.broadcast_to(sel[None, None, :], (5, 3, 3))
+    out = np.zeros((5, 3, 3), NP[dt])
+    kernels("index").launch(f"gather_{dt}", 2, 32, out, x, strides_of(x), sel, broadcast_strides(sel[None, None, :], (5, 3, 3)),
+                            2, 4, out.size, err)
+    assert err[0] == 0
+    assert_close(out, x[:, :, sel])
+    assert view.shape == out.shape
+    bad = np.array([1, 4, -1], np.int64)
+    out = np.full((5, 3, 3), 7, NP[dt])
+    kernels("index").launch(f"gather_{dt}", 2, 32, out, x, strides_of(x), bad, broadcast_strides(bad[None, None, :], (5, 3, 3)),
+                            2, 4, out.size, err)
+    assert err[0] == 1 and (tof(out[:, :, 1:]) == 0).all()

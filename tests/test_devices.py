@@ -276,6 +276,10 @@ def launches(fn: Callable[[], Any]) -> int:
         (lambda a, b: a.max(1).values, 2, False),  # values and indices kernels
         (lambda a, b: a.argmax(0), 3, False),  # dim moved last: a copy, then both kernels
         (lambda a, b: F.embedding(torch.tensor([2, 0, 2]).to(a.device), a), 1, True),
+        # error flag zeroed, gather; the flag read back is the one host access
+        (lambda a, b: a.gather(1, torch.tensor([[3, 0], [1, 1], [0, 2]]).to(a.device)), 2, True),
+        (lambda a, b: a.index_select(1, torch.tensor([3, 0, 3]).to(a.device)), 2, True),
+        (lambda a, b: a.index_select(0, torch.tensor([-1, 0]).to(a.device)), 2, True),  # negative: host path
     ],
 )
 def test_ops_run_as_kernels(emulated_kernels: bool, fn: Callable[..., Any], n: int, host: bool) -> None:

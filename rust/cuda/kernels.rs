@@ -17,6 +17,7 @@ pub const SOURCES: &[(&str, &str)] = &[
     ("random", include_str!("kernels/random.cu")),
     ("conv", include_str!("kernels/conv.cu")),
     ("pool", include_str!("kernels/pool.cu")),
+    ("index", include_str!("kernels/index.cu")),
 ];
 
 /// The complete translation unit NVRTC compiles for module `name`.

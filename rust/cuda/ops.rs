@@ -1049,3 +1049,42 @@ pub fn random_fill(t: &Tensor, normal: bool, a: f64, b: f64) -> Result<bool> {
     }
     Ok(true)
 }
+
+/// `out[...] = x[..., index[...], ...]` along `dim` (out shaped like `index`, a possibly broadcast
+/// i64/i32 view): None when an index falls outside [0, size) (the caller's host path raises), or
+/// when the case is not one the kernel takes.
+pub fn gather(
+    x: &Tensor,
+    index: &Tensor,
+    dim: usize,
+    out_shape: &[usize],
+) -> Result<Option<Tensor>> {
+    let (Some(g), Some(sfx)) = (gpu_for(x, "index"), suffix(x.dtype)) else {
+        return Ok(None);
+    };
+    if index.device() != x.device() {
+        return Ok(None);
+    }
+    let index = index.cast_raw(DType::I64)?;
+    let (Some(si), Some(sx)) = (strides_of(&x.layout), strides_of(&index.layout)) else {
+        return Ok(None);
+    };
+    let out = Tensor::empty(out_shape, x.dtype, x.device())?;
+    let n = out.numel();
+    if n == 0 {
+        return Ok(Some(out));
+    }
+    let err = Tensor::zeros(&[1], DType::I32, x.device())?;
+    Launch::new(g, "index")
+        .tensor(&out)
+        .tensor(x)
+        .strides(si)
+        .tensor(&index)
+        .strides(sx)
+        .i64(dim)
+        .i64(x.shape()[dim])
+        .i64(n)
+        .tensor(&err)
+        .run(&format!("gather_{}", sfx), grid_for(g, n))?;
+    Ok((err.item()?.to_i64() == 0).then_some(out))
+}

@@ -75,32 +75,51 @@ impl Tensor {
                 "Index tensor must have the same number of dimensions as input tensor"
             );
         }
-        let iv = long_values(index, "gather")?;
-        let out = Tensor::empty(index.shape(), self.dtype, self.device())?;
-        crate::dispatch_all!(self.dtype, T => {
-            let src = self.data_ptr() as *const T;
-            let dst = out.data_ptr() as *mut T;
-            let mut k = 0;
-            for_each_index(index.shape(), |ix| {
-                for (a, &s) in ix.iter().enumerate() {
-                    if a != d && self.ndim() > 0 && s >= self.shape()[a] {
-                        crate::bail!(Runtime, "Size does not match at dimension {} expected index {} to be smaller than self {} apart from dimension {}", a, fmt_shape(index.shape()), fmt_shape(self.shape()), d);
+        #[cfg(feature = "cuda")]
+        let gpu = if self.device().is_cuda()
+            && self.ndim() > 0
+            && !index.dtype.is_float()
+            && index.dtype != DType::Bool
+            && (0..self.ndim()).all(|a| a == d || index.shape()[a] <= self.shape()[a])
+        {
+            // an index out of range comes back as None: the host path below raises its error
+            crate::cuda::ops::gather(self, index, d, index.shape())?
+        } else {
+            None
+        };
+        #[cfg(not(feature = "cuda"))]
+        let gpu: Option<Tensor> = None;
+        let out = if let Some(out) = gpu {
+            out
+        } else {
+            let iv = long_values(index, "gather")?;
+            let out = Tensor::empty(index.shape(), self.dtype, self.device())?;
+            crate::dispatch_all!(self.dtype, T => {
+                let src = self.data_ptr() as *const T;
+                let dst = out.data_ptr() as *mut T;
+                let mut k = 0;
+                for_each_index(index.shape(), |ix| {
+                    for (a, &s) in ix.iter().enumerate() {
+                        if a != d && self.ndim() > 0 && s >= self.shape()[a] {
+                            crate::bail!(Runtime, "Size does not match at dimension {} expected index {} to be smaller than self {} apart from dimension {}", a, fmt_shape(index.shape()), fmt_shape(self.shape()), d);
+                        }
                     }
-                }
-                let size = if self.ndim() == 0 { 1 } else { self.shape()[d] };
-                let j = scatter_gather_index(iv[k], size, d)?;
-                let mut off: isize = 0;
-                for (a, &s) in ix.iter().enumerate() {
-                    if self.ndim() > 0 {
-                        off += ((if a == d { j } else { s }) * self.strides()[a]) as isize;
+                    let size = if self.ndim() == 0 { 1 } else { self.shape()[d] };
+                    let j = scatter_gather_index(iv[k], size, d)?;
+                    let mut off: isize = 0;
+                    for (a, &s) in ix.iter().enumerate() {
+                        if self.ndim() > 0 {
+                            off += ((if a == d { j } else { s }) * self.strides()[a]) as isize;
+                        }
                     }
-                }
-                // SAFETY: every coordinate was bounds-checked against self's shape.
-                unsafe { *dst.add(k) = *src.offset(off) };
-                k += 1;
-                Ok(())
-            })?;
-        });
+                    // SAFETY: every coordinate was bounds-checked against self's shape.
+                    unsafe { *dst.add(k) = *src.offset(off) };
+                    k += 1;
+                    Ok(())
+                })?;
+            });
+            out
+        };
         if needs_grad(&[self]) {
             let (shape, ix) = (self.shape().to_vec(), index.clone());
             return Ok(record1("GatherBackward0", &[self], out, move |g| {
@@ -162,8 +181,30 @@ impl Tensor {
             crate::bail!(Index, "index_select(): Index is supposed to be a vector");
         }
         let d = wrap_dim(dim, self.ndim())?;
+        let flat = index.reshape(&[index.numel()])?;
+        #[cfg(feature = "cuda")]
+        if self.device().is_cuda()
+            && !needs_grad(&[self])
+            && !flat.dtype.is_float()
+            && flat.dtype != DType::Bool
+        {
+            // a gather with the index broadcast over the other dims; negative or out-of-range
+            // indices come back as None and take the host path (which wraps or raises)
+            let mut shape = self.shape().to_vec();
+            shape[d] = flat.numel();
+            let mut strides = vec![0; self.ndim()];
+            strides[d] = flat.strides()[0];
+            let view = flat.with_layout(crate::tensor::Layout {
+                shape: shape.iter().copied().collect(),
+                strides: strides.into_iter().collect(),
+                offset: flat.layout.offset,
+            });
+            if let Some(out) = crate::cuda::ops::gather(self, &view, d, &shape)? {
+                return Ok(out);
+            }
+        }
         let mut idx: Vec<Option<Tensor>> = vec![None; d];
-        idx.push(Some(index.reshape(&[index.numel()])?));
+        idx.push(Some(flat));
         self.index(&idx)
     }
 
