@@ -265,6 +265,8 @@ def launches(fn: Callable[[], Any]) -> int:
         (lambda a, b: a.to(torch.float64), 1, False),
         (lambda a, b: a.sum(1), 1, False),
         (lambda a, b: a.sum(0), 2, False),  # reduced dim moved last: a copy, then a row sum
+        (lambda a, b: (a > 0).sum(), 3, False),  # 0 filled in, the comparison, an i64 row sum (torch.sum's dtype)
+        (lambda a, b: a.long().sum(1), 2, False),  # a cast, then the i64 row sum
         (lambda a, b: a.softmax(1), 1, False),
         (lambda a, b: a.fill_(3.0), 1, False),
         (lambda a, b: torch.zeros_like(a), 1, False),

@@ -447,17 +447,18 @@ pub fn softmax_rows(out: &Tensor, x: &Tensor, log: bool) -> Result<bool> {
 }
 
 /// Sum of contiguous `x` over its last dimension into contiguous `out` (x's dtype, f16/bf16/f32
-/// accumulated in f32).
+/// accumulated in f32; i64 for integer and bool `x`).
 pub fn sum_rows(out: &Tensor, x: &Tensor) -> Result<bool> {
     let (Some(g), Some(sfx)) = (gpu_for(x, "reduce"), suffix(x.dtype)) else {
         return Ok(false);
     };
-    if x.dtype == DType::Bool
-        || out.dtype != x.dtype
-        || !x.is_contiguous()
-        || !out.is_contiguous()
-        || x.ndim() == 0
-    {
+    // integer and bool rows sum into i64, as torch.sum does
+    let out_dtype = if x.dtype.is_float() {
+        x.dtype
+    } else {
+        DType::I64
+    };
+    if out.dtype != out_dtype || !x.is_contiguous() || !out.is_contiguous() || x.ndim() == 0 {
         return Ok(false);
     }
     let cols = x.shape()[x.ndim() - 1];
@@ -473,10 +474,11 @@ pub fn sum_rows(out: &Tensor, x: &Tensor) -> Result<bool> {
     Ok(true)
 }
 
-/// Sum of floating `x` over `dims` (sorted, distinct) with the result shaped `out_shape`: the
-/// reduced dims moved last (a strided copy when that reorders them), then one row sum.
+/// Sum of `x` over `dims` (sorted, distinct) with the result shaped `out_shape` (i64 for integer
+/// and bool `x`): the reduced dims moved last (a strided copy when that reorders them), then one
+/// row sum.
 pub fn sum_dims(x: &Tensor, dims: &[usize], out_shape: &[usize]) -> Result<Option<Tensor>> {
-    if !x.dtype.is_float() || gpu_for(x, "reduce").is_none() || suffix(x.dtype).is_none() {
+    if gpu_for(x, "reduce").is_none() || suffix(x.dtype).is_none() {
         return Ok(None);
     }
     let kept: Vec<usize> = (0..x.ndim()).filter(|d| !dims.contains(d)).collect();
@@ -488,7 +490,12 @@ pub fn sum_dims(x: &Tensor, dims: &[usize], out_shape: &[usize]) -> Result<Optio
         .permute(&perm)?
         .contiguous()?
         .reshape(&[rows, cols])?;
-    let out = Tensor::empty(out_shape, x.dtype, x.device())?;
+    let out_dtype = if x.dtype.is_float() {
+        x.dtype
+    } else {
+        DType::I64
+    };
+    let out = Tensor::empty(out_shape, out_dtype, x.device())?;
     if !sum_rows(&out, &xp)? {
         return Ok(None);
     }
