@@ -394,6 +394,32 @@ def test_batch_norm_training_stays_on_the_device(emulated_kernels: bool) -> None
 
 
 @needs_cuda
+@pytest.mark.parametrize("kw, on_device", [
+    ({"kernel_size": 2}, True),
+    ({"kernel_size": 3, "stride": 2, "padding": 1}, True),
+    ({"kernel_size": 3, "stride": 2, "padding": 1, "count_include_pad": False}, False),  # host path
+    ({"kernel_size": 2, "ceil_mode": True}, False),  # host path
+])
+def test_avg_pool2d_on_the_device(emulated_kernels: bool, kw: dict, on_device: bool) -> None:
+    """avg_pool2d as window means of im2col columns where that is exact, else on the host; both
+    match the CPU, gradients too."""
+    if not emulated_kernels:
+        pytest.skip("no kernels for the emulated device (g++ missing)")
+    x0 = rand(2, 3, 7, 6)
+    res = []
+    for device in ("cpu", "cuda"):
+        x = x0.detach().clone().to(device).requires_grad_()
+        touched = torch._C._cuda_host_accesses(0)
+        out = F.avg_pool2d(x, **kw)
+        (out * out).sum().backward()
+        if device == "cuda":
+            assert (torch._C._cuda_host_accesses(0) == touched) == on_device
+        res.append([out.detach().cpu().numpy(), x.grad.cpu().numpy()])
+    for got, want in zip(res[1], res[0]):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@needs_cuda
 def test_embedding_backward_runs_as_kernels(emulated_kernels: bool) -> None:
     if not emulated_kernels:
         pytest.skip("no kernels for the emulated device (g++ missing)")

@@ -707,6 +707,34 @@ impl Tensor {
         divisor: Option<usize>,
     ) -> Result<Tensor> {
         let (x, n, c, h, w, oh, ow) = pool_geo(self, k, s, p, (1, 1), ceil)?;
+        // on a GPU, the common case (no ceil mode, padding counted, no divisor override) is the
+        // mean of each window's im2col column: kernels, differentiable through col2im
+        #[cfg(feature = "cuda")]
+        if self.device().is_cuda()
+            && !ceil
+            && count_include_pad
+            && divisor.is_none()
+            && self.dtype.is_float()
+        {
+            let g = Geo {
+                c: 1,
+                h,
+                w,
+                kh: k.0,
+                kw: k.1,
+                oh,
+                ow,
+                p: Conv2d {
+                    stride: s,
+                    padding: p,
+                    dilation: (1, 1),
+                    groups: 1,
+                },
+            };
+            if let Some(cols) = im2col_op(&self.reshape(&[n * c, 1, h, w])?, &g)? {
+                return cols.mean(Some(&[1]), false)?.reshape(&[n, c, oh, ow]);
+            }
+        }
         let planes = n * c;
         // window bounds and divisor per output position, shared by forward and backward
         let win = move |y: usize, xx: usize| -> (usize, usize, usize, usize, f64) {
