@@ -691,7 +691,7 @@ def _parse_to(args: tuple, kwargs: dict):
     device = kwargs.get("device")
     for a in args:
         if isinstance(a, Tensor):
-            dtype = a.dtype
+            dtype, device = a.dtype, a.device
         elif isinstance(a, _C.dtype):
             dtype = a
         elif isinstance(a, (str, _C.device)) or isinstance(a, _py_int) and not isinstance(a, _py_bool):
@@ -703,9 +703,6 @@ def _parse_to(args: tuple, kwargs: dict):
 def to(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
     """``to(dtype)``, ``to(device)``, ``to(other)``, ``to(device, dtype)``; returns self when nothing changes."""
     dtype, device = _parse_to(args, kwargs)
-    for a in args:
-        if isinstance(a, Tensor):
-            device = a.device
     out = self
     if device is not None:
         out = out._to_device(device)
@@ -745,11 +742,7 @@ def cpu(self: Tensor, memory_format: Any = None) -> Tensor:
 
 @_method("cuda")
 def cuda(self: Tensor, device: Any = None, non_blocking: bool = False, **kwargs: Any) -> Tensor:
-    if device is None:
-        device = "cuda"
-    elif isinstance(device, _py_int) and not isinstance(device, _py_bool):
-        device = f"cuda:{device}"
-    return self._to_device(device)
+    return self._to_device("cuda" if device is None else device)  # an int is a CUDA ordinal
 
 
 Tensor.short = lambda self, memory_format=None: self._cast(_C.int16)

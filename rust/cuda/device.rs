@@ -22,7 +22,6 @@ fn drv(what: &str, e: DriverError) -> Error {
 
 pub struct Gpu {
     pub ordinal: usize,
-    pub name: String,
     /// "sm_90" for compute capability 9.0: what kernels are compiled for ("emulated" without a driver).
     pub arch: String,
     /// None on the emulated device.
@@ -146,7 +145,6 @@ impl Gpu {
     fn emulated(ordinal: usize) -> Gpu {
         Gpu {
             ordinal,
-            name: runtime::EMULATED_NAME.into(),
             arch: "emulated".into(),
             driver: None,
             modules: Mutex::new(HashMap::new()),
@@ -177,7 +175,6 @@ impl Gpu {
                 .map_err(|e| drv("cuStreamCreate", e))?;
             Ok(Gpu {
                 ordinal,
-                name: result::device::get_name(dev).map_err(|e| drv("cuDeviceGetName", e))?,
                 arch: format!("sm_{}{}", major, minor),
                 driver: Some(Driver { ctx, stream }),
                 modules: Mutex::new(HashMap::new()),
@@ -189,10 +186,6 @@ impl Gpu {
                 blas: OnceLock::new(),
             })
         }
-    }
-
-    pub fn is_emulated(&self) -> bool {
-        self.driver.is_none()
     }
 
     /// Makes the context current on this thread (a no-op on the emulated device).

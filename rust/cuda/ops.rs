@@ -159,21 +159,28 @@ fn row_grid(rows: usize) -> u32 {
     rows.clamp(1, MAX_ROW_GRID) as u32
 }
 
+/// The one element of `t` as a 0-dim view, when `t` is a host tensor (off `dev`) that broadcasts
+/// a single value over its shape (a Python number or a 0-dim CPU tensor).
+fn host_scalar(t: &Tensor, dev: Device) -> Option<Tensor> {
+    if t.device() == dev || t.numel() == 0 || t.layout.strides.iter().any(|&s| s != 0) {
+        return None;
+    }
+    Some(t.with_layout(Layout {
+        shape: SmallVec::new(),
+        strides: SmallVec::new(),
+        offset: t.layout.offset,
+    }))
+}
+
 /// `t` as an operand of a kernel on `dev`: itself, or, for one host value broadcast over the
-/// shape (a Python number or a 0-dim CPU tensor), a one-element device copy read through zero
-/// strides. None for other host tensors.
+/// shape, a one-element device copy read through zero strides. None for other host tensors.
 fn operand(t: &Tensor, dev: Device) -> Result<Option<Tensor>> {
     if t.device() == dev {
         return Ok(Some(t.clone()));
     }
-    if t.numel() == 0 || t.layout.strides.iter().any(|&s| s != 0) {
+    let Some(one) = host_scalar(t, dev) else {
         return Ok(None);
-    }
-    let one = t.with_layout(Layout {
-        shape: SmallVec::new(),
-        strides: SmallVec::new(),
-        offset: t.layout.offset,
-    });
+    };
     let d = one.to_device_raw(dev)?;
     Ok(Some(d.with_layout(Layout {
         shape: t.layout.shape.clone(),
@@ -241,19 +248,6 @@ pub fn binary(op: BinaryOp, dt: DType, out: &Tensor, a: &Tensor, b: &Tensor) -> 
     Ok(true)
 }
 
-/// The value of `t` when it is one host value broadcast over its shape.
-fn host_value(t: &Tensor, dev: Device) -> Result<Option<Scalar>> {
-    if t.device() == dev || t.numel() == 0 || t.layout.strides.iter().any(|&s| s != 0) {
-        return Ok(None);
-    }
-    let one = t.with_layout(Layout {
-        shape: SmallVec::new(),
-        strides: SmallVec::new(),
-        offset: t.layout.offset,
-    });
-    one.item().map(Some)
-}
-
 /// `a (op) v` for a contiguous device `a` and one host value `v` (a Python number): the scalar
 /// kernels, with subtraction as adding -v and division as multiplying by 1/v (as PyTorch's CUDA
 /// division by a host scalar does).
@@ -265,7 +259,10 @@ fn scalar_binary(
     a: &Tensor,
     b: &Tensor,
 ) -> Result<bool> {
-    let Some(v) = host_value(b, out.device())? else {
+    let Some(v) = host_scalar(b, out.device())
+        .map(|one| one.item())
+        .transpose()?
+    else {
         return Ok(false);
     };
     let exact = dt.is_float() || v.to_f64().abs() < (1u64 << 53) as f64;
@@ -340,13 +337,7 @@ pub fn copy(dst: &Tensor, src: &Tensor) -> Result<bool> {
     let Some(g) = gpu_for(dst, "copy") else {
         return Ok(false);
     };
-    if src.device() != dst.device() && src.numel() > 0 && src.layout.strides.iter().all(|&s| s == 0)
-    {
-        let one = src.with_layout(Layout {
-            shape: SmallVec::new(),
-            strides: SmallVec::new(),
-            offset: src.layout.offset,
-        });
+    if let Some(one) = host_scalar(src, dst.device()) {
         return fill(dst, one.item()?);
     }
     let (Some(sd), Some(ss)) = (suffix(dst.dtype), suffix(src.dtype)) else {
@@ -524,7 +515,7 @@ pub fn optim_step(
     if !supported
         || params.iter().zip(grads).zip(states).any(|((p, g), s)| {
             !matches!(p.dtype, DType::F32 | DType::F64)
-                || !fits(p, p)
+                || !p.is_contiguous()
                 || !fits(g, p)
                 || s.iter().any(|t| !fits(t, p))
         })

@@ -1528,6 +1528,55 @@ fn class_rows(x: &Tensor) -> Result<Tensor> {
     xm.reshape(&[r, c])
 }
 
+/// Cross-entropy forward on the host over class rows `x2` ([rows, c], contiguous): the
+/// log-probabilities, the reduced loss (x2's dtype), each row's target weight (0 when ignored)
+/// and their sum, the divisor of reduction='mean'.
+fn nll_host(
+    x2: &Tensor,
+    tgt: &[i64],
+    w: Option<&[f64]>,
+    ignore_index: i64,
+    eps: f64,
+    reduction: LossReduction,
+    target_shape: &[usize],
+) -> Result<(Tensor, Tensor, Vec<f64>, f64)> {
+    let (rows, c) = (x2.shape()[0], x2.shape()[1]);
+    let lp = crate::dispatch_float!(x2.dtype, T => softmax_kernel::<T>(x2, 1, true)?, _ => unreachable!());
+    let mut loss = vec![0f64; rows];
+    let mut wy = vec![0f64; rows];
+    crate::dispatch_float!(x2.dtype, T => {
+        // SAFETY: `lp` is a fresh contiguous [rows, c] tensor of dtype T.
+        let lv = unsafe { elems::<T>(&lp) };
+        for r in 0..rows {
+            let t = tgt[r];
+            if t == ignore_index {
+                continue;
+            }
+            let row = &lv[r * c..(r + 1) * c];
+            let wt = w.map_or(1.0, |w| w[t as usize]);
+            wy[r] = wt;
+            let mut l = -wt * row[t as usize].to_f64();
+            if eps > 0.0 {
+                let s: f64 = match w {
+                    Some(w) => row.iter().zip(w).map(|(v, w)| v.to_f64() * w).sum(),
+                    None => row.iter().map(|v| v.to_f64()).sum(),
+                };
+                l = (1.0 - eps) * l - eps / c as f64 * s;
+            }
+            loss[r] = l;
+        }
+    }, _ => unreachable!());
+    let denom: f64 = wy.iter().sum();
+    let dev = x2.device();
+    let out = match reduction {
+        LossReduction::None => Tensor::from_vec_on(&loss, target_shape, dev)?,
+        LossReduction::Sum => Tensor::from_vec_on(&[loss.iter().sum::<f64>()], &[], dev)?,
+        LossReduction::Mean => Tensor::from_vec_on(&[loss.iter().sum::<f64>() / denom], &[], dev)?,
+    }
+    .cast_raw(x2.dtype)?;
+    Ok((lp, out, wy, denom))
+}
+
 /// What the GPU forward of cross-entropy leaves: log-probabilities and per-row losses and target
 /// weights (all [rows], x's dtype), with the device copies of target (i64) and class weights.
 pub struct NllRows {
@@ -1678,43 +1727,15 @@ impl Tensor {
             };
             (r.logprobs, out, wy, denom, Some((r.target, r.weight)))
         } else {
-            let lp = crate::dispatch_float!(x.dtype, T => softmax_kernel::<T>(&x2, 1, true)?, _ => unreachable!());
-            // per row: its loss, its weight w[y] (0 when ignored)
-            let mut loss = vec![0f64; rows];
-            let mut wy = vec![0f64; rows];
-            crate::dispatch_float!(x.dtype, T => {
-            // SAFETY: `lp` is a fresh contiguous [rows, c] tensor of dtype T.
-            let lv = unsafe { elems::<T>(&lp) };
-            for r in 0..rows {
-                let t = tgt[r];
-                if t == ignore_index {
-                    continue;
-                }
-                let row = &lv[r * c..(r + 1) * c];
-                let wt = w.as_ref().map_or(1.0, |w| w[t as usize]);
-                wy[r] = wt;
-                let mut l = -wt * row[t as usize].to_f64();
-                if eps > 0.0 {
-                    let s: f64 = match &w {
-                        Some(w) => row.iter().zip(w).map(|(v, w)| v.to_f64() * w).sum(),
-                        None => row.iter().map(|v| v.to_f64()).sum(),
-                    };
-                    l = (1.0 - eps) * l - eps / c as f64 * s;
-                }
-                loss[r] = l;
-            }
-        }, _ => unreachable!());
-            let denom: f64 = wy.iter().sum();
-            let out = match reduction {
-                LossReduction::None => Tensor::from_vec_on(&loss, target.shape(), x.device())?,
-                LossReduction::Sum => {
-                    Tensor::from_vec_on(&[loss.iter().sum::<f64>()], &[], x.device())?
-                }
-                LossReduction::Mean => {
-                    Tensor::from_vec_on(&[loss.iter().sum::<f64>() / denom], &[], x.device())?
-                }
-            }
-            .cast_raw(x.dtype)?;
+            let (lp, out, wy, denom) = nll_host(
+                &x2,
+                &tgt,
+                w.as_deref(),
+                ignore_index,
+                eps,
+                reduction,
+                target.shape(),
+            )?;
             (lp, out, wy, denom, None)
         };
         if !needs_grad(&[x]) {

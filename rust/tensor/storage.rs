@@ -154,13 +154,7 @@ unsafe impl Sync for Storage {}
 impl Storage {
     /// Uninitialised storage for `n` elements of `dtype`.
     pub fn uninit(n: usize, dtype: DType) -> Result<Storage> {
-        let nbytes = n.checked_mul(dtype.size()).ok_or_else(|| {
-            Error::OutOfMemory(format!(
-                "cannot allocate {} elements of {}",
-                n,
-                dtype.name()
-            ))
-        })?;
+        let nbytes = byte_count(n, dtype)?;
         if nbytes > isize::MAX as usize / 2 {
             return Err(Error::OutOfMemory(format!(
                 "DefaultCPUAllocator: not enough memory: you tried to allocate {} bytes.",
@@ -181,25 +175,13 @@ impl Storage {
     pub fn uninit_on(n: usize, dtype: DType, device: Device) -> Result<Storage> {
         match device {
             Device::Cpu => Storage::uninit(n, dtype),
-            Device::Cuda(ordinal) => {
-                let nbytes = n.checked_mul(dtype.size()).ok_or_else(|| {
-                    Error::OutOfMemory(format!(
-                        "cannot allocate {} elements of {}",
-                        n,
-                        dtype.name()
-                    ))
-                })?;
-                cuda_storage(ordinal, nbytes)
-            }
+            Device::Cuda(ordinal) => cuda_storage(ordinal, byte_count(n, dtype)?),
         }
     }
 
+    /// Zeroed host storage (device tensors are zeroed by a fill kernel: `Tensor::zeros`).
     pub fn zeroed(n: usize, dtype: DType) -> Result<Storage> {
-        Storage::zeroed_on(n, dtype, Device::Cpu)
-    }
-
-    pub fn zeroed_on(n: usize, dtype: DType, device: Device) -> Result<Storage> {
-        let s = Storage::uninit_on(n, dtype, device)?;
+        let s = Storage::uninit(n, dtype)?;
         // SAFETY: the buffer holds nbytes writable bytes.
         unsafe { std::ptr::write_bytes(s.as_ptr(), 0, s.nbytes) };
         Ok(s)
@@ -260,6 +242,17 @@ impl Storage {
         // SAFETY: ptr is valid for nbytes bytes while self lives.
         unsafe { std::slice::from_raw_parts(self.as_ptr(), self.nbytes) }
     }
+}
+
+/// Bytes of `n` elements of `dtype`, refusing an overflow.
+fn byte_count(n: usize, dtype: DType) -> Result<usize> {
+    n.checked_mul(dtype.size()).ok_or_else(|| {
+        Error::OutOfMemory(format!(
+            "cannot allocate {} elements of {}",
+            n,
+            dtype.name()
+        ))
+    })
 }
 
 /// A block from the GPU's caching allocator; it goes back there when the storage drops.

@@ -75,7 +75,7 @@ impl Tensor {
         }
         check_numel(shape)?;
         let layout = Layout::contiguous(shape);
-        let storage = Storage::zeroed_on(layout.numel(), dtype, device)?;
+        let storage = Storage::zeroed(layout.numel(), dtype)?;
         Ok(Tensor::from_storage(Arc::new(storage), layout, dtype))
     }
 
