@@ -9,5 +9,5 @@ nvidia-smi --query-gpu=name,driver_version,compute_cap --format=csv || true
 cd /tmp
 python -c "import ferrotorch as t; print(t.cuda.probe()); from ferrotorch.cuda import kernels as k; print(k.device_arch())"
 python -m pytest -q "$OLDPWD/tests/test_cuda_kernels.py" "$OLDPWD/tests/test_cuda_runtime.py" \
-    "$OLDPWD/tests/test_devices.py" "$OLDPWD/tests/test_devices_sweep.py" "$OLDPWD/tests/test_seeds.py" "$@"
+    "$OLDPWD"/tests/test_devices*.py "$OLDPWD/tests/test_seeds.py" "$@"
 python "$OLDPWD/benches/bench_cuda.py" --quick

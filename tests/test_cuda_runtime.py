@@ -102,7 +102,9 @@ def nvrtc_cache(tmp_path_factory):
 # Kernels the Rust side will launch by name, per module (a renamed kernel must fail here).
 EXPECTED = {
     "copy": ["fill_f32", "copy_strided_f32", "copy_to_strided_u8", "cast_f32_f16", "cast_bf16_f32"],
-    "elementwise": ["add_f32", "add_strided_f32", "mul_bf16", "eq_f32", "exp_f16", "relu_f32", "where_bf16"],
+    "elementwise": ["add_f32", "add_strided_f32", "mul_bf16", "eq_f32", "exp_f16", "relu_f32", "where_bf16",
+                    "remainder_f32", "logical_and_u8", "shl_i64"],
+    "unary": ["unary_math_f32", "unary_deriv_bf16", "unary_test_i64", "unary_int_u8"],
     "reduce": ["sum_rows_f32", "max_rows_f64", "argmax_rows_f32", "sum_all_f32"],
     "softmax": ["softmax_rows_f32", "log_softmax_backward_rows_f32"],
     "norm": ["layer_norm_rows_f32", "layer_norm_backward_rows_f32"],

@@ -8,6 +8,7 @@ pub const PRELUDE: &str = include_str!("kernels/prelude.cuh");
 pub const SOURCES: &[(&str, &str)] = &[
     ("copy", include_str!("kernels/copy.cu")),
     ("elementwise", include_str!("kernels/elementwise.cu")),
+    ("unary", include_str!("kernels/unary.cu")),
     ("reduce", include_str!("kernels/reduce.cu")),
     ("softmax", include_str!("kernels/softmax.cu")),
     ("norm", include_str!("kernels/norm.cu")),

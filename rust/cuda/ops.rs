@@ -77,6 +77,10 @@ impl Launch {
         self.args.push(Arg::Ptr(0));
         self
     }
+    fn i32(mut self, v: i32) -> Self {
+        self.args.push(Arg::I32(v));
+        self
+    }
     fn flag(mut self, v: bool) -> Self {
         self.args.push(Arg::I32(v as i32));
         self
@@ -193,12 +197,28 @@ fn operand(t: &Tensor, dev: Device) -> Result<Option<Tensor>> {
 /// contiguous.
 pub fn binary(op: BinaryOp, dt: DType, out: &Tensor, a: &Tensor, b: &Tensor) -> Result<bool> {
     use BinaryOp::*;
+    let (float, int, bool_) = (dt.is_float(), dt.is_int(), dt == DType::Bool);
     let name = match op {
+        // bool tensors are u8 0/1: + and max are or, * and min are and
+        Add | Maximum | BitOr if bool_ => "bitwise_or",
+        Mul | Minimum | BitAnd if bool_ => "bitwise_and",
+        BitXor if bool_ => "bitwise_xor",
+        _ if bool_ && !op.is_comparison() && !op.is_logical() => return Ok(false),
         Add => "add",
         Sub => "sub",
         Mul => "mul",
-        Div if dt.is_float() => "div",
-        Pow if dt.is_float() => "pow",
+        Div if float => "div",
+        Pow if float => "pow",
+        // integer division by zero raises on the host, which reads the divisors
+        FloorDiv if float => "floor_divide",
+        Rem if float => "remainder",
+        Fmod if float => "fmod",
+        Atan2 if float => "atan2",
+        BitAnd if int => "bitwise_and",
+        BitOr if int => "bitwise_or",
+        BitXor if int => "bitwise_xor",
+        Shl if int => "shl",
+        Shr if int => "shr",
         Maximum => "maximum",
         Minimum => "minimum",
         Eq => "eq",
@@ -207,12 +227,15 @@ pub fn binary(op: BinaryOp, dt: DType, out: &Tensor, a: &Tensor, b: &Tensor) -> 
         Le => "le",
         Gt => "gt",
         Ge => "ge",
+        And => "logical_and",
+        Or => "logical_or",
+        Xor => "logical_xor",
         _ => return Ok(false),
     };
     let (Some(g), Some(sfx)) = (gpu_for(out, "elementwise"), suffix(dt)) else {
         return Ok(false);
     };
-    if !out.is_contiguous() || (dt == DType::Bool && !op.is_comparison()) {
+    if !out.is_contiguous() {
         return Ok(false);
     }
     let dev = out.device();
@@ -290,10 +313,11 @@ fn scalar_binary(
     Ok(true)
 }
 
-/// `out = op(x)` for a floating x; both contiguous with one shape.
+/// `out = op(x)` for a floating x of out's shape and dtype, out contiguous: the hot ops have
+/// kernels of their own in elementwise.cu, the others go through unary.cu's `unary_math`.
 pub fn unary(op: UnaryOp, out: &Tensor, x: &Tensor) -> Result<bool> {
     use UnaryOp::*;
-    let name = match op {
+    let dedicated = match op {
         Neg => "neg",
         Abs => "abs",
         Exp => "exp",
@@ -307,28 +331,233 @@ pub fn unary(op: UnaryOp, out: &Tensor, x: &Tensor) -> Result<bool> {
         Relu => "relu",
         Gelu => "gelu",
         Silu => "silu",
-        _ => return Ok(false),
+        _ => return unary_family("unary_math", op, out, x),
     };
-    let (Some(g), Some(sfx)) = (gpu_for(out, "elementwise"), suffix(x.dtype)) else {
-        return Ok(false);
-    };
-    if !x.dtype.is_float()
-        || x.device() != out.device()
-        || !x.is_contiguous()
-        || !out.is_contiguous()
-        || out.dtype != x.dtype
-    {
+    if !x.dtype.is_float() || out.dtype != x.dtype {
         return Ok(false);
     }
+    let Some((g, x)) = unary_operand("elementwise", out, x)? else {
+        return Ok(false);
+    };
     let n = out.numel();
-    if n > 0 {
-        Launch::new(g, "elementwise")
-            .tensor(out)
-            .tensor(x)
-            .i64(n)
-            .run(&format!("{}_{}", name, sfx), grid_for(g, n))?;
-    }
+    Launch::new(g, "elementwise")
+        .tensor(out)
+        .tensor(&x)
+        .i64(n)
+        .run(
+            &format!("{}_{}", dedicated, suffix(x.dtype).unwrap_or("")),
+            grid_for(g, n),
+        )?;
     Ok(true)
+}
+
+/// `out = d op/dx (x)` for the ops whose derivative is not a tensor expression.
+pub fn unary_deriv(op: UnaryOp, out: &Tensor, x: &Tensor) -> Result<bool> {
+    unary_family("unary_deriv", op, out, x)
+}
+
+/// The bool-valued ops (isnan, isinf, isfinite, signbit, logical_not) into a contiguous bool out.
+pub fn unary_test(op: UnaryOp, out: &Tensor, x: &Tensor) -> Result<bool> {
+    unary_family("unary_test", op, out, x)
+}
+
+/// The integer ops (neg, abs, sign, square, relu, clamp, threshold, bitwise_not) of an i64, i32 or
+/// u8 x into out of x's dtype.
+pub fn unary_int(op: UnaryOp, out: &Tensor, x: &Tensor) -> Result<bool> {
+    unary_family("unary_int", op, out, x)
+}
+
+/// One launch of a unary.cu kernel `family` ("unary_math", "unary_deriv", "unary_test",
+/// "unary_int"), whose arguments follow the op code: three parameters for the float families, two
+/// for the integer one, none for the tests.
+fn unary_family(family: &str, op: UnaryOp, out: &Tensor, x: &Tensor) -> Result<bool> {
+    let (code, p) = unary_code(op);
+    let dtypes_fit = match family {
+        "unary_test" => out.dtype == DType::Bool,
+        "unary_int" => {
+            out.dtype == x.dtype && matches!(x.dtype, DType::I64 | DType::I32 | DType::U8)
+        }
+        _ => out.dtype == x.dtype && x.dtype.is_float(),
+    };
+    if !dtypes_fit {
+        return Ok(false);
+    }
+    let Some((g, x)) = unary_operand("unary", out, x)? else {
+        return Ok(false);
+    };
+    let n = out.numel();
+    let launch = Launch::new(g, "unary")
+        .tensor(out)
+        .tensor(&x)
+        .i32(code as i32);
+    let launch = match family {
+        "unary_test" => launch,
+        "unary_int" => launch.f64(p[0]).f64(p[1]),
+        _ => launch.f64(p[0]).f64(p[1]).f64(p[2]),
+    };
+    launch.i64(n).run(
+        &format!("{}_{}", family, suffix(x.dtype).unwrap_or("")),
+        grid_for(g, n),
+    )?;
+    Ok(true)
+}
+
+/// The GPU of contiguous `out` and x as a kernel operand there (contiguous: a strided x is
+/// copied first, on the device), when `module` runs there and x lives on out's device.
+fn unary_operand(module: &str, out: &Tensor, x: &Tensor) -> Result<Option<(&'static Gpu, Tensor)>> {
+    let Some(g) = gpu_for(out, module) else {
+        return Ok(None);
+    };
+    if suffix(x.dtype).is_none()
+        || x.device() != out.device()
+        || !out.is_contiguous()
+        || out.shape() != x.shape()
+    {
+        return Ok(None);
+    }
+    let x = if x.is_contiguous() {
+        x.clone()
+    } else {
+        x.contiguous()?
+    };
+    Ok(Some((g, x)))
+}
+
+/// unary.cu's op codes (`UnaryCode`), in its order; tests/test_devices.py checks every op on the
+/// device against the host.
+#[derive(Clone, Copy)]
+#[repr(i32)]
+enum Code {
+    Neg,
+    Abs,
+    Sign,
+    Exp,
+    Exp2,
+    Expm1,
+    Log,
+    Log1p,
+    Log2,
+    Log10,
+    Sqrt,
+    Rsqrt,
+    Square,
+    Sin,
+    Cos,
+    Tan,
+    Asin,
+    Acos,
+    Atan,
+    Sinh,
+    Cosh,
+    Tanh,
+    Asinh,
+    Acosh,
+    Atanh,
+    Sigmoid,
+    LogSigmoid,
+    Floor,
+    Ceil,
+    Round,
+    Trunc,
+    Frac,
+    Reciprocal,
+    Relu,
+    Gelu,
+    GeluTanh,
+    Silu,
+    Mish,
+    Erf,
+    Softsign,
+    Hardsigmoid,
+    Hardswish,
+    Selu,
+    Pow,
+    RPow,
+    LeakyRelu,
+    Elu,
+    Celu,
+    Softplus,
+    Clamp,
+    Threshold,
+    NanToNum,
+    RoundDecimals,
+    IsNan,
+    IsInf,
+    IsFinite,
+    IsPosInf,
+    IsNegInf,
+    SignBit,
+    LogicalNot,
+    BitNot,
+}
+
+/// An op's code and parameters.
+fn unary_code(op: UnaryOp) -> (Code, [f64; 3]) {
+    use UnaryOp::*;
+    let plain = |c| (c, [0.0; 3]);
+    match op {
+        Neg => plain(Code::Neg),
+        Abs => plain(Code::Abs),
+        Sign => plain(Code::Sign),
+        Exp => plain(Code::Exp),
+        Exp2 => plain(Code::Exp2),
+        Expm1 => plain(Code::Expm1),
+        Log => plain(Code::Log),
+        Log1p => plain(Code::Log1p),
+        Log2 => plain(Code::Log2),
+        Log10 => plain(Code::Log10),
+        Sqrt => plain(Code::Sqrt),
+        Rsqrt => plain(Code::Rsqrt),
+        Square => plain(Code::Square),
+        Sin => plain(Code::Sin),
+        Cos => plain(Code::Cos),
+        Tan => plain(Code::Tan),
+        Asin => plain(Code::Asin),
+        Acos => plain(Code::Acos),
+        Atan => plain(Code::Atan),
+        Sinh => plain(Code::Sinh),
+        Cosh => plain(Code::Cosh),
+        Tanh => plain(Code::Tanh),
+        Asinh => plain(Code::Asinh),
+        Acosh => plain(Code::Acosh),
+        Atanh => plain(Code::Atanh),
+        Sigmoid => plain(Code::Sigmoid),
+        LogSigmoid => plain(Code::LogSigmoid),
+        Floor => plain(Code::Floor),
+        Ceil => plain(Code::Ceil),
+        Round => plain(Code::Round),
+        Trunc => plain(Code::Trunc),
+        Frac => plain(Code::Frac),
+        Reciprocal => plain(Code::Reciprocal),
+        Relu => plain(Code::Relu),
+        Gelu => plain(Code::Gelu),
+        GeluTanh => plain(Code::GeluTanh),
+        Silu => plain(Code::Silu),
+        Mish => plain(Code::Mish),
+        Erf => plain(Code::Erf),
+        Softsign => plain(Code::Softsign),
+        Hardsigmoid => plain(Code::Hardsigmoid),
+        Hardswish => plain(Code::Hardswish),
+        Selu => plain(Code::Selu),
+        LogicalNot => plain(Code::LogicalNot),
+        BitNot => plain(Code::BitNot),
+        IsNan => plain(Code::IsNan),
+        IsInf => plain(Code::IsInf),
+        IsFinite => plain(Code::IsFinite),
+        IsPosInf => plain(Code::IsPosInf),
+        IsNegInf => plain(Code::IsNegInf),
+        SignBit => plain(Code::SignBit),
+        PowScalar(p) => (Code::Pow, [p, 0.0, 0.0]),
+        RPowScalar(b) => (Code::RPow, [b, 0.0, 0.0]),
+        LeakyRelu(s) => (Code::LeakyRelu, [s, 0.0, 0.0]),
+        Elu(alpha, scale, input_scale) => (Code::Elu, [alpha, scale, input_scale]),
+        Celu(alpha) => (Code::Celu, [alpha, 0.0, 0.0]),
+        Softplus(beta, threshold) => (Code::Softplus, [beta, threshold, 0.0]),
+        Clamp(lo, hi) => (Code::Clamp, [lo, hi, 0.0]),
+        Threshold(th, v) => (Code::Threshold, [th, v, 0.0]),
+        NanToNum(nan, pinf, ninf) => (Code::NanToNum, [nan, pinf, ninf]),
+        RoundDecimals(d) => (Code::RoundDecimals, [10f64.powi(d as i32), 0.0, 0.0]),
+    }
 }
 
 /// `dst = src` (cast to dst's dtype), src already broadcast to dst's shape, dst contiguous:

@@ -76,7 +76,7 @@ impl BinaryOp {
             BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge
         )
     }
-    fn is_logical(self) -> bool {
+    pub(crate) fn is_logical(self) -> bool {
         matches!(self, BinaryOp::And | BinaryOp::Or | BinaryOp::Xor)
     }
     fn name(self) -> &'static str {
@@ -1256,6 +1256,9 @@ impl Tensor {
         use UnaryOp::*;
         if op.to_bool() {
             let out = Tensor::empty(self.shape(), DType::Bool, self.device())?;
+            if kernel_took!(self, crate::cuda::ops::unary_test(op, &out, self)) {
+                return Ok(out);
+            }
             crate::dispatch_float!(self.dtype, T => map1::<T, bool>(&out, self, move |v| {
                 let x = v.to_c();
                 match op {
@@ -1277,7 +1280,9 @@ impl Tensor {
         }
         if self.dtype == DType::Bool && op == BitNot {
             let out = Tensor::empty(self.shape(), DType::Bool, self.device())?;
-            map1::<bool, bool>(&out, self, |v| !v);
+            if !kernel_took!(self, crate::cuda::ops::unary_test(LogicalNot, &out, self)) {
+                map1::<bool, bool>(&out, self, |v| !v);
+            }
             return Ok(out);
         }
         if !self.dtype.is_float() && op.keeps_int() {
@@ -1288,7 +1293,9 @@ impl Tensor {
                 return self.cast_raw(DType::I64)?.unary(op)?.cast_raw(DType::Bool);
             }
             let out = Tensor::empty(self.shape(), self.dtype, self.device())?;
-            crate::dispatch_int!(self.dtype, T => map1::<T, T>(&out, self, move |v| int_fn(op, v)), _ => unreachable!());
+            if !kernel_took!(self, crate::cuda::ops::unary_int(op, &out, self)) {
+                crate::dispatch_int!(self.dtype, T => map1::<T, T>(&out, self, move |v| int_fn(op, v)), _ => unreachable!());
+            }
             return Ok(out);
         }
         if op == BitNot {
@@ -1304,13 +1311,7 @@ impl Tensor {
             self.cast(default_dtype())?
         };
         let out = Tensor::empty(x.shape(), x.dtype, x.device())?;
-        #[cfg(feature = "cuda")]
-        let on_gpu = out.device().is_cuda() && crate::cuda::ops::unary(op, &out, &x)?;
-        #[cfg(not(feature = "cuda"))]
-        let on_gpu = false;
-        if !on_gpu {
-            float_unary_kernel(op, &out, &x);
-        }
+        float_unary(op, &out, &x)?;
         if needs_grad(&[&x]) {
             return Ok(unary_backward(op, &x, out));
         }
@@ -1332,7 +1333,7 @@ impl Tensor {
         {
             return Ok(false);
         }
-        float_unary_kernel(op, out, self);
+        float_unary(op, out, self)?;
         out.bump_version();
         Ok(true)
     }
@@ -1340,6 +1341,9 @@ impl Tensor {
     /// f'(x) element-wise, for formulas that are not tensor expressions.
     pub fn unary_deriv(&self, op: UnaryOp) -> Result<Tensor> {
         let out = Tensor::empty(self.shape(), self.dtype, self.device())?;
+        if kernel_took!(self, crate::cuda::ops::unary_deriv(op, &out, self)) {
+            return Ok(out);
+        }
         crate::dispatch_float!(self.dtype, T => map1::<T, T>(&out, self, move |v| T::from_c(float_deriv(op, v.to_c()))),
             _ => crate::bail!(Runtime, "derivative of a non-float tensor"));
         Ok(out)
@@ -1363,7 +1367,7 @@ impl Tensor {
             );
         }
         if self.dtype.is_float() && !op.to_bool() {
-            float_unary_kernel(op, self, self);
+            float_unary(op, self, self)?;
         } else {
             let r = self.unary(op)?;
             self.copy_raw(&r)?;
@@ -1371,6 +1375,14 @@ impl Tensor {
         self.bump_version();
         Ok(())
     }
+}
+
+/// `out = op(x)` for float x: a kernel when out is on a GPU and one takes the case, else the host loop.
+fn float_unary(op: UnaryOp, out: &Tensor, x: &Tensor) -> Result<()> {
+    if !kernel_took!(out, crate::cuda::ops::unary(op, out, x)) {
+        float_unary_kernel(op, out, x);
+    }
+    Ok(())
 }
 
 fn float_unary_kernel(op: UnaryOp, out: &Tensor, x: &Tensor) {

@@ -1,5 +1,18 @@
 //! CPU kernels and the differentiable ops built on them.
 
+/// Whether a GPU kernel took the op: `$call` (a `crate::cuda::ops` entry, a `Result<bool>`) runs
+/// when `$t` lives on a CUDA device; false in a build without the `cuda` feature. The caller runs
+/// the host loop when it is false.
+macro_rules! kernel_took {
+    ($t:expr, $call:expr) => {{
+        #[cfg(feature = "cuda")]
+        let took: bool = $t.device().is_cuda() && $call?;
+        #[cfg(not(feature = "cuda"))]
+        let took = false;
+        took
+    }};
+}
+
 pub mod arith;
 pub mod conv;
 pub mod elementwise;

@@ -1,11 +1,12 @@
-// Elementwise kernels: binary arithmetic and comparisons, unary math, scalar arithmetic.
+// Elementwise kernels: binary arithmetic, comparisons, logical and bitwise ops, the hot unary math
+// ops (the rest are in unary.cu), scalar arithmetic.
 // Launch with blockDim.x = 256 (any block size is correct; nothing here reduces) and any grid:
 // every kernel is a grid-stride loop over n elements. Outputs are contiguous.
 //
 //   <op>_<dt>(T* out, const T* a, const T* b, i64 n)                        same-shape, contiguous
 //   <op>_strided_<dt>(T* out, const T* a, Strides sa, const T* b, Strides sb, i64 n)
 //                                            a and b read through their (broadcast) strides
-//   <cmp>_<dt>, <cmp>_strided_<dt>: as above but `u8* out` (bool: 0 or 1)
+//   <cmp>_<dt>, <cmp>_strided_<dt>: as above but `u8* out` (bool: 0 or 1); logical_and/or/xor too
 //   <unary>_<dt>(T* out, const T* a, i64 n)
 //   add_scalar_<dt>/mul_scalar_<dt>(T* out, const T* a, double scalar, i64 n)
 //   where_<dt>(T* out, const u8* cond, Strides sc, const T* a, Strides sa, const T* b, Strides sb, i64 n)
@@ -33,6 +34,40 @@ struct OpPow {
     __device__ __forceinline__ float operator()(float a, float b) const { return powf(a, b); }
     __device__ __forceinline__ double operator()(double a, double b) const { return pow(a, b); }
 };
+struct OpFmod {  // C's remainder: the sign of the dividend
+    __device__ __forceinline__ float operator()(float a, float b) const { return fmodf(a, b); }
+    __device__ __forceinline__ double operator()(double a, double b) const { return fmod(a, b); }
+};
+struct OpRem {  // Python's remainder: the sign of the divisor
+    template <class C> __device__ __forceinline__ C operator()(C a, C b) const {
+        const C r = OpFmod()(a, b);
+        return (r != (C)0 && ((r < (C)0) != (b < (C)0))) ? r + b : r;
+    }
+};
+struct OpFloorDiv {
+    __device__ __forceinline__ float operator()(float a, float b) const { return floorf(a / b); }
+    __device__ __forceinline__ double operator()(double a, double b) const { return floor(a / b); }
+};
+struct OpAtan2 {
+    __device__ __forceinline__ float operator()(float a, float b) const { return atan2f(a, b); }
+    __device__ __forceinline__ double operator()(double a, double b) const { return atan2(a, b); }
+};
+
+// Bitwise ops of the integer types (bool tensors are u8 0/1, closed under and/or/xor). Shift
+// counts wrap modulo the bit width, as Rust's wrapping_shl/shr on the host.
+struct OpBitAnd { template <class C> __device__ __forceinline__ C operator()(C a, C b) const { return a & b; } };
+struct OpBitOr { template <class C> __device__ __forceinline__ C operator()(C a, C b) const { return a | b; } };
+struct OpBitXor { template <class C> __device__ __forceinline__ C operator()(C a, C b) const { return a ^ b; } };
+struct OpShl {
+    template <class C> __device__ __forceinline__ C operator()(C a, C b) const {
+        return (C)(a << ((u32)b & (u32)(8 * sizeof(C) - 1)));
+    }
+};
+struct OpShr {
+    template <class C> __device__ __forceinline__ C operator()(C a, C b) const {
+        return (C)(a >> ((u32)b & (u32)(8 * sizeof(C) - 1)));
+    }
+};
 
 // IEEE comparisons: every one but ne is false when either side is NaN.
 struct OpEq { template <class C> __device__ __forceinline__ bool operator()(C a, C b) const { return a == b; } };
@@ -41,6 +76,10 @@ struct OpLt { template <class C> __device__ __forceinline__ bool operator()(C a,
 struct OpLe { template <class C> __device__ __forceinline__ bool operator()(C a, C b) const { return a <= b; } };
 struct OpGt { template <class C> __device__ __forceinline__ bool operator()(C a, C b) const { return a > b; } };
 struct OpGe { template <class C> __device__ __forceinline__ bool operator()(C a, C b) const { return a >= b; } };
+// Logical ops: nonzero is true (NaN too).
+struct OpAnd { template <class C> __device__ __forceinline__ bool operator()(C a, C b) const { return a != (C)0 && b != (C)0; } };
+struct OpOr { template <class C> __device__ __forceinline__ bool operator()(C a, C b) const { return a != (C)0 || b != (C)0; } };
+struct OpXor { template <class C> __device__ __forceinline__ bool operator()(C a, C b) const { return (a != (C)0) != (b != (C)0); } };
 
 // Integer unary ops that make sense (abs of the most negative value wraps, as in PyTorch).
 struct OpNeg { template <class C> __device__ __forceinline__ C operator()(C x) const { return -x; } };
@@ -175,6 +214,9 @@ __device__ __forceinline__ void scalar_contiguous(T* out, const T* a, double s, 
     COMPARE_KERNELS(le, OpLe, T)          \
     COMPARE_KERNELS(gt, OpGt, T)          \
     COMPARE_KERNELS(ge, OpGe, T)          \
+    COMPARE_KERNELS(logical_and, OpAnd, T) \
+    COMPARE_KERNELS(logical_or, OpOr, T)  \
+    COMPARE_KERNELS(logical_xor, OpXor, T) \
     SCALAR_KERNEL(add_scalar, OpAdd, T)   \
     SCALAR_KERNEL(mul_scalar, OpMul, T)   \
     WHERE_KERNEL(T)
@@ -183,6 +225,10 @@ __device__ __forceinline__ void scalar_contiguous(T* out, const T* a, double s, 
 #define FLOAT_DTYPE_KERNELS(T)             \
     BINARY_KERNELS(div, OpDiv, T)          \
     BINARY_KERNELS(pow, OpPow, T)          \
+    BINARY_KERNELS(floor_divide, OpFloorDiv, T) \
+    BINARY_KERNELS(remainder, OpRem, T)    \
+    BINARY_KERNELS(fmod, OpFmod, T)        \
+    BINARY_KERNELS(atan2, OpAtan2, T)      \
     UNARY_KERNEL(neg, OpNeg, T)            \
     UNARY_KERNEL(abs, OpFAbs, T)           \
     UNARY_KERNEL(exp, OpExp, T)            \
@@ -196,6 +242,14 @@ __device__ __forceinline__ void scalar_contiguous(T* out, const T* a, double s, 
     UNARY_KERNEL(relu, OpRelu, T)          \
     UNARY_KERNEL(gelu, OpGelu, T)          \
     UNARY_KERNEL(silu, OpSilu, T)
+
+// Integer-only ops (u8 included).
+#define INT_DTYPE_KERNELS(T)                  \
+    BINARY_KERNELS(bitwise_and, OpBitAnd, T)  \
+    BINARY_KERNELS(bitwise_or, OpBitOr, T)    \
+    BINARY_KERNELS(bitwise_xor, OpBitXor, T)  \
+    BINARY_KERNELS(shl, OpShl, T)             \
+    BINARY_KERNELS(shr, OpShr, T)
 
 // Signed-integer-only unary ops.
 #define SIGNED_DTYPE_KERNELS(T) \
@@ -215,6 +269,10 @@ FLOAT_DTYPE_KERNELS(f32)
 FLOAT_DTYPE_KERNELS(f64)
 FLOAT_DTYPE_KERNELS(f16)
 FLOAT_DTYPE_KERNELS(bf16)
+
+INT_DTYPE_KERNELS(i64)
+INT_DTYPE_KERNELS(i32)
+INT_DTYPE_KERNELS(u8)
 
 SIGNED_DTYPE_KERNELS(i64)
 SIGNED_DTYPE_KERNELS(i32)
