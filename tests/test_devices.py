@@ -626,3 +626,31 @@ def test_tf32_flag_and_matmul_precision() -> None:
     finally:
         torch.backends.cuda.matmul.allow_tf32 = False
     assert torch.backends.cuda.is_built() == torch.cuda.is_built()
+
+
+@needs_cuda
+@pytest.mark.parametrize("view", [
+    lambda a: a[::2, 1:],
+    lambda a: a.t()[1],
+    lambda a: a.diagonal(),
+    lambda a: a.chunk(3, 1)[1],
+    lambda a: a.unbind(0)[2],
+    lambda a: a.narrow(1, 1, 2).transpose(0, 1),
+])
+def test_view_backward_stays_on_the_device(emulated_kernels: bool, view: Callable) -> None:
+    """The gradient of a view that does not overlap itself is a zero fill and a strided copy, both
+    kernels; it equals the CPU's."""
+    if not emulated_kernels:
+        pytest.skip("no kernels for the emulated device (g++ missing)")
+    x0 = rand(4, 5)
+    grads = []
+    for device in ("cpu", "cuda"):
+        x = x0.detach().clone().to(device).requires_grad_()
+        y = view(x)
+        seed = torch.arange(float(y.numel())).reshape(y.shape).to(device)
+        touched = torch._C._cuda_host_accesses(0) if device == "cuda" else 0
+        y.backward(seed)
+        if device == "cuda":
+            assert torch._C._cuda_host_accesses(0) == touched
+        grads.append(x.grad.cpu().numpy())
+    np.testing.assert_array_equal(grads[1], grads[0])

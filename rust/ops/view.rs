@@ -461,18 +461,11 @@ impl Tensor {
 pub fn scatter_through(shape: &[usize], rel: &Layout, g: &Tensor) -> Result<Tensor> {
     let out = Tensor::zeros(shape, g.dtype, g.device())?;
     let target = out.with_layout(rel.clone());
-    let g_c = g.contiguous()?;
-    // Windows may overlap (unfold, as_strided): accumulate sequentially.
-    crate::dispatch_all!(g.dtype, T => {
-        let vals = g_c.to_vec::<T>();
-        let mut i = 0;
-        let base = out.storage.as_ptr() as *mut T;
-        for_each_offset(&target.layout, |off| {
-            // SAFETY: off lies within `out`, whose layout `rel` was derived from.
-            unsafe { *base.add(off) = add_elem(*base.add(off), vals[i]) };
-            i += 1;
-        });
-    });
+    if rel.is_non_overlapping() {
+        target.copy_raw(&g.detach())?;
+    } else {
+        scatter_add_overlapping(&out, &target, g)?;
+    }
     if needs_grad(&[g]) {
         let rel = rel.clone();
         return Ok(record1("AsStridedScatterBackward0", &[g], out, move |gg| {
@@ -484,6 +477,22 @@ pub fn scatter_through(shape: &[usize], rel: &Layout, g: &Tensor) -> Result<Tens
         }));
     }
     Ok(out)
+}
+
+/// `out[target] += g` element by element in order, for windows that overlap (unfold, as_strided).
+fn scatter_add_overlapping(out: &Tensor, target: &Tensor, g: &Tensor) -> Result<()> {
+    let g_c = g.contiguous()?;
+    crate::dispatch_all!(g.dtype, T => {
+        let vals = g_c.to_vec::<T>();
+        let mut i = 0;
+        let base = out.storage.as_ptr() as *mut T;
+        for_each_offset(&target.layout, |off| {
+            // SAFETY: off lies within `out`, whose layout `rel` was derived from.
+            unsafe { *base.add(off) = add_elem(*base.add(off), vals[i]) };
+            i += 1;
+        });
+    });
+    Ok(())
 }
 
 fn add_elem<T: crate::tensor::Elem>(a: T, b: T) -> T {

@@ -102,6 +102,22 @@ impl Layout {
         }
         true
     }
+    /// Whether no two elements share a storage offset (a sufficient test: with the dims of more
+    /// than one element ordered by stride, each stride passes the span of the dims below it).
+    /// True for slices, selections, diagonals and permutations; false for expanded or unfolded
+    /// (overlapping-window) views.
+    pub fn is_non_overlapping(&self) -> bool {
+        let mut dims: Dims = (0..self.ndim()).filter(|&d| self.shape[d] > 1).collect();
+        dims.sort_by_key(|&d| self.strides[d]);
+        let mut span = 0usize;
+        for d in dims {
+            if self.strides[d] <= span {
+                return false;
+            }
+            span += self.strides[d] * (self.shape[d] - 1);
+        }
+        true
+    }
     /// One past the largest storage element this layout touches (0 when empty).
     pub fn storage_extent(&self) -> usize {
         if self.numel() == 0 {
@@ -260,6 +276,26 @@ pub fn infer_shape(shape: &[i64], numel: usize) -> Result<Dims> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    fn layout(shape: &[usize], strides: &[usize]) -> Layout {
+        Layout {
+            shape: shape.into(),
+            strides: strides.into(),
+            offset: 0,
+        }
+    }
+    #[test]
+    fn non_overlapping_views() {
+        let c = Layout::contiguous(&[4, 6]);
+        assert!(c.is_non_overlapping());
+        assert!(c.transpose(0, 1).is_non_overlapping());
+        assert!(c.narrow(1, 2, 3).is_non_overlapping());
+        assert!(layout(&[2, 3], &[12, 2]).is_non_overlapping()); // a[::2, ::2]
+        assert!(layout(&[4], &[7]).is_non_overlapping()); // a diagonal
+        assert!(layout(&[1, 5], &[0, 1]).is_non_overlapping()); // a size-1 dim's stride is moot
+        assert!(!layout(&[4, 6], &[0, 1]).is_non_overlapping()); // expanded
+        assert!(!layout(&[3, 2], &[1, 1]).is_non_overlapping()); // unfold(0, 2, 1) windows
+        assert!(!layout(&[2, 3], &[2, 1]).is_non_overlapping()); // windows of 3 stepping by 2
+    }
     #[test]
     fn view_of_transposed_needs_copy() {
         let l = Layout::contiguous(&[2, 3]).transpose(0, 1);
