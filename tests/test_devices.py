@@ -264,7 +264,9 @@ def launches(fn: Callable[[], Any]) -> int:
         (lambda a, b: a.t().contiguous(), 1, False),
         (lambda a, b: a.to(torch.float64), 1, False),
         (lambda a, b: a.sum(1), 1, False),
-        (lambda a, b: a.sum(0), 2, False),  # reduced dim moved last: a copy, then a row sum
+        (lambda a, b: a.sum(0), 1, False),  # the leading dim reduced in place, a thread per column
+        (lambda a, b: a.sum((0, 1)), 1, False),  # a small whole buffer: one block
+        (lambda a, b: a.t().sum(1), 2, False),  # not contiguous: a copy, then the reduction
         (lambda a, b: (a > 0).sum(), 3, False),  # 0 filled in, the comparison, an i64 row sum (torch.sum's dtype)
         (lambda a, b: a.long().sum(1), 2, False),  # a cast, then the i64 row sum
         (lambda a, b: a.softmax(1), 1, False),

@@ -8,6 +8,7 @@ use super::device::{gpu, Gpu};
 use crate::ops::elementwise::{BinaryOp, UnaryOp};
 use crate::ops::nn::NllRows;
 use crate::ops::optim::Update;
+use crate::ops::reduce::Reduction;
 use crate::tensor::{DType, Device, Layout, Result, Scalar, Tensor};
 use smallvec::SmallVec;
 use std::ffi::c_void;
@@ -666,58 +667,115 @@ pub fn softmax_rows(out: &Tensor, x: &Tensor, log: bool) -> Result<bool> {
     Ok(true)
 }
 
-/// Sum of contiguous `x` over its last dimension into contiguous `out` (x's dtype, f16/bf16/f32
-/// accumulated in f32; i64 for integer and bool `x`).
-pub fn sum_rows(out: &Tensor, x: &Tensor) -> Result<bool> {
-    let (Some(g), Some(sfx)) = (gpu_for(x, "reduce"), suffix(x.dtype)) else {
-        return Ok(false);
-    };
-    // integer and bool rows sum into i64, as torch.sum does
-    let out_dtype = if x.dtype.is_float() {
-        x.dtype
-    } else {
-        DType::I64
-    };
-    if out.dtype != out_dtype || !x.is_contiguous() || !out.is_contiguous() || x.ndim() == 0 {
-        return Ok(false);
+impl Reduction {
+    /// reduce.cu's kernel name stem.
+    fn stem(self) -> &'static str {
+        match self {
+            Reduction::Sum => "sum",
+            Reduction::Prod => "prod",
+            Reduction::Max => "max",
+            Reduction::Min => "min",
+        }
     }
-    let cols = x.shape()[x.ndim() - 1];
-    let rows = out.numel();
-    if rows > 0 {
-        Launch::new(g, "reduce")
-            .tensor(out)
-            .tensor(x)
-            .i64(rows)
-            .i64(cols)
-            .run(&format!("sum_rows_{}", sfx), row_grid(rows))?;
+    /// The result dtype: sums and products of integers and bools are int64 (torch.sum/prod).
+    fn out_dtype(self, x: DType) -> DType {
+        match self {
+            Reduction::Sum | Reduction::Prod if !x.is_float() => DType::I64,
+            _ => x,
+        }
     }
-    Ok(true)
+    /// The dtype of a two-pass reduction's partials: the accumulator for sums and products,
+    /// the input's dtype for max/min.
+    fn partial_dtype(self, x: DType) -> DType {
+        match self {
+            Reduction::Max | Reduction::Min => x,
+            _ if x == DType::F64 => DType::F64,
+            _ if x.is_float() => DType::F32,
+            _ => DType::I64,
+        }
+    }
 }
 
-/// Sum of `x` over `dims` (sorted, distinct) with the result shaped `out_shape` (i64 for integer
-/// and bool `x`): the reduced dims moved last (a strided copy when that reorders them), then one
-/// row sum.
-pub fn sum_dims(x: &Tensor, dims: &[usize], out_shape: &[usize]) -> Result<Option<Tensor>> {
-    if gpu_for(x, "reduce").is_none() || suffix(x.dtype).is_none() {
+/// Below this many columns a row is reduced by one thread (`*_mid` kernels) rather than a block.
+const BLOCK_ROW_MIN_COLS: usize = 64;
+/// Above this many elements a whole-buffer reduction takes two passes over many blocks rather
+/// than one block.
+const TWO_PASS_MIN: usize = 1 << 15;
+
+/// `kind` of `x` over `dims` (sorted, distinct) shaped `out_shape`. A contiguous x whose reduced
+/// dims are adjacent is read in place as [outer, cols, inner]; otherwise the reduced dims are
+/// moved last by a strided copy. One output of many elements: two passes over the whole buffer.
+pub fn reduce_dims(
+    x: &Tensor,
+    dims: &[usize],
+    kind: Reduction,
+    out_shape: &[usize],
+) -> Result<Option<Tensor>> {
+    let (Some(g), Some(sfx)) = (gpu_for(x, "reduce"), suffix(x.dtype)) else {
         return Ok(None);
-    }
-    let kept: Vec<usize> = (0..x.ndim()).filter(|d| !dims.contains(d)).collect();
-    let perm: Vec<i64> = kept.iter().chain(dims).map(|&d| d as i64).collect();
-    let rows: usize = kept.iter().map(|&d| x.shape()[d]).product();
-    let cols: usize = dims.iter().map(|&d| x.shape()[d]).product();
-    let xp = x
-        .detach()
-        .permute(&perm)?
-        .contiguous()?
-        .reshape(&[rows, cols])?;
-    let out_dtype = if x.dtype.is_float() {
-        x.dtype
-    } else {
-        DType::I64
     };
-    let out = Tensor::empty(out_shape, out_dtype, x.device())?;
-    if !sum_rows(&out, &xp)? {
-        return Ok(None);
+    let out = Tensor::empty(out_shape, kind.out_dtype(x.dtype), x.device())?;
+    if out.numel() == 0 {
+        return Ok(Some(out));
+    }
+    let sh = x.shape();
+    let adjacent = dims.windows(2).all(|w| w[1] == w[0] + 1);
+    let (x, outer, cols, inner) = match (dims.first(), dims.last()) {
+        (Some(&first), Some(&last)) if x.is_contiguous() && adjacent => {
+            let size = |r: &[usize]| r.iter().product::<usize>();
+            (
+                x.detach(),
+                size(&sh[..first]),
+                size(&sh[first..=last]),
+                size(&sh[last + 1..]),
+            )
+        }
+        _ => {
+            let kept: Vec<usize> = (0..x.ndim()).filter(|d| !dims.contains(d)).collect();
+            let perm: Vec<i64> = kept.iter().chain(dims).map(|&d| d as i64).collect();
+            let rows = kept.iter().map(|&d| sh[d]).product();
+            let cols = dims.iter().map(|&d| sh[d]).product();
+            (x.detach().permute(&perm)?.contiguous()?, rows, cols, 1)
+        }
+    };
+    let stem = kind.stem();
+    if outer * inner == 1 && cols > TWO_PASS_MIN {
+        let grid = grid_for(g, cols).min(1024);
+        let pd = kind.partial_dtype(x.dtype);
+        let partial = Tensor::empty(&[grid as usize], pd, x.device())?;
+        Launch::new(g, "reduce")
+            .tensor(&partial)
+            .tensor(&x)
+            .i64(cols)
+            .run(&format!("{}_all_{}", stem, sfx), grid)?;
+        let fin = if out.dtype == pd {
+            out.clone()
+        } else {
+            Tensor::empty(out_shape, pd, x.device())?
+        };
+        Launch::new(g, "reduce")
+            .tensor(&fin)
+            .tensor(&partial)
+            .i64(grid as usize)
+            .run(&format!("{}_all_{}", stem, suffix(pd).unwrap_or("")), 1)?;
+        if out.dtype != pd {
+            out.copy_raw(&fin)?;
+        }
+    } else if inner == 1 && cols >= BLOCK_ROW_MIN_COLS {
+        Launch::new(g, "reduce")
+            .tensor(&out)
+            .tensor(&x)
+            .i64(outer)
+            .i64(cols)
+            .run(&format!("{}_rows_{}", stem, sfx), row_grid(outer))?;
+    } else {
+        Launch::new(g, "reduce")
+            .tensor(&out)
+            .tensor(&x)
+            .i64(outer)
+            .i64(cols)
+            .i64(inner)
+            .run(&format!("{}_mid_{}", stem, sfx), grid_for(g, outer * inner))?;
     }
     Ok(Some(out))
 }
@@ -925,9 +983,6 @@ pub fn extreme_dim(
     let (Some(g), Some(sfx)) = (gpu_for(x, "reduce"), suffix(x.dtype)) else {
         return Ok(None);
     };
-    if !x.dtype.is_float() {
-        return Ok(None);
-    }
     let cols = x.shape()[d];
     let rows = x.numel() / cols.max(1);
     let xl = x.detach().movedim(d as i64, -1)?.contiguous()?;

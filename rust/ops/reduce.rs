@@ -170,6 +170,30 @@ fn fold<T: Elem, A: Copy + Send + Sync>(
     }
 }
 
+/// The reductions with GPU kernels.
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub enum Reduction {
+    Sum,
+    Prod,
+    Max,
+    Min,
+}
+
+/// The reduction as kernels when x lives on a GPU that runs them.
+fn gpu_reduce(
+    x: &Tensor,
+    dims: &[usize],
+    kind: Reduction,
+    shape: &[usize],
+) -> Result<Option<Tensor>> {
+    #[cfg(feature = "cuda")]
+    if x.device().is_cuda() {
+        return crate::cuda::ops::reduce_dims(x, dims, kind, shape);
+    }
+    let _ = (x, dims, kind, shape);
+    Ok(None)
+}
+
 fn finish<T: Elem>(vals: Vec<T>, shape: &[usize], dev: Device) -> Result<Tensor> {
     Tensor::from_vec_on(&vals, shape, dev)
 }
@@ -183,14 +207,7 @@ impl Tensor {
     /// `sum` recording under `name` (PyTorch: SumBackward0 for a full sum, SumBackward1 with dims).
     fn sum_named(&self, dims: &[usize], keepdim: bool, name: &'static str) -> Result<Tensor> {
         let shape = out_shape(self.shape(), dims, keepdim);
-        #[cfg(feature = "cuda")]
-        let gpu = if self.device().is_cuda() {
-            crate::cuda::ops::sum_dims(self, dims, &shape)?
-        } else {
-            None
-        };
-        #[cfg(not(feature = "cuda"))]
-        let gpu: Option<Tensor> = None;
+        let gpu = gpu_reduce(self, dims, Reduction::Sum, &shape)?;
         let fast = if gpu.is_some() {
             None
         } else if self.dtype.is_float() && self.is_contiguous() {
@@ -267,7 +284,9 @@ impl Tensor {
     pub fn prod(&self, dims: Option<&[i64]>, keepdim: bool) -> Result<Tensor> {
         let d = resolve_dims(dims, self.ndim())?;
         let shape = out_shape(self.shape(), &d, keepdim);
-        let out = if self.dtype.is_float() {
+        let out = if let Some(out) = gpu_reduce(self, &d, Reduction::Prod, &shape)? {
+            out
+        } else if self.dtype.is_float() {
             crate::dispatch_float!(self.dtype, T => {
                 let v = fold::<T, f64>(self, &d, 1.0, |a, x, _| a * x.to_f64(), |a, b| a * b);
                 finish::<T>(v.into_iter().map(T::from_f64).collect(), &shape, self.device())?
@@ -389,10 +408,22 @@ impl Tensor {
             );
         }
         let shape = out_shape(self.shape(), &d, keepdim);
-        let fast = crate::dispatch_all!(self.dtype, T => {
-            super::reduce_fast::extreme_contiguous::<T>(self, &d, is_max).map(|v| finish::<T>(v, &shape, self.device()))
-        });
-        let out = if let Some(out) = fast {
+        let kind = if is_max {
+            Reduction::Max
+        } else {
+            Reduction::Min
+        };
+        let gpu = gpu_reduce(self, &d, kind, &shape)?;
+        let fast = if gpu.is_some() {
+            None
+        } else {
+            crate::dispatch_all!(self.dtype, T => {
+                super::reduce_fast::extreme_contiguous::<T>(self, &d, is_max).map(|v| finish::<T>(v, &shape, self.device()))
+            })
+        };
+        let out = if let Some(out) = gpu {
+            out
+        } else if let Some(out) = fast {
             out?
         } else {
             crate::dispatch_all!(self.dtype, T => {

@@ -112,6 +112,9 @@ template <> __device__ __forceinline__ float pos_inf<float>() { return __int_as_
 template <> __device__ __forceinline__ double pos_inf<double>() {
     return __longlong_as_double((i64)0x7ff0000000000000ULL);
 }
+// For integer accumulators (i64), the "infinities" are the type's extremes.
+template <> __device__ __forceinline__ i64 neg_inf<i64>() { return (i64)(-9223372036854775807LL - 1); }
+template <> __device__ __forceinline__ i64 pos_inf<i64>() { return (i64)9223372036854775807LL; }
 template <class T> __device__ __forceinline__ T quiet_nan();
 template <> __device__ __forceinline__ float quiet_nan<float>() { return __int_as_float(0x7fc00000); }
 template <> __device__ __forceinline__ double quiet_nan<double>() {

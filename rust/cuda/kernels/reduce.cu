@@ -1,41 +1,71 @@
-// Reductions over the contiguous last dimension, and over a whole buffer in two passes.
-// Launch with blockDim.x = 256 (block reductions need full warps: any multiple of 32 up to 1024
-// works). Row kernels: one block per row, any grid (e.g. min(rows, 65535)); blocks loop over the
-// rows past the grid. Input is contiguous [rows, cols]; cols may be 0.
+// Reductions: over the contiguous last dimension (a block per row), over the middle dimension of
+// a contiguous [outer, cols, inner] buffer (a thread per output), and over a whole buffer in two
+// passes. Launch with blockDim.x = 256 (block reductions need full warps: any multiple of 32 up to
+// 1024 works) and any grid: row kernels loop over the rows past the grid, the others grid-stride.
 //
-//   sum_rows_<dt>(T* out, const T* in, i64 rows, i64 cols)      out[rows]; f16/bf16/f32 accumulate in f32
-//   max_rows_<dt>, min_rows_<dt> (same arguments)               NaN-propagating; -inf/+inf when cols == 0
+//   <op>_rows_<dt>(O* out, const T* in, i64 rows, i64 cols)      out[rows] from contiguous [rows, cols]
+//   <op>_mid_<dt>(O* out, const T* in, i64 outer, i64 cols, i64 inner)
+//                             out[outer, inner] reduces in[outer, cols, inner] over cols
 //   argmax_rows_<dt>, argmin_rows_<dt>(i64* out, const T* in, i64 rows, i64 cols)
 //                             first index of the max/min; a NaN counts as the extreme (first NaN wins)
-//   sum_all_<dt>(A* partial, const T* in, i64 n)      partial[blockIdx.x] = sum of that block's share,
-//                             A = f32 for f32/f16/bf16, f64 for f64, i64 for i64/i32/u8
-//   max_all_<dt>, min_all_<dt>(T* partial, const T* in, i64 n)   the same, partials in T
+//   <op>_all_<dt>(P* partial, const T* in, i64 n)   partial[blockIdx.x] = that block's share
+//
+// op is sum, prod, max or min. O, the result type: sums and products of integers (and bools, as
+// u8) are i64, as torch.sum/prod; everything else keeps T. Accumulation is in Acc<T> (f32 for
+// f16/bf16/f32, f64 for f64, i64 for integers). max/min propagate NaN; an empty reduction gives
+// the op's identity (0, 1, -inf, +inf; the type's lowest/highest for integers).
 //
 // The *_all kernels are two-pass: launch with G blocks (any G >= 1, e.g. min(ceil(n/256), 1024))
-// into a G-element buffer, then launch once more with ONE block on that buffer:
-// sum_all_f32 for f32/f16/bf16 partials, sum_all_f64 for f64, sum_all_i64 for integer ones;
-// max_all_<dt>/min_all_<dt> again for max/min. partial[0] of the second launch is the result.
+// into a G-element buffer, then launch once more with ONE block on that buffer. Partials P are
+// Acc<T> for sum/prod (second pass: sum_all_f32/prod_all_f32 for f32/f16/bf16, *_f64 for f64,
+// *_i64 for integers) and T for max/min (second pass: the same kernel). partial[0] of the second
+// launch is the result.
 
-template <class T> __device__ __forceinline__ void sum_rows(T* out, const T* in, i64 rows, i64 cols) {
-    typedef typename Acc<T>::type A;
-    BLOCK_ROW_LOOP(row, rows) {
-        const T* x = in + row * cols;
-        A s = 0;
-        BLOCK_COL_LOOP(c, cols) s += (A)to_compute(x[c]);
-        s = block_reduce(s, SumOp());
-        if (threadIdx.x == 0) out[row] = from_compute<T>((typename Compute<T>::type)s);
-    }
+struct ProdOp {
+    template <class T> __device__ __forceinline__ T operator()(T a, T b) const { return a * b; }
+    template <class T> __device__ __forceinline__ T identity() const { return (T)1; }
+};
+
+// The result type of a sum or product.
+template <class T> struct Wide { typedef T type; };
+template <> struct Wide<i32> { typedef i64 type; };
+template <> struct Wide<u8> { typedef i64 type; };
+
+template <class O, class A> __device__ __forceinline__ O store_as(A v) {
+    return from_compute<O>((typename Compute<O>::type)v);
 }
 
-template <class T, class Op> __device__ __forceinline__ void extreme_rows(T* out, const T* in, i64 rows, i64 cols, Op op) {
+template <class T, class O, class Op>
+__device__ __forceinline__ void reduce_rows(O* out, const T* in, i64 rows, i64 cols, Op op) {
     typedef typename Acc<T>::type A;
     BLOCK_ROW_LOOP(row, rows) {
         const T* x = in + row * cols;
         A m = op.template identity<A>();
         BLOCK_COL_LOOP(c, cols) m = op(m, (A)to_compute(x[c]));
         m = block_reduce(m, op);
-        if (threadIdx.x == 0) out[row] = from_compute<T>(m);
+        if (threadIdx.x == 0) out[row] = store_as<O>(m);
     }
+}
+
+// Consecutive threads take consecutive inner positions, so their loads coalesce.
+template <class T, class O, class Op>
+__device__ __forceinline__ void reduce_mid(O* out, const T* in, i64 outer, i64 cols, i64 inner, Op op) {
+    typedef typename Acc<T>::type A;
+    GRID_STRIDE_LOOP(j, outer * inner) {
+        const i64 o = j / inner;
+        const T* x = in + o * cols * inner + (j - o * inner);
+        A m = op.template identity<A>();
+        for (i64 c = 0; c < cols; ++c) m = op(m, (A)to_compute(x[c * inner]));
+        out[j] = store_as<O>(m);
+    }
+}
+
+template <class T, class P, class Op> __device__ __forceinline__ void reduce_all(P* partial, const T* in, i64 n, Op op) {
+    typedef typename Acc<T>::type A;
+    A m = op.template identity<A>();
+    GRID_STRIDE_LOOP(i, n) m = op(m, (A)to_compute(in[i]));
+    m = block_reduce(m, op);
+    if (threadIdx.x == 0) partial[blockIdx.x] = store_as<P>(m);
 }
 
 // (value, index) preference for arg-reductions: NaN first, then the larger (smaller) value,
@@ -91,75 +121,33 @@ template <bool IS_MAX, class T> __device__ __forceinline__ void arg_rows(i64* ou
     }
 }
 
-template <class T> __device__ __forceinline__ void sum_all(typename Acc<T>::type* partial, const T* in, i64 n) {
-    typedef typename Acc<T>::type A;
-    A s = 0;
-    GRID_STRIDE_LOOP(i, n) s += (A)to_compute(in[i]);
-    s = block_reduce(s, SumOp());
-    if (threadIdx.x == 0) partial[blockIdx.x] = s;
-}
-
-template <class T, class Op> __device__ __forceinline__ void extreme_all(T* partial, const T* in, i64 n, Op op) {
-    typedef typename Acc<T>::type A;
-    A m = op.template identity<A>();
-    GRID_STRIDE_LOOP(i, n) m = op(m, (A)to_compute(in[i]));
-    m = block_reduce(m, op);
-    if (threadIdx.x == 0) partial[blockIdx.x] = from_compute<T>(m);
-}
-
-#define ROW_KERNELS(T)                                                                         \
-    extern "C" __global__ void sum_rows_##T(T* out, const T* in, i64 rows, i64 cols) {         \
-        sum_rows(out, in, rows, cols);                                                         \
-    }                                                                                          \
-    extern "C" __global__ void max_rows_##T(T* out, const T* in, i64 rows, i64 cols) {         \
-        extreme_rows(out, in, rows, cols, MaxOp());                                            \
-    }                                                                                          \
-    extern "C" __global__ void min_rows_##T(T* out, const T* in, i64 rows, i64 cols) {         \
-        extreme_rows(out, in, rows, cols, MinOp());                                            \
-    }                                                                                          \
-    extern "C" __global__ void argmax_rows_##T(i64* out, const T* in, i64 rows, i64 cols) {    \
-        arg_rows<true>(out, in, rows, cols);                                                   \
-    }                                                                                          \
-    extern "C" __global__ void argmin_rows_##T(i64* out, const T* in, i64 rows, i64 cols) {    \
-        arg_rows<false>(out, in, rows, cols);                                                  \
+#define OP_KERNELS(name, Op, T, O, P)                                                           \
+    extern "C" __global__ void name##_rows_##T(O* out, const T* in, i64 rows, i64 cols) {        \
+        reduce_rows(out, in, rows, cols, Op());                                                  \
+    }                                                                                            \
+    extern "C" __global__ void name##_mid_##T(O* out, const T* in, i64 outer, i64 cols, i64 inner) { \
+        reduce_mid(out, in, outer, cols, inner, Op());                                           \
+    }                                                                                            \
+    extern "C" __global__ void name##_all_##T(P* partial, const T* in, i64 n) {                  \
+        reduce_all(partial, in, n, Op());                                                        \
     }
 
-#define ALL_KERNELS(T)                                                                         \
-    extern "C" __global__ void sum_all_##T(Acc<T>::type* partial, const T* in, i64 n) {        \
-        sum_all(partial, in, n);                                                               \
-    }                                                                                          \
-    extern "C" __global__ void max_all_##T(T* partial, const T* in, i64 n) {                   \
-        extreme_all(partial, in, n, MaxOp());                                                  \
-    }                                                                                          \
-    extern "C" __global__ void min_all_##T(T* partial, const T* in, i64 n) {                   \
-        extreme_all(partial, in, n, MinOp());                                                  \
+#define REDUCE_KERNELS(T)                                                                        \
+    OP_KERNELS(sum, SumOp, T, Wide<T>::type, Acc<T>::type)                                       \
+    OP_KERNELS(prod, ProdOp, T, Wide<T>::type, Acc<T>::type)                                     \
+    OP_KERNELS(max, MaxOp, T, T, T)                                                              \
+    OP_KERNELS(min, MinOp, T, T, T)                                                              \
+    extern "C" __global__ void argmax_rows_##T(i64* out, const T* in, i64 rows, i64 cols) {      \
+        arg_rows<true>(out, in, rows, cols);                                                     \
+    }                                                                                            \
+    extern "C" __global__ void argmin_rows_##T(i64* out, const T* in, i64 rows, i64 cols) {      \
+        arg_rows<false>(out, in, rows, cols);                                                    \
     }
 
-// Integer sums (torch.sum of an integer or bool tensor is int64): out is i64.
-#define INT_SUM_KERNELS(T)                                                                     \
-    extern "C" __global__ void sum_rows_##T(i64* out, const T* in, i64 rows, i64 cols) {       \
-        BLOCK_ROW_LOOP(row, rows) {                                                            \
-            const T* x = in + row * cols;                                                      \
-            i64 s = 0;                                                                         \
-            BLOCK_COL_LOOP(c, cols) s += (i64)x[c];                                            \
-            s = block_reduce(s, SumOp());                                                      \
-            if (threadIdx.x == 0) out[row] = s;                                                \
-        }                                                                                      \
-    }                                                                                          \
-    extern "C" __global__ void sum_all_##T(i64* partial, const T* in, i64 n) {                 \
-        sum_all(partial, in, n);                                                               \
-    }
-
-ROW_KERNELS(f32)
-ROW_KERNELS(f64)
-ROW_KERNELS(f16)
-ROW_KERNELS(bf16)
-
-ALL_KERNELS(f32)
-ALL_KERNELS(f64)
-ALL_KERNELS(f16)
-ALL_KERNELS(bf16)
-
-INT_SUM_KERNELS(i64)
-INT_SUM_KERNELS(i32)
-INT_SUM_KERNELS(u8)
+REDUCE_KERNELS(f32)
+REDUCE_KERNELS(f64)
+REDUCE_KERNELS(f16)
+REDUCE_KERNELS(bf16)
+REDUCE_KERNELS(i64)
+REDUCE_KERNELS(i32)
+REDUCE_KERNELS(u8)
