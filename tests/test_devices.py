@@ -283,7 +283,6 @@ def launches(fn: Callable[[], Any]) -> int:
         # error flag zeroed, gather; the flag read back is the one host access
         (lambda a, b: a.gather(1, torch.tensor([[3, 0], [1, 1], [0, 2]]).to(a.device)), 2, True),
         (lambda a, b: a.index_select(1, torch.tensor([3, 0, 3]).to(a.device)), 2, True),
-        (lambda a, b: a.index_select(0, torch.tensor([-1, 0]).to(a.device)), 2, True),  # negative: host path
     ],
 )
 def test_ops_run_as_kernels(emulated_kernels: bool, fn: Callable[..., Any], n: int, host: bool) -> None:
@@ -656,3 +655,11 @@ def test_view_backward_stays_on_the_device(emulated_kernels: bool, view: Callabl
             assert torch._C._cuda_host_accesses(0) == touched
         grads.append(x.grad.cpu().numpy())
     np.testing.assert_array_equal(grads[1], grads[0])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("bad", [[-1, 0], [0, 3]])
+def test_index_select_out_of_range_raises_index_error(device: str, bad: list) -> None:
+    x = torch.zeros(3, 4, device=device)
+    with pytest.raises(IndexError, match="index out of range in self"):
+        x.index_select(0, torch.tensor(bad, device=device))

@@ -1370,3 +1370,81 @@ pub fn gather(
         .run(&format!("gather_{}", sfx), grid_for(g, n))?;
     Ok((err.item()?.to_i64() == 0).then_some(out))
 }
+
+/// `out[index along dim] = src` (or `+=`, by atomics: f32 f64 i64 i32 only), out contiguous on a
+/// GPU, src of out's dtype. Shape mismatches are left to the host path (which raises them); with
+/// `check_index`, an index out of range is read back and also answered false, so that the host
+/// path raises its error.
+pub fn scatter(
+    out: &Tensor,
+    dim: usize,
+    index: &Tensor,
+    src: &Tensor,
+    accumulate: bool,
+    check_index: bool,
+) -> Result<bool> {
+    let (Some(g), Some(sfx)) = (gpu_for(out, "index"), suffix(out.dtype)) else {
+        return Ok(false);
+    };
+    let atomic = matches!(out.dtype, DType::F32 | DType::F64 | DType::I64 | DType::I32);
+    let dev = out.device();
+    let shapes_fit = out.ndim() > 0
+        && index.ndim() == out.ndim()
+        && (0..out.ndim()).all(|a| a == dim || index.shape()[a] <= out.shape()[a])
+        && (src.ndim() == 0
+            || (src.ndim() == index.ndim()
+                && (0..src.ndim()).all(|a| index.shape()[a] <= src.shape()[a])));
+    if (accumulate && !atomic)
+        || !out.is_contiguous()
+        || !shapes_fit
+        || index.device() != dev
+        || index.dtype.is_float()
+        || index.dtype == DType::Bool
+        || src.dtype != out.dtype
+    {
+        return Ok(false);
+    }
+    let src = if src.ndim() == 0 {
+        src.broadcast_to(index.shape())?
+    } else {
+        src.clone()
+    };
+    let Some(src) = operand(&src, dev)? else {
+        return Ok(false);
+    };
+    let index = index.cast_raw(DType::I64)?;
+    let (Some(so), Some(ss), Some(sx)) = (
+        strides_of(&out.layout),
+        strides_of(&src.layout),
+        strides_of(&index.layout),
+    ) else {
+        return Ok(false);
+    };
+    let n = index.numel();
+    if n == 0 {
+        return Ok(true);
+    }
+    let err = check_index
+        .then(|| Tensor::zeros(&[1], DType::I32, dev))
+        .transpose()?;
+    let launch = Launch::new(g, "index")
+        .tensor(out)
+        .strides(so)
+        .tensor(&src)
+        .strides(ss)
+        .tensor(&index)
+        .strides(sx)
+        .i64(dim)
+        .i64(out.shape()[dim])
+        .i64(n);
+    let launch = match &err {
+        Some(e) => launch.tensor(e),
+        None => launch.null(),
+    };
+    let kernel = if accumulate { "scatter_add" } else { "scatter" };
+    launch.run(&format!("{}_{}", kernel, sfx), grid_for(g, n))?;
+    match err {
+        Some(e) => Ok(e.item()?.to_i64() == 0),
+        None => Ok(true),
+    }
+}

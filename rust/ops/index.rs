@@ -1,8 +1,11 @@
 //! Indexing ops: gather/scatter, index_select, advanced (integer/boolean) indexing and
 //! index_put, masks, nonzero, take, flip. Backward formulas sit with each op.
 
+use super::elementwise::{BinaryOp, Operand};
 use crate::autograd::{needs_grad, record1};
-use crate::tensor::{fmt_shape, wrap_dim, DType, Dims, Elem, Error, Layout, Result, Tensor};
+use crate::tensor::{
+    fmt_shape, wrap_dim, DType, Dims, Elem, Error, Layout, Result, Scalar, Tensor,
+};
 use smallvec::SmallVec;
 
 /// Reads an index tensor as i64 values, checking its dtype.
@@ -124,7 +127,8 @@ impl Tensor {
             let (shape, ix) = (self.shape().to_vec(), index.clone());
             return Ok(record1("GatherBackward0", &[self], out, move |g| {
                 Ok(vec![Some(
-                    Tensor::zeros(&shape, g.dtype, g.device())?.scatter_op(d, &ix, g, true)?,
+                    Tensor::zeros(&shape, g.dtype, g.device())?
+                        .scatter_valid_index(d, &ix, g, true)?,
                 )])
             }));
         }
@@ -139,10 +143,41 @@ impl Tensor {
         src: &Tensor,
         accumulate: bool,
     ) -> Result<Tensor> {
+        self.scatter_checked(d, index, src, accumulate, true)
+    }
+
+    /// `scatter_op` with an index already known to be in range (the gradients of gather, max(dim),
+    /// sort): a GPU then need not read back whether it was.
+    pub(crate) fn scatter_valid_index(
+        &self,
+        d: usize,
+        index: &Tensor,
+        src: &Tensor,
+        accumulate: bool,
+    ) -> Result<Tensor> {
+        self.scatter_checked(d, index, src, accumulate, false)
+    }
+
+    fn scatter_checked(
+        &self,
+        d: usize,
+        index: &Tensor,
+        src: &Tensor,
+        accumulate: bool,
+        check_index: bool,
+    ) -> Result<Tensor> {
         crate::tensor::Device::same(&[self, index])?;
         crate::tensor::Device::common(&[self, src])?;
         let out = self.detach().clone_contiguous()?;
-        scatter_into(&out, d, index, &src.cast_raw(self.dtype)?, accumulate)?;
+        let src_c = src.cast_raw(self.dtype)?;
+        #[cfg(not(feature = "cuda"))]
+        let _ = check_index;
+        if !kernel_took!(
+            out,
+            crate::cuda::ops::scatter(&out, d, index, &src_c, accumulate, check_index)
+        ) {
+            scatter_into(&out, d, index, &src_c, accumulate)?;
+        }
         if needs_grad(&[self, src]) {
             let ix = index.clone();
             let src_shape = src.shape().to_vec();
@@ -155,7 +190,7 @@ impl Tensor {
                 let gs = if accumulate {
                     g.clone()
                 } else {
-                    g.scatter_op(
+                    g.scatter_valid_index(
                         d,
                         &ix,
                         &Tensor::zeros(&[], g.dtype, g.device())?.broadcast_to(ix.shape())?,
@@ -174,42 +209,67 @@ impl Tensor {
         Ok(out)
     }
 
-    /// `index_select(dim, index)`.
+    /// `index_select(dim, index)`: on a GPU, a gather with the index broadcast over the other dims.
     pub fn index_select(&self, dim: i64, index: &Tensor) -> Result<Tensor> {
         crate::tensor::Device::same(&[self, index])?;
         if index.ndim() > 1 {
             crate::bail!(Index, "index_select(): Index is supposed to be a vector");
         }
+        if index.dtype.is_float() || index.dtype == DType::Bool {
+            crate::bail!(
+                Runtime,
+                "index_select(): Expected dtype int32/int64 for index"
+            );
+        }
         let d = wrap_dim(dim, self.ndim())?;
-        let flat = index.reshape(&[index.numel()])?;
-        #[cfg(feature = "cuda")]
-        if self.device().is_cuda()
-            && !needs_grad(&[self])
-            && !flat.dtype.is_float()
-            && flat.dtype != DType::Bool
-        {
-            // a gather with the index broadcast over the other dims; negative or out-of-range
-            // indices come back as None and take the host path (which wraps or raises)
-            let mut shape = self.shape().to_vec();
+        let flat = index.reshape(&[index.numel()])?.cast_raw(DType::I64)?;
+        let mut shape = self.shape().to_vec();
+        if self.ndim() > 0 {
             shape[d] = flat.numel();
-            let mut strides = vec![0; self.ndim()];
+        }
+        let gpu = if self.ndim() > 0 {
+            // the index as a view of `shape`, broadcast over every dim but d
+            let mut strides = vec![0; shape.len()];
             strides[d] = flat.strides()[0];
-            let view = flat.with_layout(crate::tensor::Layout {
+            let along = flat.with_layout(Layout {
                 shape: shape.iter().copied().collect(),
                 strides: strides.into_iter().collect(),
                 offset: flat.layout.offset,
             });
-            if let Some(out) = crate::cuda::ops::gather(self, &view, d, &shape)? {
-                return Ok(out);
+            gpu_gather(&self.detach(), &along, d, &shape)?
+        } else {
+            None
+        };
+        let out = match gpu {
+            Some(out) => out,
+            None => {
+                let size = self.shape().get(d).copied().unwrap_or(1) as i64;
+                if flat.to_vec::<i64>().iter().any(|&i| i < 0 || i >= size) {
+                    crate::bail!(Index, "index out of range in self");
+                }
+                let mut idx: Vec<Option<Tensor>> = vec![None; d];
+                idx.push(Some(flat.clone()));
+                self.detach().index(&idx)?
             }
+        };
+        if needs_grad(&[self]) && self.ndim() > 0 {
+            let orig = self.shape().to_vec();
+            let mut idx: Vec<Option<Tensor>> = vec![None; d];
+            idx.push(Some(flat));
+            return Ok(record1("IndexSelectBackward0", &[self], out, move |g| {
+                let z = Tensor::zeros(&orig, g.dtype, g.device())?;
+                // the forward checked the index
+                Ok(vec![Some(z.index_put_checked(&idx, g, true, false)?)])
+            }));
         }
-        let mut idx: Vec<Option<Tensor>> = vec![None; d];
-        idx.push(Some(flat));
-        self.index(&idx)
+        Ok(out)
     }
 
     /// Advanced indexing `self[indices]`: one optional index tensor per leading dim (None = `:`).
     pub fn index(&self, indices: &[Option<Tensor>]) -> Result<Tensor> {
+        if let Some(out) = self.gpu_index(indices)? {
+            return Ok(out);
+        }
         let plan = AdvPlan::new(self, indices)?;
         let out = Tensor::empty(&plan.out_shape_raw(), self.dtype, self.device())?;
         crate::dispatch_all!(self.dtype, T => {
@@ -237,6 +297,29 @@ impl Tensor {
         Ok(out)
     }
 
+    /// `self[:, ..., idx]` (one integer index after full slices) as a gather on a GPU; None for
+    /// other cases and for an index out of range (the host path raises the error).
+    fn gpu_index(&self, indices: &[Option<Tensor>]) -> Result<Option<Tensor>> {
+        let Some(one) = SingleIndex::of(self, indices)? else {
+            return Ok(None);
+        };
+        let shape = one.flat_shape(self.shape());
+        let Some(out) = gpu_gather(&self.detach(), &one.broadcast(&shape), one.dim, &shape)? else {
+            return Ok(None);
+        };
+        let out = out.reshape(&one.result_shape(self.shape()))?;
+        if needs_grad(&[self]) {
+            let shape = self.shape().to_vec();
+            let idx: Vec<Option<Tensor>> = indices.to_vec();
+            return Ok(Some(record1("IndexBackward0", &[self], out, move |g| {
+                let z = Tensor::zeros(&shape, g.dtype, g.device())?;
+                // the forward checked the index
+                Ok(vec![Some(z.index_put_checked(&idx, g, true, false)?)])
+            })));
+        }
+        Ok(Some(out))
+    }
+
     /// Out-of-place `index_put(indices, values, accumulate)`.
     pub fn index_put(
         &self,
@@ -244,8 +327,26 @@ impl Tensor {
         values: &Tensor,
         accumulate: bool,
     ) -> Result<Tensor> {
+        self.index_put_checked(indices, values, accumulate, true)
+    }
+
+    /// `index_put`; without `check_index` (an index known to be in range) a GPU need not read
+    /// back whether it was.
+    fn index_put_checked(
+        &self,
+        indices: &[Option<Tensor>],
+        values: &Tensor,
+        accumulate: bool,
+        check_index: bool,
+    ) -> Result<Tensor> {
         let out = self.detach().clone_contiguous()?;
-        index_put_raw(&out, indices, &values.cast_raw(self.dtype)?, accumulate)?;
+        index_put_raw(
+            &out,
+            indices,
+            &values.cast_raw(self.dtype)?,
+            accumulate,
+            check_index,
+        )?;
         if needs_grad(&[self, values]) {
             let idx: Vec<Option<Tensor>> = indices.to_vec();
             let vshape = values.shape().to_vec();
@@ -279,7 +380,13 @@ impl Tensor {
             let r = self.saved_copy()?.index_put(indices, values, accumulate)?;
             return self.assign_result(r);
         }
-        index_put_raw(self, indices, &values.cast_raw(self.dtype)?, accumulate)?;
+        index_put_raw(
+            self,
+            indices,
+            &values.cast_raw(self.dtype)?,
+            accumulate,
+            true,
+        )?;
         self.bump_version();
         Ok(())
     }
@@ -446,7 +553,11 @@ fn index_put_raw(
     indices: &[Option<Tensor>],
     values: &Tensor,
     accumulate: bool,
+    check_index: bool,
 ) -> Result<()> {
+    if gpu_index_put(out, indices, values, accumulate, check_index)? {
+        return Ok(());
+    }
     let plan = AdvPlan::new(out, indices)?;
     // values broadcast to the indexing result's shape, then laid out like the raw (unarranged) result
     let res_shape = plan.result_shape();
@@ -475,6 +586,105 @@ fn index_put_raw(
         }
     });
     Ok(())
+}
+
+#[cfg(not(feature = "cuda"))]
+fn gpu_index_put(_: &Tensor, _: &[Option<Tensor>], _: &Tensor, _: bool, _: bool) -> Result<bool> {
+    Ok(false)
+}
+
+/// `out[:, ..., idx] (+)= values` with one integer index as a scatter on a GPU (contiguous out).
+/// False when a kernel did not take it; an index out of range after some writes is also false,
+/// and the host path then raises its error.
+#[cfg(feature = "cuda")]
+fn gpu_index_put(
+    out: &Tensor,
+    indices: &[Option<Tensor>],
+    values: &Tensor,
+    accumulate: bool,
+    check_index: bool,
+) -> Result<bool> {
+    let Some(one) = SingleIndex::of(out, indices)? else {
+        return Ok(false);
+    };
+    let Ok(v) = values.broadcast_to(&one.result_shape(out.shape())) else {
+        return Ok(false); // the host path raises the shape mismatch
+    };
+    let shape = one.flat_shape(out.shape());
+    let v = v.detach().contiguous()?.reshape(&shape)?;
+    let index = one.broadcast(&shape);
+    crate::cuda::ops::scatter(out, one.dim, &index, &v, accumulate, check_index)
+}
+
+/// A gather kernel when x lives on a GPU that runs it (None: take the host path).
+fn gpu_gather(x: &Tensor, index: &Tensor, dim: usize, shape: &[usize]) -> Result<Option<Tensor>> {
+    #[cfg(feature = "cuda")]
+    if x.device().is_cuda() {
+        return crate::cuda::ops::gather(x, index, dim, shape);
+    }
+    let _ = (x, index, dim, shape);
+    Ok(None)
+}
+
+/// An advanced index that is one integer tensor after `dim` full slices (`x[:, idx]`), on a
+/// GPU: its values with negatives wrapped, flattened.
+struct SingleIndex {
+    dim: usize,
+    shape: Dims,
+    flat: Tensor,
+}
+
+impl SingleIndex {
+    fn of(x: &Tensor, indices: &[Option<Tensor>]) -> Result<Option<SingleIndex>> {
+        let Some(dim) = indices.iter().position(|i| i.is_some()) else {
+            return Ok(None);
+        };
+        let idx = indices[dim].as_ref().expect("found above");
+        let single = indices[dim + 1..].iter().all(|i| i.is_none());
+        if !x.device().is_cuda()
+            || !single
+            || dim >= x.ndim()
+            || idx.device() != x.device()
+            || !matches!(idx.dtype, DType::I64 | DType::I32)
+        {
+            return Ok(None);
+        }
+        let size = x.shape()[dim] as f64;
+        let idx = idx.detach();
+        let wrapped = Tensor::where_(
+            &idx.cmp_scalar(BinaryOp::Lt, 0.0)?,
+            &idx.binary(Operand::S(Scalar::Int(size as i64)), BinaryOp::Add)?,
+            &idx,
+        )?;
+        Ok(Some(SingleIndex {
+            dim,
+            shape: idx.shape().into(),
+            flat: wrapped.reshape(&[idx.numel()])?,
+        }))
+    }
+    /// x's shape with the indexed dim replaced by the index's shape.
+    fn result_shape(&self, x: &[usize]) -> Vec<usize> {
+        let mut s = x[..self.dim].to_vec();
+        s.extend_from_slice(&self.shape);
+        s.extend_from_slice(&x[self.dim + 1..]);
+        s
+    }
+    /// x's shape with the indexed dim replaced by the number of indices.
+    fn flat_shape(&self, x: &[usize]) -> Vec<usize> {
+        let mut s = x.to_vec();
+        s[self.dim] = self.flat.numel();
+        s
+    }
+    /// The index as a view of `shape` (a flat shape), broadcast over every other dim.
+    fn broadcast(&self, shape: &[usize]) -> Tensor {
+        let mut strides = vec![0; shape.len()];
+        strides[self.dim] = self.flat.strides()[0];
+        self.flat.with_layout(Layout {
+            shape: shape.iter().copied().collect(),
+            strides: strides.into_iter().collect(),
+            offset: self.flat.layout.offset,
+        })
+    }
 }
 
 /// Geometry of an advanced-indexing op: per index combination a storage offset, plus the

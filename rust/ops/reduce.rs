@@ -380,7 +380,7 @@ impl Tensor {
                     return Ok(vec![None]);
                 };
                 let z = Tensor::zeros(&orig, g.dtype, g.device())?;
-                Ok(vec![Some(z.scatter_op(
+                Ok(vec![Some(z.scatter_valid_index(
                     d,
                     &ix,
                     &g.reshape(&keep_shape)?,

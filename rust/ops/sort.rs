@@ -69,7 +69,8 @@ impl Tensor {
                     return Ok(vec![None]);
                 };
                 Ok(vec![Some(
-                    Tensor::zeros(&orig, g.dtype, g.device())?.scatter_op(d, &ix, g, false)?,
+                    Tensor::zeros(&orig, g.dtype, g.device())?
+                        .scatter_valid_index(d, &ix, g, false)?,
                 )])
             });
             return Ok((outs.remove(0), idx));

@@ -1498,7 +1498,7 @@ impl PyTensor {
                 let d = crate::tensor::wrap_dim(dim, t.ndim())?;
                 let st = match &s {
                     Other::T(x) => x.clone(),
-                    Other::S(v) => Tensor::scalar_tensor(*v, t.dtype)?.broadcast_to(i.shape())?,
+                    Other::S(v) => Tensor::scalar_tensor(*v, t.dtype)?,
                 };
                 t.scatter_op(d, &i, &st, accumulate)
             })?,

@@ -1,12 +1,21 @@
-// Gathers along one dimension: torch.gather, and index_select as a gather whose index is
-// broadcast over the other dimensions. Launch with blockDim.x = 256 (any block size is correct;
-// nothing here reduces) and any grid: a grid-stride loop over the n outputs.
+// Gathers and scatters along one dimension: torch.gather, index_select as a gather whose index is
+// broadcast over the other dimensions, torch.scatter/scatter_add (also the gradients of gather and
+// max(dim)). Launch with blockDim.x = 256 (any block size is correct; nothing here reduces) and any
+// grid: a grid-stride loop over the n elements of the index.
 //
 //   gather_<dt>(T* out, const T* in, Strides si, const i64* idx, Strides sx, i64 dim, i64 size,
 //               i64 n, int* err)
 //       out is contiguous with the index's shape sx.shape; si holds the input's strides (its
 //       shape entries are unused). out[i] = in[coords of i, with coordinate `dim` replaced by
 //       j = idx[offset_of(i, sx)]]. A j outside [0, size) sets *err = 1 and writes 0.
+//
+//   scatter_<dt>(T* out, Strides so, const T* src, Strides ss, const i64* idx, Strides sx, i64 dim,
+//                i64 size, i64 n, int* err)
+//       for each element i of the index (shape sx.shape): out[coords of i, with coordinate `dim`
+//       replaced by j = idx[offset_of(i, sx)]] = src[coords of i], both through their strides (so,
+//       ss; shape entries unused). Repeated targets take one of their values (which is unspecified,
+//       as in PyTorch). A j outside [0, size) writes nothing and sets *err = 1 when err is not null.
+//   scatter_add_<dt>(same arguments)   the same with +=, by atomicAdd (dt: f32 f64 i64 i32)
 //
 // dt in f32 f64 f16 bf16 i64 i32 u8.
 
@@ -44,3 +53,65 @@ GATHER_KERNEL(bf16)
 GATHER_KERNEL(i64)
 GATHER_KERNEL(i32)
 GATHER_KERNEL(u8)
+
+// Storage offsets in out (coordinate `dim` replaced by j) and in src of index element i.
+__device__ __forceinline__ void scatter_offsets(i64 i, i64 j, const Strides& sx, const Strides& so,
+                                                const Strides& ss, i64 dim, i64& out_off, i64& src_off) {
+    out_off = 0;
+    src_off = 0;
+#pragma unroll 1
+    for (int d = sx.ndim - 1; d >= 0; --d) {
+        const i64 q = i / sx.shape[d];
+        const i64 c = i - q * sx.shape[d];
+        out_off += (d == dim ? j : c) * so.stride[d];
+        src_off += c * ss.stride[d];
+        i = q;
+    }
+}
+
+// atomicAdd for the types the hardware adds atomically (i64 as its two's-complement u64).
+__device__ __forceinline__ void atomic_add(float* p, float v) { atomicAdd(p, v); }
+__device__ __forceinline__ void atomic_add(double* p, double v) { atomicAdd(p, v); }
+__device__ __forceinline__ void atomic_add(i32* p, i32 v) { atomicAdd(p, v); }
+__device__ __forceinline__ void atomic_add(i64* p, i64 v) { atomicAdd((u64*)p, (u64)v); }
+
+// Plain store or atomic add (a struct, so that only the dtypes of scatter_add need atomic_add).
+template <bool ADD> struct ScatterStore {
+    template <class T> __device__ static __forceinline__ void apply(T* p, T v) { *p = v; }
+};
+template <> struct ScatterStore<true> {
+    template <class T> __device__ static __forceinline__ void apply(T* p, T v) { atomic_add(p, v); }
+};
+
+template <bool ADD, class T>
+__device__ __forceinline__ void scatter(T* out, const Strides& so, const T* src, const Strides& ss, const i64* idx,
+                                        const Strides& sx, i64 dim, i64 size, i64 n, int* err) {
+    GRID_STRIDE_LOOP(i, n) {
+        const i64 j = idx[offset_of(i, sx)];
+        if (j < 0 || j >= size) {
+            if (err != nullptr) *err = 1;
+            continue;
+        }
+        i64 o, s;
+        scatter_offsets(i, j, sx, so, ss, dim, o, s);
+        ScatterStore<ADD>::apply(out + o, src[s]);
+    }
+}
+
+#define SCATTER_KERNEL(name, ADD, T)                                                                  \
+    extern "C" __global__ void name##_##T(T* out, Strides so, const T* src, Strides ss, const i64* idx, \
+                                          Strides sx, i64 dim, i64 size, i64 n, int* err) {            \
+        scatter<ADD>(out, so, src, ss, idx, sx, dim, size, n, err);                                   \
+    }
+
+SCATTER_KERNEL(scatter, false, f32)
+SCATTER_KERNEL(scatter, false, f64)
+SCATTER_KERNEL(scatter, false, f16)
+SCATTER_KERNEL(scatter, false, bf16)
+SCATTER_KERNEL(scatter, false, i64)
+SCATTER_KERNEL(scatter, false, i32)
+SCATTER_KERNEL(scatter, false, u8)
+SCATTER_KERNEL(scatter_add, true, f32)
+SCATTER_KERNEL(scatter_add, true, f64)
+SCATTER_KERNEL(scatter_add, true, i64)
+SCATTER_KERNEL(scatter_add, true, i32)

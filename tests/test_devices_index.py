@@ -1,0 +1,143 @@
+"""Indexing on a CUDA device as kernels, against the CPU: gather, scatter/scatter_add, ``x[idx]``
+with one integer index (a gather; negatives wrap) and its ``index_put``, and the gradients of
+gather, max(dim), sort and ``x[idx]``, which scatter on the device without reading anything back.
+
+A checked index costs one read of an error flag (the only host access); an index out of range
+takes the host path, which raises PyTorch's error. Runs where ``torch.cuda.is_available()``: on a
+GPU, or under ``FERROTORCH_EMULATE_CUDA=1`` (conftest.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import ferrotorch as torch
+import numpy as np
+import pytest
+
+pytestmark = [
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device"),
+    pytest.mark.usefixtures("emulated_kernels"),
+]
+
+RNG = np.random.default_rng(41)
+
+
+@pytest.fixture(autouse=True)
+def _kernels(emulated_kernels: bool) -> None:
+    if not emulated_kernels:
+        pytest.skip("no kernels for the emulated device (g++ missing)")
+
+
+def host_accesses() -> int:
+    return torch._C._cuda_host_accesses(0)
+
+
+def data(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+    if dtype.is_floating_point:
+        return torch.tensor(RNG.uniform(-3, 3, shape)).to(dtype)
+    return torch.tensor(RNG.integers(0, 50, shape)).to(dtype)
+
+
+def run_both(fn: Callable[..., torch.Tensor], *cpu: torch.Tensor, reads: int) -> None:
+    """fn on the CPU and on device copies: equal results, at most `reads` host accesses."""
+    want = fn(*cpu)
+    dev = [t.to("cuda") for t in cpu]
+    before = host_accesses()
+    got = fn(*dev)
+    assert host_accesses() - before <= reads
+    assert got.device == torch.device("cuda", 0) and got.dtype == want.dtype
+    np.testing.assert_array_equal(got.cpu().double().numpy(), want.double().numpy())
+
+
+DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64, torch.int32, torch.uint8]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_scatter_runs_as_a_kernel(dtype: torch.dtype) -> None:
+    idx = torch.tensor(RNG.permutation(6)[:4].reshape(4, 1).repeat(3, 1))  # distinct targets per column
+    src = data((4, 3), dtype)
+    run_both(lambda x, i, s: x.scatter(0, i, s), data((6, 3), dtype), idx, src, reads=1)
+    run_both(lambda x, i: x.scatter(0, i, 7), data((6, 3), dtype), idx, reads=1)  # a scalar source
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.int64, torch.int32], ids=str)
+def test_scatter_add_accumulates_repeated_targets(dtype: torch.dtype) -> None:
+    idx = torch.tensor(RNG.integers(0, 3, (8, 5)))
+    run_both(lambda x, i, s: x.scatter_add(0, i, s), data((3, 5), dtype), idx, data((8, 5), dtype), reads=1)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.uint8], ids=str)
+def test_scatter_add_without_atomics_takes_the_host_path(dtype: torch.dtype) -> None:
+    idx = torch.tensor(RNG.integers(0, 3, (8, 5)))
+    x, s = data((3, 5), dtype), data((8, 5), dtype)
+    got = x.to("cuda").scatter_add(0, idx.to("cuda"), s.to("cuda"))
+    assert got.device == torch.device("cuda", 0)
+    np.testing.assert_array_equal(got.cpu().double().numpy(), x.scatter_add(0, idx, s).double().numpy())
+
+
+def test_scatter_index_out_of_range_raises_the_host_error() -> None:
+    x = torch.zeros(3, 2).to("cuda")
+    with pytest.raises(RuntimeError, match="index 5 is out of bounds for dimension 0 with size 3"):
+        x.scatter(0, torch.tensor([[0, 5]]).to("cuda"), torch.ones(1, 2).to("cuda"))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("where", ["first", "middle", "2d_index"])
+def test_integer_index_runs_as_a_gather(dtype: torch.dtype, where: str) -> None:
+    x = data((5, 6, 4), dtype)
+    fn = {
+        "first": lambda t, i: t[i],
+        "middle": lambda t, i: t[:, i],
+        "2d_index": lambda t, i: t[:, i.view(2, 2)],
+    }[where]
+    run_both(fn, x, torch.tensor([4, -1, 0, 2]), reads=1)
+
+
+def test_index_out_of_range_raises_index_error() -> None:
+    x = torch.zeros(3, 2).to("cuda")
+    with pytest.raises(IndexError, match="index 3 is out of bounds for dimension 0 with size 3"):
+        x[torch.tensor([0, 3]).to("cuda")]
+
+
+@pytest.mark.parametrize("accumulate", [False, True])
+def test_index_put_runs_as_a_scatter(accumulate: bool) -> None:
+    idx = torch.tensor([3, 0, -1]) if not accumulate else torch.tensor([3, 0, 3, -5])
+    vals = data((len(idx), 4), torch.float32)
+    run_both(lambda x, i, v: x.index_put((None, i), v.t(), accumulate=accumulate), data((4, 5), torch.float32),
+             idx, vals, reads=1)
+
+
+def test_setitem_with_an_index_runs_as_a_scatter() -> None:
+    x0, v0 = data((6, 3), torch.float32), data((2, 3), torch.float32)
+    x, v, i = x0.to("cuda"), v0.to("cuda"), torch.tensor([5, 1]).to("cuda")
+    before = host_accesses()
+    x[i] = v
+    assert host_accesses() - before <= 1
+    x0[torch.tensor([5, 1])] = v0
+    np.testing.assert_array_equal(x.cpu().numpy(), x0.numpy())
+
+
+GRADS = [
+    ("gather", lambda x: x.gather(1, torch.tensor([[0, 2], [1, 1], [3, 0]]).to(x.device))),
+    ("max_dim", lambda x: x.max(1).values),
+    ("sort", lambda x: x.sort(1).values),
+    ("index", lambda x: x[torch.tensor([2, 0, 2]).to(x.device)]),
+    ("index_middle", lambda x: x[:, torch.tensor([1, 1, 3]).to(x.device)]),
+]
+
+
+@pytest.mark.parametrize("name, fn", GRADS, ids=[g[0] for g in GRADS])
+def test_index_gradients_scatter_on_the_device(name: str, fn: Callable) -> None:
+    x0 = data((3, 4), torch.float32)
+    grads = []
+    for device in ("cpu", "cuda"):
+        x = x0.clone().to(device).requires_grad_()
+        y = fn(x)
+        seed = torch.arange(float(y.numel())).reshape(y.shape).to(device)
+        before = host_accesses()
+        y.backward(seed)
+        if device == "cuda":
+            assert host_accesses() == before, f"{name}'s backward read device memory on the host"
+        grads.append(x.grad.cpu().numpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-6)
