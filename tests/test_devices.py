@@ -663,3 +663,32 @@ def test_index_select_out_of_range_raises_index_error(device: str, bad: list) ->
     x = torch.zeros(3, 4, device=device)
     with pytest.raises(IndexError, match="index out of range in self"):
         x.index_select(0, torch.tensor(bad, device=device))
+
+
+@needs_cuda
+@pytest.mark.parametrize("make", [
+    lambda: nn.LSTM(3, 5, num_layers=2, batch_first=True),
+    lambda: nn.LSTM(3, 5, bidirectional=True),
+    lambda: nn.GRU(3, 5, num_layers=2, bidirectional=True, batch_first=True),
+    lambda: nn.RNN(3, 5),
+    lambda: nn.LSTMCell(3, 5),
+    lambda: nn.GRUCell(3, 5),
+], ids=["lstm2", "lstm_bi", "gru2_bi", "rnn", "lstm_cell", "gru_cell"])
+def test_recurrent_layers_on_the_device_match_the_cpu(emulated_kernels: bool, make: Callable) -> None:
+    """On a GPU the cells' pointwise part is elementwise kernels (the CPU's fused cells are host
+    loops); outputs and every gradient equal the CPU's."""
+    if not emulated_kernels:
+        pytest.skip("no kernels for the emulated device (g++ missing)")
+    torch.manual_seed(3)
+    cpu = make()
+    dev = copy.deepcopy(cpu).to("cuda")
+    cell = isinstance(cpu, (nn.LSTMCell, nn.GRUCell))
+    x0 = rand(4, 3) if cell else rand(4, 6, 3)
+    res = []
+    for model, device in ((cpu, "cpu"), (dev, "cuda")):
+        out = model(x0.to(device))
+        first = out[0] if isinstance(out, tuple) else out
+        (first * first).sum().backward()
+        res.append([first.detach().cpu().numpy()] + [p.grad.cpu().numpy() for p in model.parameters()])
+    for got, want in zip(res[1], res[0]):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)

@@ -31,15 +31,33 @@ def _step(
     """One time step given the input projection ``x W_ihᵀ + b_ih``; returns ``(h', c')``."""
     h_proj = F.linear(h, w_hh, b_hh)
     if mode == "LSTM":
-        # the gate GEMMs above, the pointwise rest (and its backward) one fused node
-        h_new, c_new = torch._C._nn_lstm_cell(x_proj, h_proj, c)
+        # the gate GEMMs above, the pointwise rest (and its backward) one fused node on the CPU;
+        # on a GPU, elementwise kernels
+        h_new, c_new = _lstm_cell_ops(x_proj, h_proj, c) if x_proj.is_cuda else torch._C._nn_lstm_cell(x_proj, h_proj, c)
         if w_hr is not None:
             h_new = F.linear(h_new, w_hr)
         return h_new, c_new
     if mode == "GRU":
-        return torch._C._nn_gru_cell(x_proj, h_proj, h), None
+        return (_gru_cell_ops(x_proj, h_proj, h) if x_proj.is_cuda else torch._C._nn_gru_cell(x_proj, h_proj, h)), None
     pre = x_proj + h_proj
     return (torch.tanh(pre) if mode == "RNN_TANH" else torch.relu(pre)), None
+
+
+def _lstm_cell_ops(x_proj: Tensor, h_proj: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
+    """The LSTM cell's pointwise part in tensor ops: gates ``i, f, g, o`` of ``x_proj + h_proj``."""
+    i, f, g, o = (x_proj + h_proj).chunk(4, 1)
+    c_new = f.sigmoid() * c + i.sigmoid() * g.tanh()
+    return o.sigmoid() * c_new.tanh(), c_new
+
+
+def _gru_cell_ops(x_proj: Tensor, h_proj: Tensor, h: Tensor) -> Tensor:
+    """The GRU cell's pointwise part in tensor ops: ``r, z`` from both projections, ``n`` with ``r``
+    scaling the hidden one (which includes its bias, as in PyTorch)."""
+    xr, xz, xn = x_proj.chunk(3, 1)
+    hr, hz, hn = h_proj.chunk(3, 1)
+    r, z = (xr + hr).sigmoid(), (xz + hz).sigmoid()
+    n = (xn + r * hn).tanh()
+    return n + z * (h - n)
 
 
 def _run_direction(
@@ -52,7 +70,7 @@ def _run_direction(
     """
     steps = len(batch_sizes)
     if (mode == "LSTM" and w_hr is None and steps > 0 and batch_sizes[-1] == batch_sizes[0]
-            and x_proj.dtype in (torch.float32, torch.float64)):
+            and x_proj.dtype in (torch.float32, torch.float64) and not x_proj.is_cuda):
         # the whole recurrence one node: per step one GEMM + the fused cell, backward in one pass
         batch = batch_sizes[0]
         out, h_n, c_n = torch._C._nn_lstm_layer(x_proj.reshape(steps, batch, x_proj.shape[-1]), h0, c0, w_hh,
