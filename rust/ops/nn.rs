@@ -69,12 +69,20 @@ fn softmax_kernel<T: FloatElem>(x: &Tensor, d: usize, log: bool) -> Result<Tenso
 /// Softmax over the last dimension as a kernel on x's CUDA device, when it runs there.
 #[cfg(feature = "cuda")]
 fn gpu_softmax(x: &Tensor, d: usize, log: bool) -> Result<Option<Tensor>> {
-    if !x.device().is_cuda() || x.ndim() == 0 || d + 1 != x.ndim() {
+    if !x.device().is_cuda() || x.ndim() == 0 {
         return Ok(None);
     }
-    let xc = x.contiguous()?;
+    let last = x.ndim() - 1;
+    // another dim: moved last (a strided copy) for the row kernel, and back
+    let xc = x.movedim(d as i64, last as i64)?.contiguous()?;
     let out = Tensor::empty(xc.shape(), xc.dtype, xc.device())?;
-    Ok(crate::cuda::ops::softmax_rows(&out, &xc, log)?.then_some(out))
+    if !crate::cuda::ops::softmax_rows(&out, &xc, log)? {
+        return Ok(None);
+    }
+    if d == last {
+        return Ok(Some(out));
+    }
+    Ok(Some(out.movedim(last as i64, d as i64)?.contiguous()?))
 }
 
 #[cfg(not(feature = "cuda"))]
