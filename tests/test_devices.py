@@ -715,3 +715,26 @@ def test_softmax_along_any_dim_runs_as_kernels(emulated_kernels: bool, dim: int,
         res.append([y.detach().cpu().numpy(), x.grad.cpu().numpy()])
     for got, want in zip(res[1], res[0]):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+@needs_cuda
+@pytest.mark.parametrize("groups, kw", [(2, {}), (4, {"stride": 2, "padding": 1}), (2, {"dilation": 2})],
+                         ids=["groups2", "depthwise", "dilated"])
+def test_grouped_conv2d_runs_as_kernels(emulated_kernels: bool, groups: int, kw: dict) -> None:
+    """Grouped and depthwise conv2d: one im2col of all channels, a GEMM batched over the groups,
+    the bias added; forward and gradients match the CPU."""
+    if not emulated_kernels:
+        pytest.skip("no kernels for the emulated device (g++ missing)")
+    x0, w0, b0 = rand(2, 4, 7, 6), rand(4 * (2 if groups == 2 else 1), 4 // groups, 3, 3), rand(8 if groups == 2 else 4)
+    res = []
+    for device in ("cpu", "cuda"):
+        x, w, b = (t.detach().clone().to(device).requires_grad_() for t in (x0, w0, b0))
+        out: list = []
+        n = launches(lambda: out.append(F.conv2d(x, w, b, groups=groups, **kw)))  # noqa: B023 - called at once
+        if device == "cuda":
+            # im2col, the weight broadcast over the batch (a copy), (GEMM on a GPU), bias add
+            assert n == 3 + (not EMULATED)
+        (out[0] * out[0]).sum().backward()
+        res.append([out[0].detach().cpu().numpy()] + [t.grad.cpu().numpy() for t in (x, w, b)])
+    for got, want in zip(res[1], res[0]):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)

@@ -373,21 +373,31 @@ fn conv_backward<T: ConvElem>(
     Ok((gx, gw))
 }
 
-/// conv2d on a GPU (groups = 1): the patches as columns (a kernel), one batched GEMM with the
-/// weight (cuBLAS), the bias added; differentiable op by op, so the backward is GEMMs and col2im.
+/// conv2d on a GPU: the patches as columns (a kernel), one batched GEMM with the weight (cuBLAS;
+/// with groups, group k's weights times group k's rows of the columns), the bias added;
+/// differentiable op by op, so the backward is GEMMs and col2im.
 #[cfg(feature = "cuda")]
 fn conv2d_gpu(x: &Tensor, w: &Tensor, b: Option<&Tensor>, g: &Geo) -> Result<Option<Tensor>> {
-    if !x.device().is_cuda() || g.p.groups != 1 || !x.dtype.is_float() {
+    if !x.device().is_cuda() || !x.dtype.is_float() {
         return Ok(None);
     }
-    let Some(cols) = im2col_op(x, g)? else {
+    let groups = g.p.groups;
+    // the columns of all the channels: group k's rows are the k-th block of c·kh·kw
+    let all = Geo {
+        c: g.c * groups,
+        ..*g
+    };
+    let Some(cols) = im2col_op(x, &all)? else {
         return Ok(None);
     };
     let (n, o) = (x.shape()[0], w.shape()[0]);
-    let y = w
-        .reshape(&[o, g.rows()])?
-        .matmul(&cols)?
-        .reshape(&[n, o, g.oh, g.ow])?;
+    let y = if groups == 1 {
+        w.reshape(&[o, g.rows()])?.matmul(&cols)?
+    } else {
+        let cols = cols.reshape(&[n, groups, g.rows(), g.cols()])?;
+        w.reshape(&[groups, o / groups, g.rows()])?.matmul(&cols)?
+    };
+    let y = y.reshape(&[n, o, g.oh, g.ow])?;
     Ok(Some(match b {
         Some(b) => y.add(&b.reshape(&[1, o, 1, 1])?)?,
         None => y,
