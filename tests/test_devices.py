@@ -738,3 +738,30 @@ def test_grouped_conv2d_runs_as_kernels(emulated_kernels: bool, groups: int, kw:
         res.append([out[0].detach().cpu().numpy()] + [t.grad.cpu().numpy() for t in (x, w, b)])
     for got, want in zip(res[1], res[0]):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+@needs_cuda
+@pytest.mark.parametrize("fn", [
+    lambda x: x.flip(1),
+    lambda x: x.flip(0, 2),
+    lambda x: x.transpose(0, 2).flip(-1),
+    lambda x: x.tril(),
+    lambda x: x.triu(1),
+    lambda x: x.transpose(1, 2).tril(-1),
+], ids=["flip1", "flip02", "flip_strided", "tril", "triu1", "tril_strided"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.int64, torch.bool], ids=str)
+def test_flip_and_triangles_run_as_kernels(emulated_kernels: bool, fn: Callable, dtype: torch.dtype) -> None:
+    if not emulated_kernels:
+        pytest.skip("no kernels for the emulated device (g++ missing)")
+    x0 = (rand(3, 4, 5) * 4).to(dtype)
+    x = x0.to("cuda")
+    touched = torch._C._cuda_host_accesses(0)
+    got = fn(x)
+    assert torch._C._cuda_host_accesses(0) == touched
+    np.testing.assert_array_equal(got.cpu().float().numpy(), fn(x0).float().numpy())
+    if dtype == torch.float32:
+        grads = []
+        for t in (x0.clone().requires_grad_(), x0.clone().to("cuda").requires_grad_()):
+            fn(t).backward(torch.arange(60.0).reshape(fn(x0).shape).to(t.device))
+            grads.append(t.grad.cpu().numpy())
+        np.testing.assert_array_equal(grads[1], grads[0])

@@ -1448,3 +1448,52 @@ pub fn scatter(
         None => Ok(true),
     }
 }
+
+/// `x.flip(dims)` into contiguous `out` of x's shape: bit d of `mask` set for each flipped dim.
+pub fn flip(out: &Tensor, x: &Tensor, mask: u64) -> Result<bool> {
+    let (Some(g), Some(sfx)) = (gpu_for(out, "copy"), suffix(x.dtype)) else {
+        return Ok(false);
+    };
+    let Some(sx) = strides_of(&x.layout) else {
+        return Ok(false);
+    };
+    if x.device() != out.device() || out.dtype != x.dtype || !out.is_contiguous() {
+        return Ok(false);
+    }
+    let n = out.numel();
+    if n > 0 {
+        Launch::new(g, "copy")
+            .tensor(out)
+            .tensor(x)
+            .strides(sx)
+            .int(mask as i64)
+            .i64(n)
+            .run(&format!("flip_{}", sfx), grid_for(g, n))?;
+    }
+    Ok(true)
+}
+
+/// `tril(k)` (or `triu(k)` when `upper`) of x's last two dims into contiguous `out`.
+pub fn tri(out: &Tensor, x: &Tensor, k: i64, upper: bool) -> Result<bool> {
+    let (Some(g), Some(sfx)) = (gpu_for(out, "copy"), suffix(x.dtype)) else {
+        return Ok(false);
+    };
+    if x.device() != out.device() || out.dtype != x.dtype || !out.is_contiguous() || x.ndim() < 2 {
+        return Ok(false);
+    }
+    let x = x.contiguous()?;
+    let (rows, cols) = (x.shape()[x.ndim() - 2], x.shape()[x.ndim() - 1]);
+    let n = out.numel();
+    if n > 0 {
+        Launch::new(g, "copy")
+            .tensor(out)
+            .tensor(&x)
+            .i64(rows)
+            .i64(cols)
+            .int(k)
+            .flag(upper)
+            .i64(n)
+            .run(&format!("tri_{}", sfx), grid_for(g, n))?;
+    }
+    Ok(true)
+}

@@ -460,7 +460,14 @@ impl Tensor {
             fl[wrap_dim(d, self.ndim())?] = true;
         }
         let out = Tensor::empty(self.shape(), self.dtype, self.device())?;
-        crate::dispatch_all!(self.dtype, T => {
+        let mask = fl
+            .iter()
+            .enumerate()
+            .fold(0u64, |m, (d, &f)| m | ((f as u64) << d));
+        #[cfg(not(feature = "cuda"))]
+        let _ = mask;
+        if !kernel_took!(self, crate::cuda::ops::flip(&out, self, mask)) {
+            crate::dispatch_all!(self.dtype, T => {
             let src = self.storage.as_ptr() as *const T;
             let dst = out.data_ptr() as *mut T;
             let mut k = 0;
@@ -472,7 +479,8 @@ impl Tensor {
                 k += 1;
                 Ok(())
             })?;
-        });
+            });
+        }
         if needs_grad(&[self]) {
             let d = dims.to_vec();
             return Ok(record1("FlipBackward0", &[self], out, move |g| {

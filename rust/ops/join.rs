@@ -242,17 +242,18 @@ impl Tensor {
                 if upper { "triu" } else { "tril" }
             );
         }
-        let (r, c) = (self.shape()[self.ndim() - 2], self.shape()[self.ndim() - 1]);
-        let mut m = vec![false; r * c];
-        for i in 0..r {
-            for j in 0..c {
-                let d = j as i64 - i as i64;
-                m[i * c + j] = if upper { d >= k } else { d <= k };
+        let out = match self.device().is_cuda() {
+            true => {
+                let out = Tensor::empty(self.shape(), self.dtype, self.device())?;
+                let took = kernel_took!(out, crate::cuda::ops::tri(&out, &self.detach(), k, upper));
+                if took {
+                    out
+                } else {
+                    self.tri_host(k, upper)?
+                }
             }
-        }
-        let mask = Tensor::from_vec_on(&m, &[r, c], self.device())?;
-        let z = Tensor::zeros(&[], self.dtype, self.device())?;
-        let out = Tensor::where_(&mask, &self.detach(), &z)?;
+            false => self.tri_host(k, upper)?,
+        };
         if needs_grad(&[self]) {
             return Ok(record1(
                 if upper {
@@ -266,5 +267,20 @@ impl Tensor {
             ));
         }
         Ok(out)
+    }
+
+    /// `tri` as a `where` with a mask built on the host.
+    fn tri_host(&self, k: i64, upper: bool) -> Result<Tensor> {
+        let (r, c) = (self.shape()[self.ndim() - 2], self.shape()[self.ndim() - 1]);
+        let mut m = vec![false; r * c];
+        for i in 0..r {
+            for j in 0..c {
+                let d = j as i64 - i as i64;
+                m[i * c + j] = if upper { d >= k } else { d <= k };
+            }
+        }
+        let mask = Tensor::from_vec_on(&m, &[r, c], self.device())?;
+        let z = Tensor::zeros(&[], self.dtype, self.device())?;
+        Tensor::where_(&mask, &self.detach(), &z)
     }
 }

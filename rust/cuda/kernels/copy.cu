@@ -1,4 +1,4 @@
-// Fill, strided-to-contiguous copy, and dtype casts.
+// Fill, strided-to-contiguous copy (also flipped, and keeping a triangle), and dtype casts.
 // Launch with blockDim.x = 256 (any block size is correct) and any grid: grid-stride loops over n.
 //
 //   fill_<dt>(T* out, double value, i64 n)
@@ -6,6 +6,12 @@
 //   copy_to_strided_<dt>(T* out, Strides so, const T* in, Strides si, i64 n)
 //                                    out[offset_of(i, so)] = in[offset_of(i, si)] (views of one shape;
 //                                    out must not overlap itself or in)
+//   flip_<dt>(T* out, const T* in, Strides s, i64 mask, i64 n)
+//                                    out[i] = in at the coordinates of i, those of each dim d with
+//                                    bit d of mask set mirrored (out contiguous of s.shape)
+//   tri_<dt>(T* out, const T* in, i64 rows, i64 cols, i64 k, int upper, i64 n)
+//                                    contiguous batches of [rows, cols] matrices: out = in where
+//                                    col - row <= k (tril) or >= k (upper: triu), else 0
 //   cast_<src>_<dst>(D* out, const S* in, i64 n)                 contiguous, n elements
 //   cast_<src>_bool(u8* out, const S* in, i64 n)                 out = (in != 0), NaN -> 1
 //
@@ -64,7 +70,30 @@ template <class D, class S> __device__ __forceinline__ D convert(S x) {
     CAST_KERNEL(S, D6)                        \
     CAST_BOOL_KERNEL(S)
 
-#define FILL_AND_COPY(T) FILL_KERNEL(T) COPY_STRIDED_KERNEL(T) COPY_TO_STRIDED_KERNEL(T)
+#define FLIP_KERNEL(T)                                                                    \
+    extern "C" __global__ void flip_##T(T* out, const T* in, Strides s, i64 mask, i64 n) { \
+        GRID_STRIDE_LOOP(i, n) {                                                          \
+            i64 off = 0, linear = i;                                                      \
+            for (int d = s.ndim - 1; d >= 0; --d) {                                       \
+                const i64 q = linear / s.shape[d];                                        \
+                const i64 c = linear - q * s.shape[d];                                    \
+                off += (((mask >> d) & 1) ? s.shape[d] - 1 - c : c) * s.stride[d];        \
+                linear = q;                                                               \
+            }                                                                             \
+            out[i] = in[off];                                                             \
+        }                                                                                 \
+    }
+
+#define TRI_KERNEL(T)                                                                                   \
+    extern "C" __global__ void tri_##T(T* out, const T* in, i64 rows, i64 cols, i64 k, int upper, i64 n) { \
+        GRID_STRIDE_LOOP(i, n) {                                                                        \
+            const i64 col = i % cols, row = (i / cols) % rows;                                          \
+            const bool keep = upper ? col - row >= k : col - row <= k;                                  \
+            out[i] = keep ? in[i] : T();                                                                \
+        }                                                                                               \
+    }
+
+#define FILL_AND_COPY(T) FILL_KERNEL(T) COPY_STRIDED_KERNEL(T) COPY_TO_STRIDED_KERNEL(T) FLIP_KERNEL(T) TRI_KERNEL(T)
 
 FILL_AND_COPY(f32)
 FILL_AND_COPY(f64)
