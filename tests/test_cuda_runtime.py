@@ -105,7 +105,7 @@ EXPECTED = {
     "elementwise": ["add_f32", "add_strided_f32", "mul_bf16", "eq_f32", "exp_f16", "relu_f32", "where_bf16",
                     "remainder_f32", "logical_and_u8", "shl_i64"],
     "unary": ["unary_math_f32", "unary_deriv_bf16", "unary_test_i64", "unary_int_u8"],
-    "reduce": ["sum_rows_f32", "max_rows_f64", "argmax_rows_f32", "sum_all_f32", "prod_mid_f16", "max_all_i32",
+    "reduce": ["sum_rows_f32", "max_rows_f64", "argmax_rows_f32", "sum_all_f32", "prod_mid_f16", "max_all_i32", "cumsum_f32", "cumprod_i64",
                "argmin_rows_u8"],
     "softmax": ["softmax_rows_f32", "log_softmax_backward_rows_f32"],
     "norm": ["layer_norm_rows_f32", "layer_norm_backward_rows_f32"],

@@ -146,3 +146,35 @@ def test_reduction_gradients_stay_on_the_device(op: str) -> None:
             assert host_accesses() == before
         grads.append(x.grad.cpu().numpy())
     np.testing.assert_allclose(grads[1], grads[0], rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.int64, torch.int32, torch.bool],
+                         ids=str)
+@pytest.mark.parametrize("dim", [0, 1, 2])
+@pytest.mark.parametrize("op", ["cumsum", "cumprod"])
+def test_cumulative_ops_run_as_kernels(op: str, dim: int, dtype: torch.dtype) -> None:
+    x0 = sample((4, 6, 5), dtype, "prod" if op == "cumprod" else "sum")
+    x = x0.to("cuda")
+    before = host_accesses()
+    got = getattr(x, op)(dim)
+    assert host_accesses() == before
+    want = getattr(x0, op)(dim)
+    assert got.dtype == want.dtype
+    tol = {torch.float16: 5e-3, torch.float32: 1e-5}.get(dtype, 1e-12)
+    np.testing.assert_allclose(got.cpu().double().numpy(), want.double().numpy(), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("op", ["cumsum", "cumprod"])
+def test_cumulative_gradients_stay_on_the_device(op: str) -> None:
+    x0 = sample((3, 7), torch.float32, "prod")
+    grads = []
+    for device in ("cpu", "cuda"):
+        x = x0.clone().to(device).requires_grad_()
+        y = getattr(x, op)(1)
+        seed = torch.linspace(-1.0, 1.0, 21).reshape(3, 7).to(device)
+        before = host_accesses()
+        y.backward(seed)
+        if device == "cuda":
+            assert host_accesses() == before
+        grads.append(x.grad.cpu().numpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-5, atol=1e-6)

@@ -71,8 +71,11 @@ CASES: list[tuple[str, Callable[..., Any], list[torch.Tensor], bool]] = [
      [r(3, 4), torch.tensor([2, 0, 1])], True),
     ("masks", lambda a: (a[a > 0], a.masked_fill(a < 0, 0.0), torch.where(a > 0, a, a * 2), a.nonzero()),
      [r(3, 4)], False),
+    # distinct targets per row: which of repeated targets scatter writes is unspecified (as in PyTorch)
     ("scatter", lambda a, i: (torch.zeros(3, 4).to(a.device).scatter(1, i, a), torch.zeros(3, 4).to(a.device).scatter_add(1, i, a)),
-     [r(3, 2), ints(3, 2, hi=4)], False),
+     [r(3, 2), torch.tensor([[0, 2], [3, 1], [1, 0]])], False),
+    ("scatter_add_repeats", lambda a, i: torch.zeros(3, 4).to(a.device).scatter_add(1, i, a),
+     [r(3, 5), ints(3, 5, hi=4)], False),
     ("comparisons", lambda a, b: (a == b, a < b, a.eq(b), torch.maximum(a, b), torch.isclose(a, b), a.isnan()),
      [r(3, 4), r(3, 4)], False),
     ("logical", lambda a, b: (a & b, a | b, ~a, a ^ b, torch.logical_and(a, b)), [ints(5, hi=2).bool(), ints(5, hi=2).bool()],

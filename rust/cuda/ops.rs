@@ -1497,3 +1497,34 @@ pub fn tri(out: &Tensor, x: &Tensor, k: i64, upper: bool) -> Result<bool> {
     }
     Ok(true)
 }
+
+/// Running sums (or products) of contiguous x along the middle of [outer, cols, inner] into
+/// contiguous `out` of x's shape and dtype (f16/bf16/f32 accumulate in f32).
+pub fn cumulative(
+    out: &Tensor,
+    x: &Tensor,
+    split: (usize, usize, usize),
+    is_sum: bool,
+) -> Result<bool> {
+    let (Some(g), Some(sfx)) = (gpu_for(out, "reduce"), suffix(x.dtype)) else {
+        return Ok(false);
+    };
+    let dtype_ok = x.dtype.is_float() || x.dtype == DType::I64;
+    if !dtype_ok || out.dtype != x.dtype || !x.is_contiguous() || !out.is_contiguous() {
+        return Ok(false);
+    }
+    let (outer, cols, inner) = split;
+    if outer * inner > 0 {
+        Launch::new(g, "reduce")
+            .tensor(out)
+            .tensor(x)
+            .i64(outer)
+            .i64(cols)
+            .i64(inner)
+            .run(
+                &format!("{}_{}", if is_sum { "cumsum" } else { "cumprod" }, sfx),
+                grid_for(g, outer * inner),
+            )?;
+    }
+    Ok(true)
+}

@@ -548,7 +548,11 @@ impl Tensor {
         let x = x.detach().contiguous()?;
         let out = Tensor::empty(x.shape(), x.dtype, x.device())?;
         let (outer, len, inner) = split3(x.shape(), d);
-        crate::dispatch_all!(x.dtype, T => {
+        if !kernel_took!(
+            x,
+            crate::cuda::ops::cumulative(&out, &x, (outer, len, inner), is_sum)
+        ) {
+            crate::dispatch_all!(x.dtype, T => {
             let src = x.to_vec::<T>();
             let dst = out.data_ptr() as *mut T;
             for o in 0..outer {
@@ -571,7 +575,8 @@ impl Tensor {
                     }
                 }
             }
-        });
+            });
+        }
         if needs_grad(&[self]) {
             let (sx, so) = (Saved::new(self), Saved::output(&out));
             let name = if is_sum {

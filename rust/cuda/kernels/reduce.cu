@@ -10,6 +10,10 @@
 //                             first index of the max/min; a NaN counts as the extreme (first NaN wins)
 //   <op>_all_<dt>(P* partial, const T* in, i64 n)   partial[blockIdx.x] = that block's share
 //
+//   cumsum_<dt>, cumprod_<dt>(T* out, const T* in, i64 outer, i64 cols, i64 inner)
+//                             out[o, c, i] = the running sum/product of in[o, 0..=c, i], a thread
+//                             per (o, i) (dt: f32 f64 f16 bf16 i64; torch.cumsum makes ints i64)
+//
 // op is sum, prod, max or min. O, the result type: sums and products of integers (and bools, as
 // u8) are i64, as torch.sum/prod; everything else keeps T. Accumulation is in Acc<T> (f32 for
 // f16/bf16/f32, f64 for f64, i64 for integers). max/min propagate NaN; an empty reduction gives
@@ -151,3 +155,31 @@ REDUCE_KERNELS(bf16)
 REDUCE_KERNELS(i64)
 REDUCE_KERNELS(i32)
 REDUCE_KERNELS(u8)
+
+template <class T, class Op>
+__device__ __forceinline__ void scan_mid(T* out, const T* in, i64 outer, i64 cols, i64 inner, Op op) {
+    typedef typename Acc<T>::type A;
+    GRID_STRIDE_LOOP(j, outer * inner) {
+        const i64 o = j / inner;
+        const i64 base = o * cols * inner + (j - o * inner);
+        A m = op.template identity<A>();
+        for (i64 c = 0; c < cols; ++c) {
+            m = op(m, (A)to_compute(in[base + c * inner]));
+            out[base + c * inner] = store_as<T>(m);
+        }
+    }
+}
+
+#define SCAN_KERNELS(T)                                                                              \
+    extern "C" __global__ void cumsum_##T(T* out, const T* in, i64 outer, i64 cols, i64 inner) {    \
+        scan_mid(out, in, outer, cols, inner, SumOp());                                             \
+    }                                                                                                \
+    extern "C" __global__ void cumprod_##T(T* out, const T* in, i64 outer, i64 cols, i64 inner) {   \
+        scan_mid(out, in, outer, cols, inner, ProdOp());                                            \
+    }
+
+SCAN_KERNELS(f32)
+SCAN_KERNELS(f64)
+SCAN_KERNELS(f16)
+SCAN_KERNELS(bf16)
+SCAN_KERNELS(i64)
