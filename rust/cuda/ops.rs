@@ -372,7 +372,7 @@ pub fn unary_int(op: UnaryOp, out: &Tensor, x: &Tensor) -> Result<bool> {
 /// "unary_int"), whose arguments follow the op code: three parameters for the float families, two
 /// for the integer one, none for the tests.
 fn unary_family(family: &str, op: UnaryOp, out: &Tensor, x: &Tensor) -> Result<bool> {
-    let (code, p) = unary_code(op);
+    let (code, p) = (op.code(), op.params());
     let dtypes_fit = match family {
         "unary_test" => out.dtype == DType::Bool,
         "unary_int" => {
@@ -387,10 +387,7 @@ fn unary_family(family: &str, op: UnaryOp, out: &Tensor, x: &Tensor) -> Result<b
         return Ok(false);
     };
     let n = out.numel();
-    let launch = Launch::new(g, "unary")
-        .tensor(out)
-        .tensor(&x)
-        .i32(code as i32);
+    let launch = Launch::new(g, "unary").tensor(out).tensor(&x).i32(code);
     let launch = match family {
         "unary_test" => launch,
         "unary_int" => launch.f64(p[0]).f64(p[1]),
@@ -422,143 +419,6 @@ fn unary_operand(module: &str, out: &Tensor, x: &Tensor) -> Result<Option<(&'sta
         x.contiguous()?
     };
     Ok(Some((g, x)))
-}
-
-/// unary.cu's op codes (`UnaryCode`), in its order; tests/test_devices.py checks every op on the
-/// device against the host.
-#[derive(Clone, Copy)]
-#[repr(i32)]
-enum Code {
-    Neg,
-    Abs,
-    Sign,
-    Exp,
-    Exp2,
-    Expm1,
-    Log,
-    Log1p,
-    Log2,
-    Log10,
-    Sqrt,
-    Rsqrt,
-    Square,
-    Sin,
-    Cos,
-    Tan,
-    Asin,
-    Acos,
-    Atan,
-    Sinh,
-    Cosh,
-    Tanh,
-    Asinh,
-    Acosh,
-    Atanh,
-    Sigmoid,
-    LogSigmoid,
-    Floor,
-    Ceil,
-    Round,
-    Trunc,
-    Frac,
-    Reciprocal,
-    Relu,
-    Gelu,
-    GeluTanh,
-    Silu,
-    Mish,
-    Erf,
-    Softsign,
-    Hardsigmoid,
-    Hardswish,
-    Selu,
-    Pow,
-    RPow,
-    LeakyRelu,
-    Elu,
-    Celu,
-    Softplus,
-    Clamp,
-    Threshold,
-    NanToNum,
-    RoundDecimals,
-    IsNan,
-    IsInf,
-    IsFinite,
-    IsPosInf,
-    IsNegInf,
-    SignBit,
-    LogicalNot,
-    BitNot,
-}
-
-/// An op's code and parameters.
-fn unary_code(op: UnaryOp) -> (Code, [f64; 3]) {
-    use UnaryOp::*;
-    let plain = |c| (c, [0.0; 3]);
-    match op {
-        Neg => plain(Code::Neg),
-        Abs => plain(Code::Abs),
-        Sign => plain(Code::Sign),
-        Exp => plain(Code::Exp),
-        Exp2 => plain(Code::Exp2),
-        Expm1 => plain(Code::Expm1),
-        Log => plain(Code::Log),
-        Log1p => plain(Code::Log1p),
-        Log2 => plain(Code::Log2),
-        Log10 => plain(Code::Log10),
-        Sqrt => plain(Code::Sqrt),
-        Rsqrt => plain(Code::Rsqrt),
-        Square => plain(Code::Square),
-        Sin => plain(Code::Sin),
-        Cos => plain(Code::Cos),
-        Tan => plain(Code::Tan),
-        Asin => plain(Code::Asin),
-        Acos => plain(Code::Acos),
-        Atan => plain(Code::Atan),
-        Sinh => plain(Code::Sinh),
-        Cosh => plain(Code::Cosh),
-        Tanh => plain(Code::Tanh),
-        Asinh => plain(Code::Asinh),
-        Acosh => plain(Code::Acosh),
-        Atanh => plain(Code::Atanh),
-        Sigmoid => plain(Code::Sigmoid),
-        LogSigmoid => plain(Code::LogSigmoid),
-        Floor => plain(Code::Floor),
-        Ceil => plain(Code::Ceil),
-        Round => plain(Code::Round),
-        Trunc => plain(Code::Trunc),
-        Frac => plain(Code::Frac),
-        Reciprocal => plain(Code::Reciprocal),
-        Relu => plain(Code::Relu),
-        Gelu => plain(Code::Gelu),
-        GeluTanh => plain(Code::GeluTanh),
-        Silu => plain(Code::Silu),
-        Mish => plain(Code::Mish),
-        Erf => plain(Code::Erf),
-        Softsign => plain(Code::Softsign),
-        Hardsigmoid => plain(Code::Hardsigmoid),
-        Hardswish => plain(Code::Hardswish),
-        Selu => plain(Code::Selu),
-        LogicalNot => plain(Code::LogicalNot),
-        BitNot => plain(Code::BitNot),
-        IsNan => plain(Code::IsNan),
-        IsInf => plain(Code::IsInf),
-        IsFinite => plain(Code::IsFinite),
-        IsPosInf => plain(Code::IsPosInf),
-        IsNegInf => plain(Code::IsNegInf),
-        SignBit => plain(Code::SignBit),
-        PowScalar(p) => (Code::Pow, [p, 0.0, 0.0]),
-        RPowScalar(b) => (Code::RPow, [b, 0.0, 0.0]),
-        LeakyRelu(s) => (Code::LeakyRelu, [s, 0.0, 0.0]),
-        Elu(alpha, scale, input_scale) => (Code::Elu, [alpha, scale, input_scale]),
-        Celu(alpha) => (Code::Celu, [alpha, 0.0, 0.0]),
-        Softplus(beta, threshold) => (Code::Softplus, [beta, threshold, 0.0]),
-        Clamp(lo, hi) => (Code::Clamp, [lo, hi, 0.0]),
-        Threshold(th, v) => (Code::Threshold, [th, v, 0.0]),
-        NanToNum(nan, pinf, ninf) => (Code::NanToNum, [nan, pinf, ninf]),
-        RoundDecimals(d) => (Code::RoundDecimals, [10f64.powi(d as i32), 0.0, 0.0]),
-    }
 }
 
 /// `dst = src` (cast to dst's dtype), src already broadcast to dst's shape, dst contiguous:

@@ -801,8 +801,10 @@ fn binary_backward(op: BinaryOp, a: &Tensor, b: &Tensor, out: Tensor) -> Tensor 
     }
 }
 
-/// Element-wise unary ops. Parameterised ones carry their parameters.
+/// Element-wise unary ops. Parameterised ones carry their parameters. `repr(i32)`: the tag is
+/// the op code of the GPU kernels (`code`).
 #[derive(Clone, Copy, PartialEq, Debug)]
+#[repr(i32)]
 pub enum UnaryOp {
     Neg,
     Abs,
@@ -872,6 +874,28 @@ pub enum UnaryOp {
 }
 
 impl UnaryOp {
+    /// The variant's index in declaration order: the op code of rust/cuda/kernels/unary.cu,
+    /// whose `UnaryCode` lists the ops in this order.
+    pub fn code(self) -> i32 {
+        // SAFETY: a `repr(i32)` enum with fields is laid out as a `repr(C)` union of `repr(C)`
+        // structs that each start with the i32 tag (the Reference, "Primitive representation of
+        // enums with fields"), so the first 4 bytes of any value are its tag, which counts the
+        // variants from 0 in declaration order (no explicit discriminants here).
+        unsafe { *(&self as *const UnaryOp as *const i32) }
+    }
+
+    /// The op's parameters, in the order the kernels read them (p0, p1, p2).
+    pub fn params(self) -> [f64; 3] {
+        use UnaryOp::*;
+        match self {
+            PowScalar(a) | RPowScalar(a) | LeakyRelu(a) | Celu(a) => [a, 0.0, 0.0],
+            Elu(a, b, c) | NanToNum(a, b, c) => [a, b, c],
+            Softplus(a, b) | Clamp(a, b) | Threshold(a, b) => [a, b, 0.0],
+            RoundDecimals(d) => [10f64.powi(d as i32), 0.0, 0.0],
+            _ => [0.0; 3],
+        }
+    }
+
     fn keeps_int(self) -> bool {
         use UnaryOp::*;
         matches!(
@@ -1584,6 +1608,85 @@ impl Tensor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[test]
+    fn unary_codes_follow_the_kernels_list() {
+        use UnaryOp::*;
+        let src = include_str!("../cuda/kernels/unary.cu");
+        let list = &src[src.find("enum UnaryCode {").unwrap() + 16..];
+        let cuda: Vec<&str> = list[..list.find("};").unwrap()]
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .collect();
+        let ops = [
+            (Neg, "U_NEG"),
+            (Abs, "U_ABS"),
+            (Sign, "U_SIGN"),
+            (Exp, "U_EXP"),
+            (Exp2, "U_EXP2"),
+            (Expm1, "U_EXPM1"),
+            (Log, "U_LOG"),
+            (Log1p, "U_LOG1P"),
+            (Log2, "U_LOG2"),
+            (Log10, "U_LOG10"),
+            (Sqrt, "U_SQRT"),
+            (Rsqrt, "U_RSQRT"),
+            (Square, "U_SQUARE"),
+            (Sin, "U_SIN"),
+            (Cos, "U_COS"),
+            (Tan, "U_TAN"),
+            (Asin, "U_ASIN"),
+            (Acos, "U_ACOS"),
+            (Atan, "U_ATAN"),
+            (Sinh, "U_SINH"),
+            (Cosh, "U_COSH"),
+            (Tanh, "U_TANH"),
+            (Asinh, "U_ASINH"),
+            (Acosh, "U_ACOSH"),
+            (Atanh, "U_ATANH"),
+            (Sigmoid, "U_SIGMOID"),
+            (LogSigmoid, "U_LOGSIGMOID"),
+            (Floor, "U_FLOOR"),
+            (Ceil, "U_CEIL"),
+            (Round, "U_ROUND"),
+            (Trunc, "U_TRUNC"),
+            (Frac, "U_FRAC"),
+            (Reciprocal, "U_RECIPROCAL"),
+            (Relu, "U_RELU"),
+            (Gelu, "U_GELU"),
+            (GeluTanh, "U_GELU_TANH"),
+            (Silu, "U_SILU"),
+            (Mish, "U_MISH"),
+            (Erf, "U_ERF"),
+            (Softsign, "U_SOFTSIGN"),
+            (Hardsigmoid, "U_HARDSIGMOID"),
+            (Hardswish, "U_HARDSWISH"),
+            (Selu, "U_SELU"),
+            (LogicalNot, "U_LOGICAL_NOT"),
+            (BitNot, "U_BIT_NOT"),
+            (IsNan, "U_IS_NAN"),
+            (IsInf, "U_IS_INF"),
+            (IsFinite, "U_IS_FINITE"),
+            (IsPosInf, "U_IS_POS_INF"),
+            (IsNegInf, "U_IS_NEG_INF"),
+            (SignBit, "U_SIGN_BIT"),
+            (PowScalar(3.0), "U_POW"),
+            (RPowScalar(2.0), "U_RPOW"),
+            (LeakyRelu(0.1), "U_LEAKY_RELU"),
+            (Elu(1.0, 1.0, 1.0), "U_ELU"),
+            (Celu(1.0), "U_CELU"),
+            (Softplus(1.0, 20.0), "U_SOFTPLUS"),
+            (Clamp(0.0, 1.0), "U_CLAMP"),
+            (Threshold(0.0, 0.0), "U_THRESHOLD"),
+            (NanToNum(0.0, 1.0, -1.0), "U_NAN_TO_NUM"),
+            (RoundDecimals(2), "U_ROUND_DECIMALS"),
+        ];
+        assert_eq!(cuda.len(), ops.len());
+        for (op, name) in ops {
+            assert_eq!(cuda[op.code() as usize], name, "{:?}", op);
+        }
+        assert_eq!(Clamp(-1.0, 2.0).params(), [-1.0, 2.0, 0.0]);
+    }
     #[test]
     fn broadcast_add() {
         let a = Tensor::from_vec(&[1f32, 2., 3., 4., 5., 6.], &[2, 3]).unwrap();

@@ -8,8 +8,8 @@
 //   unary_test_<dt>(u8* out, const T* a, int op, i64 n)                               every dtype
 //   unary_int_<dt>(T* out, const T* a, int op, double p0, double p1, i64 n)           integers
 //
-// The op codes are UnaryCode below, in the order of `Code` in rust/cuda/ops.rs (tests/test_devices.py
-// checks every op on the device against the host). p0..p2 are the op's parameters (a pow exponent, clamp bounds...).
+// The op codes are UnaryCode below: `UnaryOp::code()` in rust/ops/elementwise.rs, the variants'
+// declaration order (a unit test there compares the two lists). p0..p2 are the op's parameters (a pow exponent, clamp bounds...).
 // f16/bf16 compute in f32. out may alias a.
 
 enum UnaryCode {
@@ -17,10 +17,9 @@ enum UnaryCode {
     U_RSQRT, U_SQUARE, U_SIN, U_COS, U_TAN, U_ASIN, U_ACOS, U_ATAN, U_SINH, U_COSH, U_TANH,
     U_ASINH, U_ACOSH, U_ATANH, U_SIGMOID, U_LOGSIGMOID, U_FLOOR, U_CEIL, U_ROUND, U_TRUNC, U_FRAC,
     U_RECIPROCAL, U_RELU, U_GELU, U_GELU_TANH, U_SILU, U_MISH, U_ERF, U_SOFTSIGN, U_HARDSIGMOID,
-    U_HARDSWISH, U_SELU, U_POW, U_RPOW, U_LEAKY_RELU, U_ELU, U_CELU, U_SOFTPLUS, U_CLAMP,
+    U_HARDSWISH, U_SELU, U_LOGICAL_NOT, U_BIT_NOT, U_IS_NAN, U_IS_INF, U_IS_FINITE, U_IS_POS_INF,
+    U_IS_NEG_INF, U_SIGN_BIT, U_POW, U_RPOW, U_LEAKY_RELU, U_ELU, U_CELU, U_SOFTPLUS, U_CLAMP,
     U_THRESHOLD, U_NAN_TO_NUM, U_ROUND_DECIMALS,
-    U_IS_NAN, U_IS_INF, U_IS_FINITE, U_IS_POS_INF, U_IS_NEG_INF, U_SIGN_BIT, U_LOGICAL_NOT,
-    U_BIT_NOT,
 };
 
 // The math library by overload: f32 calls the *f functions, f64 the plain ones.
