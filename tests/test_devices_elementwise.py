@@ -16,7 +16,7 @@ import pytest
 
 pytestmark = [
     pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device"),
-    pytest.mark.usefixtures("emulated_kernels"),
+    pytest.mark.usefixtures("kernels_only"),  # ops with kernels run them (conftest.py)
 ]
 
 RNG = np.random.default_rng(11)
@@ -27,11 +27,6 @@ TOL = {torch.float32: 1e-5, torch.float64: 1e-12, torch.float16: 2e-3, torch.bfl
 def host_accesses() -> int:
     return torch._C._cuda_host_accesses(0)
 
-
-@pytest.fixture(autouse=True)
-def _kernels(emulated_kernels: bool) -> None:
-    if not emulated_kernels:
-        pytest.skip("no kernels for the emulated device (g++ missing)")
 
 
 def values(domain: tuple[float, float], n: int = 40) -> np.ndarray:

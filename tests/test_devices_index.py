@@ -17,16 +17,11 @@ import pytest
 
 pytestmark = [
     pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device"),
-    pytest.mark.usefixtures("emulated_kernels"),
+    pytest.mark.usefixtures("kernels_only"),  # ops with kernels run them (conftest.py)
 ]
 
 RNG = np.random.default_rng(41)
 
-
-@pytest.fixture(autouse=True)
-def _kernels(emulated_kernels: bool) -> None:
-    if not emulated_kernels:
-        pytest.skip("no kernels for the emulated device (g++ missing)")
 
 
 def host_accesses() -> int:

@@ -17,18 +17,13 @@ import pytest
 
 pytestmark = [
     pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device"),
-    pytest.mark.usefixtures("emulated_kernels"),
+    pytest.mark.usefixtures("kernels_only"),  # ops with kernels run them (conftest.py)
 ]
 
 RNG = np.random.default_rng(23)
 DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64, torch.int32, torch.uint8,
           torch.bool]
 
-
-@pytest.fixture(autouse=True)
-def _kernels(emulated_kernels: bool) -> None:
-    if not emulated_kernels:
-        pytest.skip("no kernels for the emulated device (g++ missing)")
 
 
 def host_accesses() -> int:
