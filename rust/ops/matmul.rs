@@ -8,6 +8,9 @@ use gemm::{gemm, Parallelism};
 use half::f16;
 use rayon::prelude::*;
 
+/// Products of at least this many multiply-adds copy a column-major right operand row-major first.
+pub(crate) const TRANSPOSE_RHS_MIN: usize = 32 * 32 * 32;
+
 fn type_title(t: &Tensor) -> &'static str {
     crate::ops::dtype_title(t.dtype)
 }
@@ -28,6 +31,13 @@ fn bmm_kernel(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         if crate::cuda::blas::bmm(crate::cuda::device::gpu(i)?, &out, a, b)? {
             return Ok(out);
         }
+    }
+    // the gemm crate packs a column-major right operand (x @ w.t()) about 2x slower than a
+    // row-major one: past tiny sizes a transposed copy first is cheaper
+    let b_col_major = b.strides()[1] == 1 && b.strides()[2] != 1 && m > 1;
+    let host_float = matches!(a.dtype, DType::F32 | DType::F64) && !dev.is_cuda();
+    if b_col_major && host_float && nb * n * m * k >= TRANSPOSE_RHS_MIN {
+        return bmm_kernel(a, &b.clone_contiguous()?);
     }
     let out = if matches!(a.dtype, DType::F32 | DType::F64 | DType::F16) {
         Tensor::empty(&[nb, n, m], a.dtype, dev)?

@@ -1203,6 +1203,18 @@ fn linear_fwd<T: super::conv::ConvElem>(
             row.copy_from_slice(bv);
         }
     }
+    // the gemm crate packs a column-major right operand (wᵀ read in place) about 2x slower than
+    // a row-major one: past tiny sizes a transposed copy of w is cheaper
+    let wt = if m * o * k >= super::matmul::TRANSPOSE_RHS_MIN {
+        Some(w.t()?.clone_contiguous()?)
+    } else {
+        None
+    };
+    let rhs = match &wt {
+        // SAFETY: a fresh contiguous [k, o] tensor of dtype T.
+        Some(wt) => (unsafe { elems::<T>(wt) }, o, 1),
+        None => (wv, 1, k),
+    };
     super::conv::gemm_into(
         m,
         o,
@@ -1210,7 +1222,7 @@ fn linear_fwd<T: super::conv::ConvElem>(
         ov,
         b.is_some(),
         (xv, k, 1),
-        (wv, 1, k),
+        rhs,
         gemm_par(m * o * k),
     );
     Ok(out)
