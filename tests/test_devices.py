@@ -630,6 +630,7 @@ def test_tf32_flag_and_matmul_precision() -> None:
 
 
 @needs_cuda
+@pytest.mark.usefixtures("kernels_only")
 @pytest.mark.parametrize("view", [
     lambda a: a[::2, 1:],
     lambda a: a.t()[1],
@@ -638,11 +639,9 @@ def test_tf32_flag_and_matmul_precision() -> None:
     lambda a: a.unbind(0)[2],
     lambda a: a.narrow(1, 1, 2).transpose(0, 1),
 ])
-def test_view_backward_stays_on_the_device(emulated_kernels: bool, view: Callable) -> None:
+def test_view_backward_stays_on_the_device(view: Callable) -> None:
     """The gradient of a view that does not overlap itself is a zero fill and a strided copy, both
     kernels; it equals the CPU's."""
-    if not emulated_kernels:
-        pytest.skip("no kernels for the emulated device (g++ missing)")
     x0 = rand(4, 5)
     grads = []
     for device in ("cpu", "cuda"):
@@ -666,6 +665,7 @@ def test_index_select_out_of_range_raises_index_error(device: str, bad: list) ->
 
 
 @needs_cuda
+@pytest.mark.usefixtures("kernels_only")
 @pytest.mark.parametrize("make", [
     lambda: nn.LSTM(3, 5, num_layers=2, batch_first=True),
     lambda: nn.LSTM(3, 5, bidirectional=True),
@@ -674,11 +674,9 @@ def test_index_select_out_of_range_raises_index_error(device: str, bad: list) ->
     lambda: nn.LSTMCell(3, 5),
     lambda: nn.GRUCell(3, 5),
 ], ids=["lstm2", "lstm_bi", "gru2_bi", "rnn", "lstm_cell", "gru_cell"])
-def test_recurrent_layers_on_the_device_match_the_cpu(emulated_kernels: bool, make: Callable) -> None:
+def test_recurrent_layers_on_the_device_match_the_cpu(make: Callable) -> None:
     """On a GPU the cells' pointwise part is elementwise kernels (the CPU's fused cells are host
     loops); outputs and every gradient equal the CPU's."""
-    if not emulated_kernels:
-        pytest.skip("no kernels for the emulated device (g++ missing)")
     torch.manual_seed(3)
     cpu = make()
     dev = copy.deepcopy(cpu).to("cuda")
@@ -695,13 +693,12 @@ def test_recurrent_layers_on_the_device_match_the_cpu(emulated_kernels: bool, ma
 
 
 @needs_cuda
+@pytest.mark.usefixtures("kernels_only")
 @pytest.mark.parametrize("dim", [0, 1, -1])
 @pytest.mark.parametrize("log", [False, True])
-def test_softmax_along_any_dim_runs_as_kernels(emulated_kernels: bool, dim: int, log: bool) -> None:
+def test_softmax_along_any_dim_runs_as_kernels(dim: int, log: bool) -> None:
     """A dim other than the last is moved last and back by strided copies around the row kernel;
     forward and backward stay on the device and match the CPU."""
-    if not emulated_kernels:
-        pytest.skip("no kernels for the emulated device (g++ missing)")
     x0 = rand(3, 4, 5)
     res = []
     for device in ("cpu", "cuda"):
@@ -718,13 +715,12 @@ def test_softmax_along_any_dim_runs_as_kernels(emulated_kernels: bool, dim: int,
 
 
 @needs_cuda
+@pytest.mark.usefixtures("kernels_only")
 @pytest.mark.parametrize("groups, kw", [(2, {}), (4, {"stride": 2, "padding": 1}), (2, {"dilation": 2})],
                          ids=["groups2", "depthwise", "dilated"])
-def test_grouped_conv2d_runs_as_kernels(emulated_kernels: bool, groups: int, kw: dict) -> None:
+def test_grouped_conv2d_runs_as_kernels(groups: int, kw: dict) -> None:
     """Grouped and depthwise conv2d: one im2col of all channels, a GEMM batched over the groups,
     the bias added; forward and gradients match the CPU."""
-    if not emulated_kernels:
-        pytest.skip("no kernels for the emulated device (g++ missing)")
     x0, w0, b0 = rand(2, 4, 7, 6), rand(4 * (2 if groups == 2 else 1), 4 // groups, 3, 3), rand(8 if groups == 2 else 4)
     res = []
     for device in ("cpu", "cuda"):
@@ -741,6 +737,7 @@ def test_grouped_conv2d_runs_as_kernels(emulated_kernels: bool, groups: int, kw:
 
 
 @needs_cuda
+@pytest.mark.usefixtures("kernels_only")
 @pytest.mark.parametrize("fn", [
     lambda x: x.flip(1),
     lambda x: x.flip(0, 2),
@@ -750,9 +747,7 @@ def test_grouped_conv2d_runs_as_kernels(emulated_kernels: bool, groups: int, kw:
     lambda x: x.transpose(1, 2).tril(-1),
 ], ids=["flip1", "flip02", "flip_strided", "tril", "triu1", "tril_strided"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.int64, torch.bool], ids=str)
-def test_flip_and_triangles_run_as_kernels(emulated_kernels: bool, fn: Callable, dtype: torch.dtype) -> None:
-    if not emulated_kernels:
-        pytest.skip("no kernels for the emulated device (g++ missing)")
+def test_flip_and_triangles_run_as_kernels(fn: Callable, dtype: torch.dtype) -> None:
     x0 = (rand(3, 4, 5) * 4).to(dtype)
     x = x0.to("cuda")
     touched = torch._C._cuda_host_accesses(0)

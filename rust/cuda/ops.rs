@@ -332,7 +332,7 @@ pub fn unary(op: UnaryOp, out: &Tensor, x: &Tensor) -> Result<bool> {
         Relu => "relu",
         Gelu => "gelu",
         Silu => "silu",
-        _ => return unary_family("unary_math", op, out, x),
+        _ => return unary_family(UnaryFamily::Math, op, out, x),
     };
     if !x.dtype.is_float() || out.dtype != x.dtype {
         return Ok(false);
@@ -354,31 +354,37 @@ pub fn unary(op: UnaryOp, out: &Tensor, x: &Tensor) -> Result<bool> {
 
 /// `out = d op/dx (x)` for the ops whose derivative is not a tensor expression.
 pub fn unary_deriv(op: UnaryOp, out: &Tensor, x: &Tensor) -> Result<bool> {
-    unary_family("unary_deriv", op, out, x)
+    unary_family(UnaryFamily::Deriv, op, out, x)
 }
 
 /// The bool-valued ops (isnan, isinf, isfinite, signbit, logical_not) into a contiguous bool out.
 pub fn unary_test(op: UnaryOp, out: &Tensor, x: &Tensor) -> Result<bool> {
-    unary_family("unary_test", op, out, x)
+    unary_family(UnaryFamily::Test, op, out, x)
 }
 
 /// The integer ops (neg, abs, sign, square, relu, clamp, threshold, bitwise_not) of an i64, i32 or
 /// u8 x into out of x's dtype.
 pub fn unary_int(op: UnaryOp, out: &Tensor, x: &Tensor) -> Result<bool> {
-    unary_family("unary_int", op, out, x)
+    unary_family(UnaryFamily::Int, op, out, x)
 }
 
-/// One launch of a unary.cu kernel `family` ("unary_math", "unary_deriv", "unary_test",
-/// "unary_int"), whose arguments follow the op code: three parameters for the float families, two
-/// for the integer one, none for the tests.
-fn unary_family(family: &str, op: UnaryOp, out: &Tensor, x: &Tensor) -> Result<bool> {
-    let (code, p) = (op.code(), op.params());
+/// unary.cu's kernel families: `unary_math`/`unary_deriv` (floats, three parameters),
+/// `unary_test` (bool out, no parameters), `unary_int` (integers, two parameters).
+#[derive(Clone, Copy, PartialEq)]
+enum UnaryFamily {
+    Math,
+    Deriv,
+    Test,
+    Int,
+}
+
+/// One launch of a unary.cu kernel of `family`; its arguments follow the op code.
+fn unary_family(family: UnaryFamily, op: UnaryOp, out: &Tensor, x: &Tensor) -> Result<bool> {
+    use UnaryFamily::*;
     let dtypes_fit = match family {
-        "unary_test" => out.dtype == DType::Bool,
-        "unary_int" => {
-            out.dtype == x.dtype && matches!(x.dtype, DType::I64 | DType::I32 | DType::U8)
-        }
-        _ => out.dtype == x.dtype && x.dtype.is_float(),
+        Test => out.dtype == DType::Bool,
+        Int => out.dtype == x.dtype && matches!(x.dtype, DType::I64 | DType::I32 | DType::U8),
+        Math | Deriv => out.dtype == x.dtype && x.dtype.is_float(),
     };
     if !dtypes_fit {
         return Ok(false);
@@ -387,14 +393,19 @@ fn unary_family(family: &str, op: UnaryOp, out: &Tensor, x: &Tensor) -> Result<b
         return Ok(false);
     };
     let n = out.numel();
-    let launch = Launch::new(g, "unary").tensor(out).tensor(&x).i32(code);
-    let launch = match family {
-        "unary_test" => launch,
-        "unary_int" => launch.f64(p[0]).f64(p[1]),
-        _ => launch.f64(p[0]).f64(p[1]).f64(p[2]),
+    let p = op.params();
+    let launch = Launch::new(g, "unary")
+        .tensor(out)
+        .tensor(&x)
+        .i32(op.code());
+    let (launch, name) = match family {
+        Test => (launch, "unary_test"),
+        Int => (launch.f64(p[0]).f64(p[1]), "unary_int"),
+        Math => (launch.f64(p[0]).f64(p[1]).f64(p[2]), "unary_math"),
+        Deriv => (launch.f64(p[0]).f64(p[1]).f64(p[2]), "unary_deriv"),
     };
     launch.i64(n).run(
-        &format!("{}_{}", family, suffix(x.dtype).unwrap_or("")),
+        &format!("{}_{}", name, suffix(x.dtype).unwrap_or("")),
         grid_for(g, n),
     )?;
     Ok(true)
@@ -414,9 +425,9 @@ fn unary_operand(module: &str, out: &Tensor, x: &Tensor) -> Result<Option<(&'sta
         return Ok(None);
     }
     let x = if x.is_contiguous() {
-        x.clone()
+        x.detach()
     } else {
-        x.contiguous()?
+        x.clone_contiguous()?
     };
     Ok(Some((g, x)))
 }

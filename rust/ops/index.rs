@@ -78,20 +78,16 @@ impl Tensor {
                 "Index tensor must have the same number of dimensions as input tensor"
             );
         }
-        #[cfg(feature = "cuda")]
-        let gpu = if self.device().is_cuda()
-            && self.ndim() > 0
+        let gpu = if self.ndim() > 0
             && !index.dtype.is_float()
             && index.dtype != DType::Bool
             && (0..self.ndim()).all(|a| a == d || index.shape()[a] <= self.shape()[a])
         {
             // an index out of range comes back as None: the host path below raises its error
-            crate::cuda::ops::gather(self, index, d, index.shape())?
+            gpu_gather(self, index, d, index.shape())?
         } else {
             None
         };
-        #[cfg(not(feature = "cuda"))]
-        let gpu: Option<Tensor> = None;
         let out = if let Some(out) = gpu {
             out
         } else {
@@ -223,20 +219,14 @@ impl Tensor {
         }
         let d = wrap_dim(dim, self.ndim())?;
         let flat = index.reshape(&[index.numel()])?.cast_raw(DType::I64)?;
-        let mut shape = self.shape().to_vec();
-        if self.ndim() > 0 {
-            shape[d] = flat.numel();
-        }
         let gpu = if self.ndim() > 0 {
-            // the index as a view of `shape`, broadcast over every dim but d
-            let mut strides = vec![0; shape.len()];
-            strides[d] = flat.strides()[0];
-            let along = flat.with_layout(Layout {
-                shape: shape.iter().copied().collect(),
-                strides: strides.into_iter().collect(),
-                offset: flat.layout.offset,
-            });
-            gpu_gather(&self.detach(), &along, d, &shape)?
+            let one = SingleIndex {
+                dim: d,
+                shape: flat.shape().into(),
+                flat: flat.clone(),
+            };
+            let shape = one.flat_shape(self.shape());
+            gpu_gather(&self.detach(), &one.broadcast(&shape), d, &shape)?
         } else {
             None
         };
@@ -634,8 +624,8 @@ fn gpu_gather(x: &Tensor, index: &Tensor, dim: usize, shape: &[usize]) -> Result
     Ok(None)
 }
 
-/// An advanced index that is one integer tensor after `dim` full slices (`x[:, idx]`), on a
-/// GPU: its values with negatives wrapped, flattened.
+/// One integer index along `dim`, flattened: `x[:, idx]` on a GPU (`of`, negatives wrapped), or
+/// index_select's index.
 struct SingleIndex {
     dim: usize,
     shape: Dims,

@@ -242,17 +242,15 @@ impl Tensor {
                 if upper { "triu" } else { "tril" }
             );
         }
-        let out = match self.device().is_cuda() {
-            true => {
-                let out = Tensor::empty(self.shape(), self.dtype, self.device())?;
-                let took = kernel_took!(out, crate::cuda::ops::tri(&out, &self.detach(), k, upper));
-                if took {
-                    out
-                } else {
-                    self.tri_host(k, upper)?
-                }
-            }
-            false => self.tri_host(k, upper)?,
+        let gpu = if self.device().is_cuda() {
+            let out = Tensor::empty(self.shape(), self.dtype, self.device())?;
+            kernel_took!(out, crate::cuda::ops::tri(&out, &self.detach(), k, upper)).then_some(out)
+        } else {
+            None
+        };
+        let out = match gpu {
+            Some(out) => out,
+            None => self.tri_host(k, upper)?,
         };
         if needs_grad(&[self]) {
             return Ok(record1(
