@@ -147,6 +147,24 @@ def test_num_threads_roundtrip():
     assert torch.get_num_threads() == n
 
 
+def test_num_threads_can_rise_after_one_thread_first():
+    """A process whose first call is set_num_threads(1) can raise the count again."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import ferrotorch as torch\n"
+        "torch.set_num_threads(1)\n"
+        "a = torch.ones(256, 256)\n"
+        "assert (a @ a)[0, 0].item() == 256\n"
+        "torch.set_num_threads(2)\n"
+        "print(torch.get_num_threads())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert int(out.stdout) == min(2, os.cpu_count() or 1)
+
+
 def _child_work(q):
     a = torch.ones(512, 512)
     q.put(((a @ a).sum().item(), (torch.ones(1 << 21) + 1).sum().item()))

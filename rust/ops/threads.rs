@@ -12,12 +12,13 @@ static POOL: OnceLock<()> = OnceLock::new();
 fn init() {
     POOL.get_or_init(|| {
         PARENT_PID.store(std::process::id(), Ordering::Relaxed);
-        let n = NUM_THREADS.load(Ordering::Relaxed);
-        let mut builder = rayon::ThreadPoolBuilder::new();
-        if n > 0 {
-            builder = builder.num_threads(n);
-        }
-        let _ = builder.build_global();
+        // sized for the larger of the machine and a count asked for before the first kernel, so
+        // a later set_num_threads can raise the count again (PyTorch allows 1 then 2)
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let n = NUM_THREADS.load(Ordering::Relaxed).max(cpus);
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global();
     });
 }
 
@@ -39,8 +40,8 @@ pub fn get_num_threads() -> usize {
     }
 }
 
-/// Sets the thread count. rayon's global pool is fixed once built, so a later, smaller count
-/// caps how many chunks kernels split work into (1 keeps every kernel on the calling thread).
+/// Sets the thread count. rayon's global pool is fixed once built, so the count caps how many
+/// chunks kernels split work into (1 keeps every kernel on the calling thread).
 pub fn set_num_threads(n: usize) {
     NUM_THREADS.store(n.max(1), Ordering::Relaxed);
     init();
