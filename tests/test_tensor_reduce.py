@@ -354,6 +354,12 @@ def test_sort_stable_ties_and_nan():
     assert math.isnan(v[0].item())
 
 
+def test_msort_sorts_along_dim_0():
+    a = rand((5, 4))
+    np.testing.assert_array_equal(torch.msort(torch.tensor(a)).numpy(), np.sort(a, axis=0))
+    np.testing.assert_array_equal(torch.tensor(a).msort().numpy(), np.sort(a, axis=0))
+
+
 @pytest.mark.parametrize("dim", [0, 1, -1])
 @pytest.mark.parametrize("largest", [True, False])
 @pytest.mark.parametrize("k", [1, 3])

@@ -460,6 +460,12 @@ def argsort(self: Tensor, dim: int = -1, descending: bool = False, stable: bool 
     return self._sort(dim, descending, None)[1]
 
 
+@_method("msort")
+def msort(self: Tensor) -> Tensor:
+    """The values sorted along dim 0 (``sort(dim=0).values``)."""
+    return self._sort(0, False, None)[0]
+
+
 @_method("topk")
 def topk(self: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
     return return_types.topk(*self._sort(dim, largest, k))

@@ -19,6 +19,7 @@ pub const SOURCES: &[(&str, &str)] = &[
     ("conv", include_str!("kernels/conv.cu")),
     ("pool", include_str!("kernels/pool.cu")),
     ("index", include_str!("kernels/index.cu")),
+    ("sort", include_str!("kernels/sort.cu")),
 ];
 
 /// The complete translation unit NVRTC compiles for module `name`.

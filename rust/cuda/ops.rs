@@ -1399,3 +1399,38 @@ pub fn cumulative(
     }
     Ok(true)
 }
+
+/// Longest row the sort kernel holds in shared memory (`SORT_MAX` in sort.cu).
+const SORT_MAX: usize = 2048;
+
+/// The first `k` of each row of contiguous x, viewed as [outer, len, inner] and sorted along len,
+/// into contiguous `vals` (x's dtype) and `idx` (int64) of shape [outer, k, inner].
+pub fn sort_rows(
+    vals: &Tensor,
+    idx: &Tensor,
+    x: &Tensor,
+    split: (usize, usize, usize),
+    k: usize,
+    descending: bool,
+) -> Result<bool> {
+    let (Some(g), Some(sfx)) = (gpu_for(x, "sort"), suffix(x.dtype)) else {
+        return Ok(false);
+    };
+    let (outer, len, inner) = split;
+    if len > SORT_MAX || !x.is_contiguous() || !vals.is_contiguous() || !idx.is_contiguous() {
+        return Ok(false);
+    }
+    if outer * inner * k > 0 {
+        Launch::new(g, "sort")
+            .tensor(vals)
+            .tensor(idx)
+            .tensor(x)
+            .i64(outer)
+            .i64(len)
+            .i64(inner)
+            .i64(k)
+            .flag(descending)
+            .run(&format!("sort_rows_{sfx}"), row_grid(outer * inner))?;
+    }
+    Ok(true)
+}

@@ -33,30 +33,48 @@ impl Tensor {
         if !shape.is_empty() {
             shape[d] = k;
         }
-        let (vals, idx) = crate::dispatch_all!(x.dtype, T => {
-            let src = x.to_vec::<T>();
-            let mut ov: Vec<T> = Vec::with_capacity(outer * k * inner);
-            let mut oi: Vec<i64> = Vec::with_capacity(outer * k * inner);
-            ov.resize(outer * k * inner, T::default());
-            oi.resize(outer * k * inner, 0);
-            let mut order: Vec<usize> = Vec::with_capacity(len);
-            for o in 0..outer {
-                for i in 0..inner {
-                    order.clear();
-                    order.extend(0..len);
-                    let at = |j: usize| src[(o * len + j) * inner + i];
-                    order.sort_by(|&a, &b| {
-                        let c = cmp_nan_last(&at(a), &at(b));
-                        if descending { c.reverse() } else { c }
-                    });
-                    for (j, &src_j) in order.iter().take(k).enumerate() {
-                        ov[(o * k + j) * inner + i] = at(src_j);
-                        oi[(o * k + j) * inner + i] = src_j as i64;
+        let on_gpu = || -> Result<Option<(Tensor, Tensor)>> {
+            let vals = Tensor::empty(&shape, x.dtype, x.device())?;
+            let idx = Tensor::empty(&shape, crate::tensor::DType::I64, x.device())?;
+            let took = kernel_took!(
+                x,
+                crate::cuda::ops::sort_rows(&vals, &idx, &x, (outer, len, inner), k, descending)
+            );
+            Ok(took.then_some((vals, idx)))
+        };
+        let gpu = if x.device().is_cuda() {
+            on_gpu()?
+        } else {
+            None
+        };
+        let (vals, idx) = if let Some(pair) = gpu {
+            pair
+        } else {
+            crate::dispatch_all!(x.dtype, T => {
+                let src = x.to_vec::<T>();
+                let mut ov: Vec<T> = Vec::with_capacity(outer * k * inner);
+                let mut oi: Vec<i64> = Vec::with_capacity(outer * k * inner);
+                ov.resize(outer * k * inner, T::default());
+                oi.resize(outer * k * inner, 0);
+                let mut order: Vec<usize> = Vec::with_capacity(len);
+                for o in 0..outer {
+                    for i in 0..inner {
+                        order.clear();
+                        order.extend(0..len);
+                        let at = |j: usize| src[(o * len + j) * inner + i];
+                        order.sort_by(|&a, &b| {
+                            let c = cmp_nan_last(&at(a), &at(b));
+                            if descending { c.reverse() } else { c }
+                        });
+                        for (j, &src_j) in order.iter().take(k).enumerate() {
+                            ov[(o * k + j) * inner + i] = at(src_j);
+                            oi[(o * k + j) * inner + i] = src_j as i64;
+                        }
                     }
                 }
-            }
-            (Tensor::from_vec_on(&ov, &shape, x.device())?, Tensor::from_vec_on(&oi, &shape, x.device())?)
-        });
+                (Tensor::from_vec_on(&ov, &shape, x.device())?, Tensor::from_vec_on(&oi, &shape, x.device())?)
+            })
+        };
         if needs_grad(&[self]) {
             let (orig, ix) = (self.shape().to_vec(), idx.clone());
             let name = if k == len {
