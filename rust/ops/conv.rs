@@ -1,7 +1,6 @@
 //! Convolution (im2col + GEMM, groups, stride, padding, dilation) and 2-D pooling, forward and
 //! backward. N-d inputs are handled as 2-D: conv1d is conv2d with a height of 1.
 
-use super::gemm::gemm_into;
 use crate::autograd::{needs_grad, record, Saved};
 use crate::tensor::{fmt_shape, DType, Elem, FloatElem, Result, Tensor};
 use rayon::prelude::*;
@@ -49,7 +48,7 @@ impl Geo {
 }
 
 /// The real types the GEMM kernels run in (f16/bf16 convolutions run in f32).
-pub(super) trait ConvElem: super::gemm::GemmElem + std::ops::AddAssign {}
+pub(super) trait ConvElem: Elem + std::ops::AddAssign {}
 impl ConvElem for f32 {}
 impl ConvElem for f64 {}
 
@@ -127,6 +126,55 @@ fn col2im_one<T: ConvElem>(cols: &[T], g: &Geo, dst: &mut [T]) {
                 }
             }
         }
+    }
+}
+
+/// `dst[m, n] = (accumulate ? dst : 0) + lhs[m, k] @ rhs[k, n]`, operands given by (row, column) strides.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn gemm_into<T: ConvElem>(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [T],
+    accumulate: bool,
+    lhs: (&[T], usize, usize),
+    rhs: (&[T], usize, usize),
+    par: gemm::Parallelism,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            dst[..m * n].fill(T::zero());
+        }
+        return;
+    }
+    assert!(dst.len() >= m * n, "gemm_into: destination too small");
+    // SAFETY: the slices cover every element addressed through the given strides (callers pass
+    // exact [m,k], [k,n] and [m,n] blocks); T is f32 or f64, which the gemm crate implements.
+    unsafe {
+        gemm::gemm::<T>(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.0.as_ptr(),
+            lhs.2 as isize,
+            lhs.1 as isize,
+            rhs.0.as_ptr(),
+            rhs.2 as isize,
+            rhs.1 as isize,
+            T::one(),
+            T::one(),
+            false,
+            false,
+            false,
+            par,
+        )
     }
 }
 

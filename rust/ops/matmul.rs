@@ -2,12 +2,14 @@
 //! a plain loop for integers); matmul's rank cases are reshapes around it, so autograd only
 //! needs the formulas of `mm` and `bmm`.
 
-use super::gemm::{gemm_strided, Operand};
 use crate::autograd::{needs_grad, record1, Saved};
 use crate::tensor::{fmt_shape, DType, Device, Result, Tensor};
-use gemm::Parallelism;
+use gemm::{gemm, Parallelism};
 use half::f16;
 use rayon::prelude::*;
+
+/// Products of at least this many multiply-adds copy a column-major right operand row-major first.
+pub(crate) const TRANSPOSE_RHS_MIN: usize = 32 * 32 * 32;
 
 fn type_title(t: &Tensor) -> &'static str {
     crate::ops::dtype_title(t.dtype)
@@ -30,6 +32,13 @@ fn bmm_kernel(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             return Ok(out);
         }
     }
+    // the gemm crate packs a column-major right operand (x @ w.t()) about 2x slower than a
+    // row-major one: past tiny sizes a transposed copy first is cheaper
+    let b_col_major = b.strides()[1] == 1 && b.strides()[2] != 1 && m > 1;
+    let host_float = matches!(a.dtype, DType::F32 | DType::F64) && !dev.is_cuda();
+    if b_col_major && host_float && nb * n * m * k >= TRANSPOSE_RHS_MIN {
+        return bmm_kernel(a, &b.clone_contiguous()?);
+    }
     let out = if matches!(a.dtype, DType::F32 | DType::F64 | DType::F16) {
         Tensor::empty(&[nb, n, m], a.dtype, dev)?
     } else {
@@ -51,28 +60,28 @@ fn bmm_kernel(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     );
 
     macro_rules! run_gemm {
-        ($T:ty) => {{
+        ($T:ty, $zero:expr, $one:expr) => {{
             let sz = std::mem::size_of::<$T>();
             let one_batch = |i: usize, par: Parallelism| unsafe {
-                // SAFETY: batch i of each operand lies inside its tensor (shape and strides
-                // checked by the callers); out is fresh and each batch writes its own block.
-                gemm_strided::<$T>(
+                gemm::<$T>(
                     n,
                     m,
                     k,
                     (po + i * n * m * sz) as *mut $T,
-                    m,
+                    1,
+                    m as isize,
                     false,
-                    Operand {
-                        ptr: (pa + i * sa[0] * sz) as *const $T,
-                        rs: sa[1] as isize,
-                        cs: sa[2] as isize,
-                    },
-                    Operand {
-                        ptr: (pb + i * sb[0] * sz) as *const $T,
-                        rs: sb[1] as isize,
-                        cs: sb[2] as isize,
-                    },
+                    (pa + i * sa[0] * sz) as *const $T,
+                    sa[2] as isize,
+                    sa[1] as isize,
+                    (pb + i * sb[0] * sz) as *const $T,
+                    sb[2] as isize,
+                    sb[1] as isize,
+                    $zero,
+                    $one,
+                    false,
+                    false,
+                    false,
                     par,
                 )
             };
@@ -86,9 +95,9 @@ fn bmm_kernel(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         }};
     }
     match a.dtype {
-        DType::F32 => run_gemm!(f32),
-        DType::F64 => run_gemm!(f64),
-        DType::F16 => run_gemm!(f16),
+        DType::F32 => run_gemm!(f32, 0.0f32, 1.0f32),
+        DType::F64 => run_gemm!(f64, 0.0f64, 1.0f64),
+        DType::F16 => run_gemm!(f16, f16::ZERO, f16::ONE),
         DType::BF16 => {
             let r = bmm_kernel(&a.cast_raw(DType::F32)?, &b.cast_raw(DType::F32)?)?;
             return r.cast_raw(DType::BF16);

@@ -16,7 +16,6 @@ macro_rules! kernel_took {
 pub mod arith;
 pub mod conv;
 pub mod elementwise;
-pub mod gemm;
 pub mod index;
 pub mod iter;
 pub mod join;

@@ -1,7 +1,6 @@
 //! Fused neural-network kernels: softmax / log_softmax along a dim and layer norm, one autograd
 //! node each (their formulas are tensor expressions, so double backward works).
 
-use super::gemm::gemm_par;
 use super::reduce::split3;
 use crate::autograd::{needs_grad, record, record1, Saved};
 use crate::tensor::{fmt_shape, wrap_dim, Elem, FloatElem, Result, Tensor};
@@ -825,7 +824,7 @@ where
                 Some(p) => &ov[p * bh..(p + 1) * bh],
                 None => h0v,
             };
-            super::gemm::gemm_into(b, g4, h, &mut hg, bv.is_some(), (hp, h, 1), (wv, 1, h), par);
+            super::conv::gemm_into(b, g4, h, &mut hg, bv.is_some(), (hp, h, 1), (wv, 1, h), par);
         }
         let x = &xv[t * bg..(t + 1) * bg];
         let (c_prev, c_cur): (&[T], &mut [T]) = match prev {
@@ -968,8 +967,8 @@ fn lstm_layer_bwd<T: FloatElem + super::conv::ConvElem>(
             None => h0v,
         };
         // dW += dgᵀ · h_prev ; dh = dg · W
-        super::gemm::gemm_into(g4, h, b, dwv, true, (dg, 1, g4), (hp, h, 1), par);
-        super::gemm::gemm_into(b, h, g4, &mut dh, false, (dg, g4, 1), (wv, h, 1), par);
+        super::conv::gemm_into(g4, h, b, dwv, true, (dg, 1, g4), (hp, h, 1), par);
+        super::conv::gemm_into(b, h, g4, &mut dh, false, (dg, g4, 1), (wv, h, 1), par);
     }
     let dcv: Vec<T> = dc.into_iter().map(T::from_c).collect();
     let dbv: Vec<T> = db.into_iter().map(T::from_c).collect();
@@ -1175,6 +1174,15 @@ fn lstm_layer_grad_graph(
 // ------------------------------------------------------------------ linear
 
 /// GEMM parallelism for `work` multiply-adds.
+fn gemm_par(work: usize) -> gemm::Parallelism {
+    let threads = super::threads::get_num_threads();
+    if threads > 1 && work >= 48 * 48 * 48 {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    }
+}
+
 /// `y [m, o] = x [m, k] · wᵀ + b` for contiguous `x`, `w [o, k]`, `b [o]`: one GEMM whose initial
 /// output value is the bias broadcast over the rows.
 fn linear_fwd<T: super::conv::ConvElem>(
@@ -1195,14 +1203,26 @@ fn linear_fwd<T: super::conv::ConvElem>(
             row.copy_from_slice(bv);
         }
     }
-    super::gemm::gemm_into(
+    // the gemm crate packs a column-major right operand (wᵀ read in place) about 2x slower than
+    // a row-major one: past tiny sizes a transposed copy of w is cheaper
+    let wt = if m * o * k >= super::matmul::TRANSPOSE_RHS_MIN {
+        Some(w.t()?.clone_contiguous()?)
+    } else {
+        None
+    };
+    let rhs = match &wt {
+        // SAFETY: a fresh contiguous [k, o] tensor of dtype T.
+        Some(wt) => (unsafe { elems::<T>(wt) }, o, 1),
+        None => (wv, 1, k),
+    };
+    super::conv::gemm_into(
         m,
         o,
         k,
         ov,
         b.is_some(),
         (xv, k, 1),
-        (wv, 1, k),
+        rhs,
         gemm_par(m * o * k),
     );
     Ok(out)
