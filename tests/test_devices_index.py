@@ -1,6 +1,8 @@
 """Indexing on a CUDA device as kernels, against the CPU: gather, scatter/scatter_add, ``x[idx]``
 with one integer index (a gather; negatives wrap) and its ``index_put``, and the gradients of
-gather, max(dim), sort and ``x[idx]``, which scatter on the device without reading anything back.
+gather, max(dim), sort and ``x[idx]``, which scatter on the device without reading anything back;
+``nonzero``, ``x[mask]`` and ``masked_select`` (chunked count/offsets/write kernels: one host read,
+the count, as PyTorch's synchronising nonzero).
 
 A checked index costs one read of an error flag (the only host access); an index out of range
 takes the host path, which raises PyTorch's error. Runs where ``torch.cuda.is_available()``: on a
@@ -137,3 +139,65 @@ def test_index_gradients_scatter_on_the_device(name: str, fn: Callable) -> None:
             assert host_accesses() == before, f"{name}'s backward read device memory on the host"
         grads.append(x.grad.cpu().numpy())
     np.testing.assert_allclose(grads[1], grads[0], rtol=1e-6)
+
+
+# ---- nonzero and boolean masks: chunked kernels, one host read (the count) ----
+
+
+def same_rows(fn: Callable[..., torch.Tensor], *cpu: torch.Tensor, reads: int) -> None:
+    """fn on the CPU and on device copies: identical results, at most `reads` host accesses."""
+    want = fn(*cpu)
+    dev = [t.to("cuda") for t in cpu]
+    before = host_accesses()
+    got = fn(*dev)
+    assert host_accesses() - before <= reads
+    assert got.device == torch.device("cuda", 0) and got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_array_equal(got.cpu().double().numpy(), want.double().numpy())
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_nonzero_runs_as_kernels(dtype: torch.dtype) -> None:
+    x = torch.tensor(RNG.integers(0, 3, (7, 300)) * (RNG.random((7, 300)) < 0.4)).to(dtype)
+    same_rows(lambda t: t.nonzero(), x, reads=1)
+
+
+@pytest.mark.parametrize("shape", [(1,), (5,), (257,), (3, 4, 5), (9000,), (130, 70)], ids=str)
+def test_nonzero_chunks_and_tiles_keep_row_major_order(shape: tuple[int, ...]) -> None:
+    x = torch.tensor(RNG.random(shape) < 0.5)
+    same_rows(lambda t: t.nonzero(), x, reads=1)
+    same_rows(lambda t: torch.argwhere(t), x, reads=1)
+
+
+def test_nonzero_of_all_and_none() -> None:
+    same_rows(lambda t: t.nonzero(), torch.zeros(6, 5), reads=1)
+    same_rows(lambda t: t.nonzero(), torch.ones(6, 5), reads=1)
+    same_rows(lambda t: t.nonzero(), torch.ones(6, 0), reads=1)
+    same_rows(lambda t: t.t().nonzero(), torch.tensor(RNG.random((40, 30)) < 0.3), reads=1)  # strided
+
+
+def test_boolean_mask_indexing_runs_as_kernels() -> None:
+    x = torch.tensor(RNG.standard_normal((20, 6, 3)), dtype=torch.float32)
+    same_rows(lambda t: t[t > 0.5], x, reads=2)  # the count, and index_select's bound check
+    rows = torch.tensor(RNG.random(20) < 0.5)
+    same_rows(lambda t, m: t[m], x, rows, reads=2)
+    plane = torch.tensor(RNG.random((20, 6)) < 0.5)
+    same_rows(lambda t, m: t[m], x, plane, reads=2)
+    same_rows(lambda t, m: t.masked_select(m.unsqueeze(-1)), x, plane, reads=2)  # a broadcast mask
+
+
+def test_boolean_mask_gradient_matches_the_cpu() -> None:
+    x = torch.tensor(RNG.standard_normal((30, 4)), dtype=torch.float32)
+    mask = torch.tensor(RNG.random(30) < 0.5)
+    grads = []
+    for dev in ("cpu", "cuda"):
+        leaf = x.to(dev).detach().requires_grad_()
+        (leaf[mask.to(dev)] ** 2).sum().backward()
+        grads.append(leaf.grad.cpu().numpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-6)
+    np.testing.assert_allclose(grads[0], 2 * x.numpy() * mask.numpy()[:, None], rtol=1e-6)
+
+
+def test_mismatched_mask_raises_the_host_error() -> None:
+    x = torch.zeros(4, 3, device="cuda")
+    with pytest.raises(IndexError, match="The shape of the mask"):
+        x[torch.ones(5, dtype=torch.bool, device="cuda")]

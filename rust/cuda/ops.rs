@@ -1434,3 +1434,49 @@ pub fn sort_rows(
     }
     Ok(true)
 }
+
+/// Elements per chunk of the nonzero kernels, at least (at most 1024 chunks, one block each).
+const NONZERO_CHUNK_MIN: usize = 4096;
+
+/// The row-major positions of x's nonzero elements as int64 rows of coordinates in `coords` (x's
+/// shape, or `[numel]` for flat indices): `[N, coords.len()]`. One host read: the count N.
+pub fn nonzero(x: &Tensor, coords: &[usize]) -> Result<Option<Tensor>> {
+    let (Some(g), Some(sfx)) = (gpu_for(x, "index"), suffix(x.dtype)) else {
+        return Ok(None);
+    };
+    let (Some(s), Some(c)) = (
+        strides_of(&x.layout),
+        strides_of(&Layout::contiguous(coords)),
+    ) else {
+        return Ok(None);
+    };
+    let n = x.numel();
+    let blocks = n.div_ceil(NONZERO_CHUNK_MIN).clamp(1, 1024);
+    let chunk = n.div_ceil(blocks).max(1);
+    let counts = Tensor::empty(&[blocks + 1], DType::I64, x.device())?;
+    Launch::new(g, "index")
+        .tensor(&counts)
+        .tensor(x)
+        .strides(s)
+        .i64(n)
+        .i64(chunk)
+        .run(&format!("nonzero_count_{sfx}"), blocks as u32)?;
+    Launch::new(g, "index")
+        .tensor(&counts)
+        .i64(blocks)
+        .run("nonzero_offsets_i64", 1)?;
+    let total = counts.select(0, blocks as i64)?.item()?.to_i64() as usize;
+    let out = Tensor::empty(&[total, coords.len()], DType::I64, x.device())?;
+    if total > 0 {
+        Launch::new(g, "index")
+            .tensor(&out)
+            .tensor(&counts)
+            .tensor(x)
+            .strides(s)
+            .i64(n)
+            .i64(chunk)
+            .strides(c)
+            .run(&format!("nonzero_write_{sfx}"), blocks as u32)?;
+    }
+    Ok(Some(out))
+}

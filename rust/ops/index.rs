@@ -260,6 +260,9 @@ impl Tensor {
         if let Some(out) = self.gpu_index(indices)? {
             return Ok(out);
         }
+        if let Some(out) = self.gpu_mask_index(indices)? {
+            return Ok(out);
+        }
         let plan = AdvPlan::new(self, indices)?;
         let out = Tensor::empty(&plan.out_shape_raw(), self.dtype, self.device())?;
         crate::dispatch_all!(self.dtype, T => {
@@ -285,6 +288,32 @@ impl Tensor {
             }));
         }
         Ok(out)
+    }
+
+    /// `self[mask]` for a boolean mask over the leading dims, on a GPU: the mask's flat nonzero
+    /// positions select rows of `self` viewed as [mask elements, rest] (index_select, whose
+    /// gradient scatters on the device). None for other cases; a mismatched mask takes the host
+    /// path, which raises PyTorch's error.
+    fn gpu_mask_index(&self, indices: &[Option<Tensor>]) -> Result<Option<Tensor>> {
+        let [Some(mask)] = indices else {
+            return Ok(None);
+        };
+        let k = mask.ndim();
+        let fits = matches!(mask.dtype, DType::Bool | DType::U8)
+            && k > 0
+            && k <= self.ndim()
+            && mask.shape() == &self.shape()[..k]
+            && self.device() == mask.device();
+        if !fits || !self.device().is_cuda() {
+            return Ok(None);
+        }
+        let Some(flat) = gpu_nonzero(mask, &[mask.numel()])? else {
+            return Ok(None);
+        };
+        let rest = &self.shape()[k..];
+        let rows = self.reshape(&[&[mask.numel()][..], rest].concat())?;
+        let picked = rows.index_select(0, &flat.reshape(&[flat.shape()[0]])?)?;
+        Ok(Some(picked))
     }
 
     /// `self[:, ..., idx]` (one integer index after full slices) as a gather on a GPU; None for
@@ -419,6 +448,11 @@ impl Tensor {
 
     /// `nonzero()` → [N, ndim] int64.
     pub fn nonzero(&self) -> Result<Tensor> {
+        if self.ndim() > 0 {
+            if let Some(nz) = gpu_nonzero(self, self.shape())? {
+                return Ok(nz);
+            }
+        }
         let vals = self.to_vec::<bool>();
         let mut out: Vec<i64> = Vec::new();
         let mut k = 0;
@@ -834,4 +868,14 @@ impl AdvPlan {
         }
         t.permute(&inv)
     }
+}
+
+/// `cuda::ops::nonzero` where x is on a GPU with the kernels (None elsewhere).
+fn gpu_nonzero(x: &Tensor, coords: &[usize]) -> Result<Option<Tensor>> {
+    #[cfg(feature = "cuda")]
+    if x.device().is_cuda() {
+        return crate::cuda::ops::nonzero(&x.detach(), coords);
+    }
+    let _ = (x, coords);
+    Ok(None)
 }

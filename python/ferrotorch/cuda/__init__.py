@@ -4,7 +4,8 @@ This build finds the CUDA driver and its GPUs at run time (nothing CUDA is neede
 compiles its kernels with NVRTC (``ferrotorch.cuda.kernels``). CUDA tensors live in managed memory,
 which the GPU and the host can both address: tensors, modules, optimizers and checkpoints move to and
 from a GPU as in PyTorch. Elementwise ops, copies, reductions, softmax, layer norm, embedding,
-cross-entropy, conv2d (im2col), max pooling, gathers, random numbers and the SGD/Adam steps run as
+cross-entropy, conv2d (im2col), max pooling, gathers and scatters, nonzero and boolean masks,
+sort/topk, random numbers and the SGD/Adam steps run as
 kernels, matrix products through cuBLAS; other ops compute on the host on the same storage, once
 the queued kernels have finished. ``probe()`` reports what the driver found.
 

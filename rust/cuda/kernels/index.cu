@@ -17,6 +17,21 @@
 //       as in PyTorch). A j outside [0, size) writes nothing and sets *err = 1 when err is not null.
 //   scatter_add_<dt>(same arguments)   the same with +=, by atomicAdd (dt: f32 f64 i64 i32)
 //
+// Nonzero (torch.nonzero, and the boolean masks of x[mask] and masked_select, whose positions
+// are nonzero's flat indices): three launches over chunks of the input, so the result keeps
+// row-major order without a device-wide scan.
+//   nonzero_count_<dt>(i64* counts, const T* in, Strides s, i64 n, i64 chunk)
+//       one block per chunk b (grid = ceil(n / chunk)): counts[b] = how many of the row-major
+//       elements [b*chunk, (b+1)*chunk) of in (read through s) are nonzero.
+//   nonzero_offsets_i64(i64* counts, i64 blocks)
+//       ONE block: counts[0..blocks] become their exclusive prefix sums, counts[blocks] the total
+//       (the host reads that one value to size the result).
+//   nonzero_write_<dt>(i64* out, const i64* counts, const T* in, Strides s, i64 n, i64 chunk,
+//                      Strides coords)
+//       the same chunks: block b writes its nonzeros, in order, from row counts[b] of out
+//       [total, coords.ndim], each row the element's coordinates in coords.shape (strides
+//       unused; coords = [n] writes flat indices).
+//
 // dt in f32 f64 f16 bf16 i64 i32 u8.
 
 template <class T>
@@ -115,3 +130,77 @@ SCATTER_KERNEL(scatter_add, true, f32)
 SCATTER_KERNEL(scatter_add, true, f64)
 SCATTER_KERNEL(scatter_add, true, i64)
 SCATTER_KERNEL(scatter_add, true, i32)
+
+template <class T> __device__ __forceinline__ bool nonzero_at(const T* in, const Strides& s, i64 i) {
+    return to_compute(in[offset_of(i, s)]) != 0;
+}
+
+template <class T>
+__device__ __forceinline__ void nonzero_count(i64* counts, const T* in, const Strides& s, i64 n, i64 chunk) {
+    const i64 lo = (i64)blockIdx.x * chunk, hi = lo + chunk < n ? lo + chunk : n;
+    i64 c = 0;
+    for (i64 i = lo + threadIdx.x; i < hi; i += blockDim.x) c += nonzero_at(in, s, i);
+    c = block_reduce(c, SumOp());
+    if (threadIdx.x == 0) counts[blockIdx.x] = c;
+}
+
+extern "C" __global__ void nonzero_offsets_i64(i64* counts, i64 blocks) {
+    if (threadIdx.x != 0) return;
+    i64 run = 0;
+    for (i64 b = 0; b < blocks; ++b) {
+        const i64 c = counts[b];
+        counts[b] = run;
+        run += c;
+    }
+    counts[blocks] = run;
+}
+
+// Tiles of blockDim.x elements: an exclusive scan of the tile's flags (in shared memory) gives
+// each nonzero its row; `base` carries the rows of the tiles before.
+template <class T>
+__device__ __forceinline__ void nonzero_write(i64* out, const i64* counts, const T* in, const Strides& s, i64 n,
+                                              i64 chunk, const Strides& coords) {
+    __shared__ i64 scan[1024];
+    const i64 lo = (i64)blockIdx.x * chunk, hi = lo + chunk < n ? lo + chunk : n;
+    i64 base = counts[blockIdx.x];
+    for (i64 t0 = lo; t0 < hi; t0 += blockDim.x) {
+        const i64 i = t0 + threadIdx.x;
+        const bool hit = i < hi && nonzero_at(in, s, i);
+        scan[threadIdx.x] = hit;
+        __syncthreads();
+        for (unsigned o = 1; o < blockDim.x; o <<= 1) {
+            const i64 add = threadIdx.x >= o ? scan[threadIdx.x - o] : 0;
+            __syncthreads();
+            scan[threadIdx.x] += add;
+            __syncthreads();
+        }
+        if (hit) {
+            i64* row = out + (base + scan[threadIdx.x] - 1) * coords.ndim;
+            i64 linear = i;
+            for (int d = coords.ndim - 1; d >= 0; --d) {
+                const i64 q = linear / coords.shape[d];
+                row[d] = linear - q * coords.shape[d];
+                linear = q;
+            }
+        }
+        base += scan[blockDim.x - 1];
+        __syncthreads();
+    }
+}
+
+#define NONZERO_KERNELS(T)                                                                         \
+    extern "C" __global__ void nonzero_count_##T(i64* counts, const T* in, Strides s, i64 n, i64 chunk) { \
+        nonzero_count(counts, in, s, n, chunk);                                                    \
+    }                                                                                              \
+    extern "C" __global__ void nonzero_write_##T(i64* out, const i64* counts, const T* in, Strides s, \
+                                                 i64 n, i64 chunk, Strides coords) {               \
+        nonzero_write(out, counts, in, s, n, chunk, coords);                                       \
+    }
+
+NONZERO_KERNELS(f32)
+NONZERO_KERNELS(f64)
+NONZERO_KERNELS(f16)
+NONZERO_KERNELS(bf16)
+NONZERO_KERNELS(i64)
+NONZERO_KERNELS(i32)
+NONZERO_KERNELS(u8)
