@@ -100,6 +100,46 @@ def test_random_streams_are_seeded_and_distributed(device: str, dtype: torch.dty
 
 
 @needs_cuda
+@pytest.mark.usefixtures("kernels_only")
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
+def test_half_random_numbers_are_kernels(dtype: torch.dtype) -> None:
+    """f16/bf16 sample in f32 on the device (no host access); uniform stays below its bound."""
+    before = torch._C._cuda_host_accesses(0)
+    torch.manual_seed(4)
+    u = torch.rand(50000, device="cuda", dtype=dtype)
+    z = torch.randn(50000, device="cuda", dtype=dtype)
+    w = torch.empty(30, 40, device="cuda", dtype=dtype).t().uniform_(2.0, 3.0)  # strided
+    assert torch._C._cuda_host_accesses(0) == before
+    torch.manual_seed(4)
+    assert torch.equal(torch.rand(50000, device="cuda", dtype=dtype), u)
+    assert u.dtype == dtype and z.dtype == dtype
+    un, zn, wn = u.cpu().double().numpy(), z.cpu().double().numpy(), w.cpu().double().numpy()
+    assert un.min() >= 0.0 and un.max() < 1.0 and abs(un.mean() - 0.5) < 0.01
+    assert abs(zn.mean()) < 0.03 and abs(zn.std() - 1.0) < 0.03
+    assert wn.min() >= 2.0 and wn.max() < 3.0 and abs(wn.mean() - 2.5) < 0.05
+
+
+@needs_cuda
+@pytest.mark.usefixtures("kernels_only")
+@pytest.mark.parametrize("dtype", [torch.int64, torch.int32, torch.uint8, torch.float32], ids=str)
+def test_randint_is_a_kernel(dtype: torch.dtype) -> None:
+    before = torch._C._cuda_host_accesses(0)
+    torch.manual_seed(9)
+    x = torch.randint(3, 10, (60000,), device="cuda", dtype=dtype)
+    strided = torch.zeros(50, 60, device="cuda", dtype=dtype).t()
+    strided.random_(0, 4)
+    assert torch._C._cuda_host_accesses(0) == before
+    torch.manual_seed(9)
+    assert torch.equal(torch.randint(3, 10, (60000,), device="cuda", dtype=dtype), x)
+    v = x.cpu().double().numpy()
+    assert x.dtype == dtype and v.min() == 3 and v.max() == 9
+    counts = np.bincount(v.astype(np.int64) - 3, minlength=7)
+    assert np.all(np.abs(counts / v.size - 1 / 7) < 0.01), counts
+    s = strided.cpu().double().numpy()
+    assert set(np.unique(s)) == {0.0, 1.0, 2.0, 3.0}
+
+
+@needs_cuda
 def test_cuda_manual_seed_seeds_only_cuda() -> None:
     torch.manual_seed(1)
     cpu = torch.rand(4)

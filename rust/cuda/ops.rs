@@ -1165,27 +1165,51 @@ pub fn manual_seed(seed: u64) {
     *CUDA_RNG.lock().unwrap_or_else(|e| e.into_inner()) = (seed, 0);
 }
 
-/// Fills contiguous f32/f64 `t` with uniform [a, b) or normal (mean a, std b) values from the
-/// CUDA generator, advancing its offset past the Philox groups used.
+/// The CUDA generator's (seed, offset) for a launch of `groups` Philox calls, advancing it past
+/// them.
+fn take_philox(groups: usize) -> (u64, u64) {
+    let mut rng = CUDA_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let (seed, at) = *rng;
+    rng.1 = at.wrapping_add(groups as u64 + 1);
+    (seed, at)
+}
+
+/// `t` filled through a fresh contiguous tensor of dtype `via` that `fill` writes, then copied in.
+fn fill_through(
+    t: &Tensor,
+    via: DType,
+    fill: impl FnOnce(&Tensor) -> Result<bool>,
+) -> Result<bool> {
+    let tmp = Tensor::empty(t.shape(), via, t.device())?;
+    if !fill(&tmp)? {
+        return Ok(false);
+    }
+    // cast while contiguous: the strided copy kernels keep the dtype
+    let tmp = if via == t.dtype {
+        tmp
+    } else {
+        tmp.cast_raw(t.dtype)?
+    };
+    t.copy_raw(&tmp)?;
+    Ok(true)
+}
+
+/// Fills `t` (f32, f64, f16, bf16) with uniform [a, b) or normal (mean a, std b) values from the
+/// CUDA generator; a strided `t` through a contiguous tensor.
 pub fn random_fill(t: &Tensor, normal: bool, a: f64, b: f64) -> Result<bool> {
     let Some(g) = gpu_for(t, "random") else {
         return Ok(false);
     };
     let per_call = match t.dtype {
-        DType::F32 => 4,
+        DType::F32 | DType::F16 | DType::BF16 => 4,
         DType::F64 => 2,
         _ => return Ok(false),
     };
     if !t.is_contiguous() {
-        return Ok(false);
+        return fill_through(t, t.dtype, |f| random_fill(f, normal, a, b));
     }
     let n = t.numel();
-    let (seed, offset) = {
-        let mut rng = CUDA_RNG.lock().unwrap_or_else(|e| e.into_inner());
-        let (seed, at) = *rng;
-        rng.1 = at.wrapping_add(n.div_ceil(per_call) as u64 + 1);
-        (seed, at)
-    };
+    let (seed, offset) = take_philox(n.div_ceil(per_call));
     if n > 0 {
         let kernel = if normal { "normal" } else { "uniform" };
         Launch::new(g, "random")
@@ -1199,6 +1223,33 @@ pub fn random_fill(t: &Tensor, normal: bool, a: f64, b: f64) -> Result<bool> {
                 &format!("{}_{}", kernel, suffix(t.dtype).unwrap_or("f32")),
                 grid_for(g, n),
             )?;
+    }
+    Ok(true)
+}
+
+/// Fills `t` (an integer or float dtype) with integers in [low, low + range) from the CUDA
+/// generator: an int64 kernel, other dtypes and layouts through a contiguous int64 tensor.
+pub fn random_int_fill(t: &Tensor, low: i64, range: u64) -> Result<bool> {
+    let Some(g) = gpu_for(t, "random") else {
+        return Ok(false);
+    };
+    if t.dtype == DType::Bool || range > i64::MAX as u64 {
+        return Ok(false);
+    }
+    if t.dtype != DType::I64 || !t.is_contiguous() {
+        return fill_through(t, DType::I64, |f| random_int_fill(f, low, range));
+    }
+    let n = t.numel();
+    let (seed, offset) = take_philox(n.div_ceil(2));
+    if n > 0 {
+        Launch::new(g, "random")
+            .tensor(t)
+            .i64(n)
+            .int(seed as i64)
+            .int(offset as i64)
+            .int(low)
+            .int(range as i64)
+            .run("randint_i64", grid_for(g, n))?;
     }
     Ok(true)
 }

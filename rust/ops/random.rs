@@ -148,12 +148,13 @@ impl Tensor {
                 high
             );
         }
+        let range = high.wrapping_sub(low) as u64;
+        if g.is_none() && kernel_took!(self, crate::cuda::ops::random_int_fill(self, low, range)) {
+            self.bump_version();
+            return Ok(());
+        }
         let n = self.numel();
-        let vals: Vec<i64> = with_rng(g, |r| {
-            (0..n)
-                .map(|_| low + r.below((high - low) as u64) as i64)
-                .collect()
-        });
+        let vals: Vec<i64> = with_rng(g, |r| (0..n).map(|_| low + r.below(range) as i64).collect());
         self.copy_raw(&Tensor::from_vec(&vals, self.shape())?)?;
         self.bump_version();
         Ok(())

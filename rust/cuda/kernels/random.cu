@@ -10,8 +10,11 @@
 //
 //   uniform_<dt>(T* out, i64 n, u64 seed, u64 offset, double low, double high)  in [low, high)
 //   normal_<dt>(T* out, i64 n, u64 seed, u64 offset, double mean, double std)   Box-Muller
+//   randint_i64(i64* out, i64 n, u64 seed, u64 offset, i64 low, i64 range)    low + (64 random bits
+//       mod range), range >= 1 (2 values per call; the modulo bias is below range / 2^64)
 //
-// dt in f32 (4 values per Philox call, 24-bit uniforms) and f64 (2 values per call, 53-bit).
+// dt in f32, f16 and bf16 (4 values per Philox call, 24-bit uniforms, sampled in f32) and f64 (2
+// values per call, 53-bit).
 
 struct Philox4 { u32 x[4]; };
 
@@ -61,14 +64,19 @@ __device__ __forceinline__ double inside_f64(double v, double lo, double hi) {
     return (v >= hi && lo < hi) ? nextafter(hi, lo) : v;
 }
 
-extern "C" __global__ void uniform_f32(f32* out, i64 n, u64 seed, u64 offset, double low, double high) {
+// f32, f16 and bf16 sample in f32; a value that rounds up to `high` in a narrower type becomes
+// `low`, as PyTorch's kernels do, so the result stays in [low, high).
+template <class T>
+__device__ __forceinline__ void uniform_float(T* out, i64 n, u64 seed, u64 offset, double low, double high) {
     const float lo = (float)low, hi = (float)high, range = (float)(high - low);
     GRID_STRIDE_LOOP(group, (n + 3) / 4) {
         const Philox4 r = philox4x32_10((u64)group, offset, seed);
 #pragma unroll
         for (int k = 0; k < 4; ++k) {
             const i64 i = group * 4 + k;
-            if (i < n) out[i] = inside_f32(lo + range * u01_f32(r.x[k]), lo, hi);
+            if (i >= n) continue;
+            const T v = from_f32<T>(inside_f32(lo + range * u01_f32(r.x[k]), lo, hi));
+            out[i] = (to_f32(v) >= hi && lo < hi) ? from_f32<T>(lo) : v;
         }
     }
 }
@@ -85,7 +93,8 @@ extern "C" __global__ void uniform_f64(f64* out, i64 n, u64 seed, u64 offset, do
     }
 }
 
-extern "C" __global__ void normal_f32(f32* out, i64 n, u64 seed, u64 offset, double mean, double std) {
+template <class T>
+__device__ __forceinline__ void normal_float(T* out, i64 n, u64 seed, u64 offset, double mean, double std) {
     const float mu = (float)mean, sigma = (float)std;
     GRID_STRIDE_LOOP(group, (n + 3) / 4) {
         const Philox4 r = philox4x32_10((u64)group, offset, seed);
@@ -102,10 +111,22 @@ extern "C" __global__ void normal_f32(f32* out, i64 n, u64 seed, u64 offset, dou
 #pragma unroll
         for (int k = 0; k < 4; ++k) {
             const i64 i = group * 4 + k;
-            if (i < n) out[i] = mu + sigma * z[k];
+            if (i < n) out[i] = from_f32<T>(mu + sigma * z[k]);
         }
     }
 }
+
+#define FLOAT_RANDOM_KERNELS(T)                                                                    \
+    extern "C" __global__ void uniform_##T(T* out, i64 n, u64 seed, u64 offset, double low, double high) { \
+        uniform_float(out, n, seed, offset, low, high);                                            \
+    }                                                                                              \
+    extern "C" __global__ void normal_##T(T* out, i64 n, u64 seed, u64 offset, double mean, double std) { \
+        normal_float(out, n, seed, offset, mean, std);                                             \
+    }
+
+FLOAT_RANDOM_KERNELS(f32)
+FLOAT_RANDOM_KERNELS(f16)
+FLOAT_RANDOM_KERNELS(bf16)
 
 extern "C" __global__ void normal_f64(f64* out, i64 n, u64 seed, u64 offset, double mean, double std) {
     GRID_STRIDE_LOOP(group, (n + 1) / 2) {
@@ -116,5 +137,17 @@ extern "C" __global__ void normal_f64(f64* out, i64 n, u64 seed, u64 offset, dou
         const i64 i = group * 2;
         if (i < n) out[i] = mean + std * (radius * c);
         if (i + 1 < n) out[i + 1] = mean + std * (radius * s);
+    }
+}
+
+extern "C" __global__ void randint_i64(i64* out, i64 n, u64 seed, u64 offset, i64 low, i64 range) {
+    GRID_STRIDE_LOOP(group, (n + 1) / 2) {
+        const Philox4 r = philox4x32_10((u64)group, offset, seed);
+#pragma unroll
+        for (int k = 0; k < 2; ++k) {
+            const i64 i = group * 2 + k;
+            const u64 bits = ((u64)r.x[2 * k + 1] << 32) | r.x[2 * k];
+            if (i < n) out[i] = low + (i64)(bits % (u64)range);
+        }
     }
 }
