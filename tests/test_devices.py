@@ -800,3 +800,28 @@ def test_flip_and_triangles_run_as_kernels(fn: Callable, dtype: torch.dtype) -> 
             fn(t).backward(torch.arange(60.0).reshape(fn(x0).shape).to(t.device))
             grads.append(t.grad.cpu().numpy())
         np.testing.assert_array_equal(grads[1], grads[0])
+
+
+@needs_cuda
+def test_cuda_autocast_and_scaler_on_the_device() -> None:
+    lin = torch.nn.Linear(8, 3)
+    rng = np.random.default_rng(5)
+    x = torch.tensor(rng.standard_normal((16, 8)), dtype=torch.float32)
+    y = torch.tensor(rng.integers(0, 3, 16))
+    want = lin(x)
+    lin_d = torch.nn.Linear(8, 3).cuda()
+    lin_d.load_state_dict(lin.state_dict())
+    opt = torch.optim.SGD(lin_d.parameters(), lr=0.1)
+    scaler = torch.cuda.amp.GradScaler(init_scale=256.0)
+    with torch.cuda.amp.autocast():
+        out = lin_d(x.cuda())
+        loss = torch.nn.functional.cross_entropy(out, y.cuda())
+    assert out.dtype == torch.float16 and loss.dtype == torch.float32 and out.device.type == "cuda"
+    np.testing.assert_allclose(out.float().cpu().detach().numpy(), want.detach().numpy(), rtol=0.02, atol=0.02)
+    before = lin_d.weight.detach().cpu()
+    scaler.scale(loss).backward()
+    assert lin_d.weight.grad.dtype == torch.float32 and lin_d.weight.grad.device.type == "cuda"
+    scaler.step(opt)
+    scaler.update()
+    assert scaler.get_scale() == 256.0
+    assert not np.array_equal(lin_d.weight.detach().cpu().numpy(), before.numpy())

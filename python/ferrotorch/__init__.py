@@ -83,7 +83,15 @@ from ._legacy import LEGACY as _LEGACY
 globals().update({k: v for k, v in _FUNCTIONS.items() if k not in globals()})
 globals().update(_LEGACY)
 
-from . import autograd, backends, cuda
+from . import amp, autograd, backends, cuda
+from .amp import autocast
+from .amp.autocast_mode import (
+    get_autocast_cpu_dtype,
+    get_autocast_dtype,
+    get_autocast_gpu_dtype,
+    is_autocast_cpu_enabled,
+    is_autocast_enabled,
+)
 from . import datasets, nn, optim, utils
 from .serialization import load, save
 

@@ -146,6 +146,9 @@ fn check_same_dtype(op: &str, a: &Tensor, b: &Tensor) -> Result<()> {
 impl Tensor {
     /// `mm`: [n,k] @ [k,m].
     pub fn mm(&self, b: &Tensor) -> Result<Tensor> {
+        if let Some(c) = super::autocast::lower(&[self, b])? {
+            return c[0].mm(&c[1]);
+        }
         if self.ndim() != 2 {
             crate::bail!(Runtime, "self must be a matrix");
         }
@@ -199,6 +202,9 @@ impl Tensor {
 
     /// `bmm`: [B,n,k] @ [B,k,m].
     pub fn bmm(&self, b: &Tensor) -> Result<Tensor> {
+        if let Some(c) = super::autocast::lower(&[self, b])? {
+            return c[0].bmm(&c[1]);
+        }
         if self.ndim() != 3 || b.ndim() != 3 {
             crate::bail!(Runtime, "batch1 must be a 3D tensor");
         }
@@ -236,6 +242,9 @@ impl Tensor {
 
     /// `matmul` / `@` with NumPy's rank rules and batch broadcasting.
     pub fn matmul(&self, b: &Tensor) -> Result<Tensor> {
+        if let Some(c) = super::autocast::lower(&[self, b])? {
+            return c[0].matmul(&c[1]);
+        }
         let (da, db) = (self.ndim(), b.ndim());
         if da == 0 || db == 0 {
             crate::bail!(

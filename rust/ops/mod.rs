@@ -14,6 +14,7 @@ macro_rules! kernel_took {
 }
 
 pub mod arith;
+pub mod autocast;
 pub mod conv;
 pub mod elementwise;
 pub mod index;

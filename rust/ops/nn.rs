@@ -1234,6 +1234,9 @@ impl Tensor {
     /// backward `gx = g w`, `gw = gᵀ x`, `gb = Σ g` (GEMMs and a reduction, differentiable under
     /// `create_graph`). Other dtypes, weight ranks and bias shapes run the composed ops.
     pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
+        if let Some(c) = super::autocast::lower(&[&[x, w][..], b.as_slice()].concat())? {
+            return Tensor::linear(&c[0], &c[1], c.get(2));
+        }
         crate::tensor::Device::same(&[&[x, w][..], b.as_slice()].concat())?;
         if x.ndim() >= 1 && w.ndim() == 2 && x.shape()[x.ndim() - 1] != w.shape()[1] {
             let kx = x.shape()[x.ndim() - 1];

@@ -264,6 +264,16 @@ fn _set_grad_enabled(enabled: bool) -> bool {
     autograd::set_grad_enabled(enabled)
 }
 
+/// Sets the autocast dtype of "cpu" or "cuda" (None: off) for this thread; returns nothing (the
+/// Python context manager keeps the previous state).
+#[pyfunction]
+#[pyo3(signature = (device_type, dtype=None))]
+fn _autocast_set(device_type: &str, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    let dt = dtype.map(super::convert::dtype_arg).transpose()?;
+    crate::ops::autocast::set(device_type == "cuda", dt);
+    Ok(())
+}
+
 #[pyfunction]
 fn is_inference_mode_enabled() -> bool {
     autograd::is_inference_mode_enabled()
@@ -376,6 +386,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_backward, m)?)?;
     m.add_function(wrap_pyfunction!(_grad, m)?)?;
     m.add_function(wrap_pyfunction!(is_grad_enabled, m)?)?;
+    m.add_function(wrap_pyfunction!(_autocast_set, m)?)?;
     m.add_function(wrap_pyfunction!(_set_grad_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(is_inference_mode_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(_set_inference_mode, m)?)?;

@@ -177,3 +177,6 @@ def max_memory_allocated(device: Any = None) -> int:
 
 def memory_reserved(device: Any = None) -> int:
     return _memory_stats(device)[2]
+
+
+from . import amp  # torch.cuda.amp: after the functions above, which it uses

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 import ferrotorch as torch
+from ferrotorch.amp import autocast_mode as _amp
 from ferrotorch.nn import _reduction
 from ferrotorch.nn._utils import _ntuple, _pair
 
@@ -231,6 +232,7 @@ def _get_softmax_dim(name: str, ndim: int, stacklevel: int) -> int:
 
 def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:
     """``exp(x) / sum(exp(x))`` along ``dim`` (computed in ``dtype`` when given)."""
+    (input,) = _amp.to_fp32(input)
     if dim is None:
         dim = _get_softmax_dim("softmax", input.dim(), _stacklevel)
     if dtype is not None:
@@ -249,6 +251,7 @@ def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: 
 
 def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:
     """``x - logsumexp(x)`` along ``dim``."""
+    (input,) = _amp.to_fp32(input)
     if dim is None:
         dim = _get_softmax_dim("log_softmax", input.dim(), _stacklevel)
     if dtype is not None:
@@ -462,6 +465,7 @@ def _unbatched(input: Tensor, nd: int, name: str) -> tuple[Tensor, bool]:
 def _convnd(
     input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, padding: Any, dilation: Any, groups: int, nd: int
 ) -> Tensor:
+    input, weight, bias = _amp.lower(input, weight, bias)
     name = f"conv{nd}d"
     x, squeeze = _unbatched(input, nd, name)
     ntuple = _ntuple(nd)
@@ -612,6 +616,7 @@ def _conv_transposend(
     input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, padding: Any, output_padding: Any,
     groups: int, dilation: Any, nd: int,
 ) -> Tensor:
+    input, weight, bias = _amp.lower(input, weight, bias)
     name = f"conv_transpose{nd}d"
     x, squeeze = _unbatched(input, nd, name)
     ntuple = _ntuple(nd)
@@ -1030,6 +1035,7 @@ def layer_norm(
     eps: float = 1e-5,
 ) -> Tensor:
     """Normalise over the trailing ``normalized_shape`` dims, then scale by ``weight`` and shift by ``bias``."""
+    input, weight, bias = _amp.to_fp32(input, weight, bias)
     normalized_shape = tuple(normalized_shape) if isinstance(normalized_shape, (list, tuple)) else (normalized_shape,)
     k = len(normalized_shape)
     if tuple(input.shape[input.dim() - k:]) != normalized_shape:
@@ -1056,6 +1062,7 @@ def group_norm(
     input: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None, eps: float = 1e-5
 ) -> Tensor:
     """Normalise ``(N, C, *)`` over groups of ``C / num_groups`` channels and the spatial dims."""
+    input, weight, bias = _amp.to_fp32(input, weight, bias)
     if input.dim() < 2:
         raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {input.dim()}")
     n, c = input.shape[0], input.shape[1]
@@ -1389,6 +1396,7 @@ def l1_loss(
     reduction: str = "mean", weight: Tensor | None = None,
 ) -> Tensor:
     """``|x - y|``, reduced."""
+    input, target, weight = _amp.to_fp32(input, target, weight)
     _check_same_size(input, target, "l1_loss")
     reduction = _reduction.resolve(size_average, reduce, reduction)
     return _reduction.apply(_weighted((input - target).abs(), weight), reduction)
@@ -1399,6 +1407,7 @@ def mse_loss(
     reduction: str = "mean", weight: Tensor | None = None,
 ) -> Tensor:
     """``(x - y)²``, reduced."""
+    input, target, weight = _amp.to_fp32(input, target, weight)
     _check_same_size(input, target, "mse_loss")
     reduction = _reduction.resolve(size_average, reduce, reduction)
     if (
@@ -1440,6 +1449,7 @@ def smooth_l1_loss(
     reduction: str = "mean", beta: float = 1.0,
 ) -> Tensor:
     """``0.5 d² / beta`` if ``|d| < beta`` else ``|d| - 0.5 beta``, reduced."""
+    input, target = _amp.to_fp32(input, target)
     _check_same_size(input, target, "smooth_l1_loss")
     reduction = _reduction.resolve(size_average, reduce, reduction)
     if beta < 0:
@@ -1497,6 +1507,7 @@ def nll_loss(
 
     ``'mean'`` divides by the sum of the weights of the non-ignored targets.
     """
+    input, weight = _amp.to_fp32(input, weight)
     reduction = _reduction.resolve(size_average, reduce, reduction)
     if input.dim() < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {input.dim()})")
@@ -1527,6 +1538,7 @@ def cross_entropy(
     ignore_index: int = -100, reduce: bool | None = None, reduction: str = "mean", label_smoothing: float = 0.0,
 ) -> Tensor:
     """Cross entropy between logits ``(N, C, *)`` and class indices ``(N, *)`` or class probabilities ``(N, C, *)``."""
+    input, target, weight = _amp.to_fp32(input, target, weight)
     reduction = _reduction.resolve(size_average, reduce, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
@@ -1597,6 +1609,7 @@ def binary_cross_entropy_with_logits(
     reduce: bool | None = None, reduction: str = "mean", pos_weight: Tensor | None = None,
 ) -> Tensor:
     """``-(p y log σ(x) + (1 - y) log(1 - σ(x)))`` computed stably from logits ``x``."""
+    input, target, weight, pos_weight = _amp.to_fp32(input, target, weight, pos_weight)
     reduction = _reduction.resolve(size_average, reduce, reduction)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
@@ -1614,6 +1627,7 @@ def kl_div(
     reduction: str = "mean", log_target: bool = False,
 ) -> Tensor:
     """``target · (log target - input)`` for log-probabilities ``input``; ``'batchmean'`` divides by ``N``."""
+    input, target = _amp.to_fp32(input, target)
     if size_average is not None or reduce is not None:
         reduction = _reduction.legacy_get_string(size_average, reduce)
     elif reduction == "mean":
