@@ -33,17 +33,14 @@ impl Tensor {
         if !shape.is_empty() {
             shape[d] = k;
         }
-        let on_gpu = || -> Result<Option<(Tensor, Tensor)>> {
+        let gpu = if x.device().is_cuda() {
             let vals = Tensor::empty(&shape, x.dtype, x.device())?;
             let idx = Tensor::empty(&shape, crate::tensor::DType::I64, x.device())?;
             let took = kernel_took!(
                 x,
                 crate::cuda::ops::sort_rows(&vals, &idx, &x, (outer, len, inner), k, descending)
             );
-            Ok(took.then_some((vals, idx)))
-        };
-        let gpu = if x.device().is_cuda() {
-            on_gpu()?
+            took.then_some((vals, idx))
         } else {
             None
         };

@@ -3,7 +3,7 @@
 ``scale(loss)`` multiplies the loss by the scale so small float16 gradients do not flush to zero;
 ``step(optimizer)`` unscales the gradients (unless ``unscale_`` already did) and skips the step
 when any of them is inf or NaN; ``update()`` halves the scale after a skipped step and doubles it
-after ``growth_interval`` good ones. The scale and the inf checks stay on the gradients' device;
+after ``growth_interval`` good ones. The inf checks stay on the gradients' device (the scale is a Python number);
 ``step`` reads one flag back (as PyTorch's does). A scaler for CUDA where CUDA is not available
 disables itself with PyTorch's warning, and a disabled scaler passes everything through.
 """
@@ -32,29 +32,20 @@ class GradScaler:
         if backoff_factor >= 1.0:
             raise AssertionError("The backoff factor must be < 1.0.")
         self._enabled = bool(enabled)
-        self._init_scale = float(init_scale)
         self._scale_value = float(init_scale)
         self._growth_factor = float(growth_factor)
         self._backoff_factor = float(backoff_factor)
         self._growth_interval = int(growth_interval)
         self._growth_tracker = 0
-        self._scale: Any = None  # a 1-element float32 tensor on the device, made on first use
         self._per_optimizer: dict[int, dict[str, Any]] = {}
 
     # ---- scaling ----
-    def _scale_on(self, device: Any) -> Any:
-        import ferrotorch as torch
-
-        if self._scale is None or self._scale.device != device:
-            self._scale = torch.full((1,), self._scale_value, dtype=torch.float32, device=device)
-        return self._scale
-
     def scale(self, outputs: Any) -> Any:
         """``outputs`` (a tensor, or an iterable of them) times the scale."""
         if not self._enabled:
             return outputs
         if hasattr(outputs, "dtype"):
-            return outputs * self._scale_on(outputs.device).to(outputs.dtype)
+            return outputs * self._scale_value
         if isinstance(outputs, Iterable):
             scaled = [self.scale(o) for o in outputs]
             return type(outputs)(scaled) if isinstance(outputs, (list, tuple)) else scaled
@@ -110,8 +101,7 @@ class GradScaler:
         if not self._enabled:
             return
         if new_scale is not None:
-            value = float(new_scale.item() if hasattr(new_scale, "item") else new_scale)
-            self._scale_value = value
+            self._scale_value = float(new_scale.item() if hasattr(new_scale, "item") else new_scale)
         else:
             found = [s["found_inf"] for s in self._per_optimizer.values() if s["found_inf"] is not None]
             if not found:
@@ -124,8 +114,6 @@ class GradScaler:
                 if self._growth_tracker == self._growth_interval:
                     self._scale_value *= self._growth_factor
                     self._growth_tracker = 0
-        if self._scale is not None:
-            self._scale.fill_(self._scale_value)
         self._per_optimizer.clear()
 
     # ---- accessors and checkpoints ----
@@ -171,5 +159,3 @@ class GradScaler:
         self._backoff_factor = float(state_dict["backoff_factor"])
         self._growth_interval = int(state_dict["growth_interval"])
         self._growth_tracker = int(state_dict["_growth_tracker"])
-        if self._scale is not None:
-            self._scale.fill_(self._scale_value)
