@@ -1,5 +1,6 @@
-"""Indexing on a CUDA device as kernels, against the CPU: gather, scatter/scatter_add, ``x[idx]``
-with one integer index (a gather; negatives wrap) and its ``index_put``, and the gradients of
+"""Indexing on a CUDA device as kernels, against the CPU: gather, scatter/scatter_add, ``x[i]`` and
+``x[i, j]`` with integer index tensors (one gather along the indexed dims merged; negatives wrap)
+and their ``index_put``, and the gradients of
 gather, max(dim), sort and ``x[idx]``, which scatter on the device without reading anything back;
 ``nonzero``, ``x[mask]`` and ``masked_select`` (chunked count/offsets/write kernels: one host read,
 the count, as PyTorch's synchronising nonzero).
@@ -96,6 +97,56 @@ def test_integer_index_runs_as_a_gather(dtype: torch.dtype, where: str) -> None:
     run_both(fn, x, torch.tensor([4, -1, 0, 2]), reads=1)
 
 
+MULTI = {
+    "pair": lambda t, i, j: t[i, j],
+    "trailing_pair": lambda t, i, j: t[:, i, j],
+    "apart": lambda t, i, j: t[i, :, j],  # not adjacent: the index dims go to the front
+    "broadcast": lambda t, i, j: t[i.view(4, 1), j.view(1, 4)],
+    "int32": lambda t, i, j: t[:, i.int(), j.int()],
+}
+
+
+@pytest.mark.parametrize("name", sorted(MULTI))
+def test_several_integer_indices_run_as_one_gather(name: str) -> None:
+    fn = MULTI[name]
+    x = data((5, 6, 4, 3), torch.float32)
+    i, j = torch.tensor([4, -1, 0, 2]), torch.tensor([-2, 3, 0, 1])
+    run_both(fn, x, i, j, reads=1, exact=True)
+
+
+def test_several_indices_out_of_range_raise_index_error() -> None:
+    x = torch.zeros(3, 4).to("cuda")
+    i = torch.tensor([0, 1]).to("cuda")
+    with pytest.raises(IndexError, match="index 4 is out of bounds for dimension 1 with size 4"):
+        x[i, torch.tensor([1, 4]).to("cuda")]
+    with pytest.raises(IndexError, match="index -4 is out of bounds for dimension 0 with size 3"):
+        x[torch.tensor([-4, 1]).to("cuda"), i]
+
+
+@pytest.mark.parametrize("accumulate", [False, True])
+@pytest.mark.parametrize("name", ["pair", "apart"])
+def test_index_put_with_several_indices_runs_as_a_scatter(accumulate: bool, name: str) -> None:
+    i = torch.tensor([3, 0, -1] if not accumulate else [3, 0, 3, -1])
+    j = torch.tensor([1, 2, 0] if not accumulate else [1, 2, 1, 0])
+    vals = data((len(i), 5), torch.float32) if name == "apart" else data((len(i), 3), torch.float32)
+
+    def put(x: torch.Tensor, v: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        idx = (a, b) if name == "pair" else (a, None, b)
+        return x.index_put(idx, v, accumulate=accumulate)
+
+    run_both(put, data((4, 5, 3), torch.float32), vals, i, j, reads=1)
+
+
+@pytest.mark.parametrize("view", [lambda t: t[1:], lambda t: t[:, :, 1:]], ids=["offset", "strided"])
+def test_setitem_with_indices_apart_writes_through_a_view(view: Callable) -> None:
+    x0 = data((4, 5, 3), torch.float32)
+    v0 = data((2, 5), torch.float32)
+    x = x0.to("cuda")
+    view(x)[torch.tensor([0, 2]).to("cuda"), :, torch.tensor([1, -1]).to("cuda")] = v0.to("cuda")
+    view(x0)[torch.tensor([0, 2]), :, torch.tensor([1, -1])] = v0
+    np.testing.assert_array_equal(x.cpu().numpy(), x0.numpy())
+
+
 def test_index_out_of_range_raises_index_error() -> None:
     x = torch.zeros(3, 2).to("cuda")
     with pytest.raises(IndexError, match="index 3 is out of bounds for dimension 0 with size 3"):
@@ -126,6 +177,7 @@ GRADS = [
     ("sort", lambda x: x.sort(1).values),
     ("index", lambda x: x[torch.tensor([2, 0, 2]).to(x.device)]),
     ("index_middle", lambda x: x[:, torch.tensor([1, 1, 3]).to(x.device)]),
+    ("index_pair", lambda x: x[torch.tensor([2, 0, 2]).to(x.device), torch.tensor([1, -1, 1]).to(x.device)]),
 ]
 
 

@@ -1293,6 +1293,41 @@ pub fn gather(
     Ok((err.item()?.to_i64() == 0).then_some(out))
 }
 
+/// The flat position of each index combination among dims of `sizes` (`merge_index_i64`), for
+/// integer index tensors already broadcast to one shape: a [numel] i64 tensor, with one past the
+/// end where an index is out of range. None without the kernel.
+pub fn merge_index(indices: &[Tensor], sizes: &[usize]) -> Result<Option<Tensor>> {
+    let Some(first) = indices.first() else {
+        return Ok(None);
+    };
+    let (Some(g), Some(s)) = (
+        gpu_for(first, "index"),
+        strides_of(&Layout::contiguous(sizes)),
+    ) else {
+        return Ok(None);
+    };
+    let n = first.numel();
+    let rows: Vec<Tensor> = indices
+        .iter()
+        .map(|t| t.cast_raw(DType::I64)?.reshape(&[1, n]))
+        .collect::<Result<_>>()?;
+    let stacked = match rows.as_slice() {
+        [one] => one.contiguous()?,
+        _ => Tensor::cat(&rows, 0)?,
+    };
+    let out = Tensor::empty(&[n], DType::I64, first.device())?;
+    if n > 0 {
+        Launch::new(g, "index")
+            .tensor(&out)
+            .tensor(&stacked)
+            .i64(indices.len())
+            .i64(n)
+            .strides(s)
+            .run("merge_index_i64", grid_for(g, n))?;
+    }
+    Ok(Some(out))
+}
+
 /// `out[index along dim] = src` (or `+=`, by atomics: f32 f64 i64 i32 only), out contiguous on a
 /// GPU, src of out's dtype. Shape mismatches are left to the host path (which raises them); with
 /// `check_index`, an index out of range is read back and also answered false, so that the host

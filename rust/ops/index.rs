@@ -1,11 +1,8 @@
 //! Indexing ops: gather/scatter, index_select, advanced (integer/boolean) indexing and
 //! index_put, masks, nonzero, take, flip. Backward formulas sit with each op.
 
-use super::elementwise::{BinaryOp, Operand};
 use crate::autograd::{needs_grad, record1};
-use crate::tensor::{
-    fmt_shape, wrap_dim, DType, Dims, Elem, Error, Layout, Result, Scalar, Tensor,
-};
+use crate::tensor::{fmt_shape, wrap_dim, DType, Dims, Elem, Error, Layout, Result, Tensor};
 use smallvec::SmallVec;
 
 /// Reads an index tensor as i64 values, checking its dtype.
@@ -220,13 +217,7 @@ impl Tensor {
         let d = wrap_dim(dim, self.ndim())?;
         let flat = index.reshape(&[index.numel()])?.cast_raw(DType::I64)?;
         let gpu = if self.ndim() > 0 {
-            let one = SingleIndex {
-                dim: d,
-                shape: flat.shape().into(),
-                flat: flat.clone(),
-            };
-            let shape = one.flat_shape(self.shape());
-            gpu_gather(&self.detach(), &one.broadcast(&shape), d, &shape)?
+            DeviceIndex::select(d, flat.clone()).gather(self)?
         } else {
             None
         };
@@ -316,17 +307,15 @@ impl Tensor {
         Ok(Some(picked))
     }
 
-    /// `self[:, ..., idx]` (one integer index after full slices) as a gather on a GPU; None for
-    /// other cases and for an index out of range (the host path raises the error).
+    /// `self[..., i, j, ...]` with integer index tensors as a gather on a GPU (`DeviceIndex`);
+    /// None for other cases and for an index out of range (the host path raises the error).
     fn gpu_index(&self, indices: &[Option<Tensor>]) -> Result<Option<Tensor>> {
-        let Some(one) = SingleIndex::of(self, indices)? else {
+        let Some(one) = DeviceIndex::of(self, indices)? else {
             return Ok(None);
         };
-        let shape = one.flat_shape(self.shape());
-        let Some(out) = gpu_gather(&self.detach(), &one.broadcast(&shape), one.dim, &shape)? else {
+        let Some(out) = one.gather(self)? else {
             return Ok(None);
         };
-        let out = out.reshape(&one.result_shape(self.shape()))?;
         if needs_grad(&[self]) {
             let shape = self.shape().to_vec();
             let idx: Vec<Option<Tensor>> = indices.to_vec();
@@ -625,9 +614,10 @@ fn gpu_index_put(_: &Tensor, _: &[Option<Tensor>], _: &Tensor, _: bool, _: bool)
     Ok(false)
 }
 
-/// `out[:, ..., idx] (+)= values` with one integer index as a scatter on a GPU (contiguous out).
-/// False when a kernel did not take it; an index out of range after some writes is also false,
-/// and the host path then raises its error.
+/// `out[..., i, j, ...] (+)= values` with integer index tensors as a scatter on a GPU (contiguous
+/// out; non-adjacent index dims go through a permuted copy that is written back). False when a
+/// kernel did not take it; an index out of range after some writes is also false, and the host
+/// path then raises its error.
 #[cfg(feature = "cuda")]
 fn gpu_index_put(
     out: &Tensor,
@@ -636,16 +626,28 @@ fn gpu_index_put(
     accumulate: bool,
     check_index: bool,
 ) -> Result<bool> {
-    let Some(one) = SingleIndex::of(out, indices)? else {
+    if !out.is_contiguous() {
+        return Ok(false);
+    }
+    let Some(one) = DeviceIndex::of(out, indices)? else {
         return Ok(false);
     };
     let Ok(v) = values.broadcast_to(&one.result_shape(out.shape())) else {
         return Ok(false); // the host path raises the shape mismatch
     };
-    let shape = one.flat_shape(out.shape());
+    let target = match one.perm {
+        Some(_) => one.merged(&out.clone_contiguous()?)?.contiguous()?,
+        None => one.merged(out)?,
+    };
+    let shape = one.flat_shape(target.shape());
     let v = v.detach().contiguous()?.reshape(&shape)?;
     let index = one.broadcast(&shape);
-    crate::cuda::ops::scatter(out, one.dim, &index, &v, accumulate, check_index)
+    let done = crate::cuda::ops::scatter(&target, one.dim, &index, &v, accumulate, check_index)?;
+    if done && one.perm.is_some() {
+        let arranged = one.arranged(out)?;
+        arranged.copy_raw(&target.reshape(arranged.shape())?)?;
+    }
+    Ok(done)
 }
 
 /// A gather kernel when x lives on a GPU that runs it (None: take the host path).
@@ -658,56 +660,116 @@ fn gpu_gather(x: &Tensor, index: &Tensor, dim: usize, shape: &[usize]) -> Result
     Ok(None)
 }
 
-/// One integer index along `dim`, flattened: `x[:, idx]` on a GPU (`of`, negatives wrapped), or
-/// index_select's index.
-struct SingleIndex {
+/// Integer index tensors on a GPU as one flat index along one dim: `x[:, i, j]` gathers x viewed
+/// as [a0, a1*a2, ...] at the merged position of (i, j) (`merge_index_i64`: negatives wrapped, an
+/// index out of range one past the merged dim's end, which the kernels report). Index dims that
+/// are not adjacent are permuted to the front first, where PyTorch puts their result. Also
+/// index_select's index (one dim, not wrapped).
+struct DeviceIndex {
+    /// Brings the index dims to the front (None when they are adjacent).
+    perm: Option<Vec<i64>>,
+    /// The first index dim (after `perm`) and how many are merged from it.
     dim: usize,
+    count: usize,
+    /// The index tensors' broadcast shape.
     shape: Dims,
     flat: Tensor,
 }
 
-impl SingleIndex {
-    fn of(x: &Tensor, indices: &[Option<Tensor>]) -> Result<Option<SingleIndex>> {
-        let Some(dim) = indices.iter().position(|i| i.is_some()) else {
-            return Ok(None);
-        };
-        let idx = indices[dim].as_ref().expect("found above");
-        let single = indices[dim + 1..].iter().all(|i| i.is_none());
+impl DeviceIndex {
+    fn of(x: &Tensor, indices: &[Option<Tensor>]) -> Result<Option<DeviceIndex>> {
+        let dims: Vec<usize> = (0..indices.len())
+            .filter(|&d| indices[d].is_some())
+            .collect();
+        let index = |d: usize| indices[d].as_ref().expect("a position of Some");
+        let fits =
+            |t: &Tensor| t.device() == x.device() && matches!(t.dtype, DType::I64 | DType::I32);
         if !x.device().is_cuda()
-            || !single
-            || dim >= x.ndim()
-            || idx.device() != x.device()
-            || !matches!(idx.dtype, DType::I64 | DType::I32)
+            || dims.is_empty()
+            || indices.len() > x.ndim()
+            || !dims.iter().all(|&d| fits(index(d)))
         {
             return Ok(None);
         }
-        let size = x.shape()[dim] as f64;
-        let idx = idx.detach();
-        let wrapped = Tensor::where_(
-            &idx.cmp_scalar(BinaryOp::Lt, 0.0)?,
-            &idx.binary(Operand::S(Scalar::Int(size as i64)), BinaryOp::Add)?,
-            &idx,
-        )?;
-        Ok(Some(SingleIndex {
-            dim,
-            shape: idx.shape().into(),
-            flat: wrapped.reshape(&[idx.numel()])?,
+        let mut shape: Dims = SmallVec::new();
+        for &d in &dims {
+            match crate::tensor::broadcast_shapes(&shape, index(d).shape()) {
+                Ok(s) => shape = s,
+                Err(_) => return Ok(None), // the host path raises the mismatch
+            }
+        }
+        let broadcast: Vec<Tensor> = dims
+            .iter()
+            .map(|&d| index(d).detach().broadcast_to(&shape))
+            .collect::<Result<_>>()?;
+        let sizes: Vec<usize> = dims.iter().map(|&d| x.shape()[d]).collect();
+        let Some(flat) = gpu_merge_index(&broadcast, &sizes)? else {
+            return Ok(None);
+        };
+        let adjacent = dims.windows(2).all(|w| w[1] == w[0] + 1);
+        let perm = (!adjacent).then(|| {
+            let rest = (0..x.ndim()).filter(|d| !dims.contains(d));
+            dims.iter().copied().chain(rest).map(|d| d as i64).collect()
+        });
+        Ok(Some(DeviceIndex {
+            perm,
+            dim: if adjacent { dims[0] } else { 0 },
+            count: dims.len(),
+            shape,
+            flat,
         }))
     }
-    /// x's shape with the indexed dim replaced by the index's shape.
+
+    /// index_select's index along `dim`.
+    fn select(dim: usize, flat: Tensor) -> DeviceIndex {
+        DeviceIndex {
+            perm: None,
+            dim,
+            count: 1,
+            shape: flat.shape().into(),
+            flat,
+        }
+    }
+
+    /// x with the index dims in front when permuted.
+    fn arranged(&self, x: &Tensor) -> Result<Tensor> {
+        match &self.perm {
+            Some(p) => x.permute(p),
+            None => Ok(x.clone()),
+        }
+    }
+
+    /// `arranged(x)` with the index dims merged into one (a copy when its layout cannot merge them).
+    fn merged(&self, x: &Tensor) -> Result<Tensor> {
+        let x = self.arranged(x)?;
+        let s = x.shape();
+        let end = self.dim + self.count;
+        let mut shape = s[..self.dim].to_vec();
+        shape.push(s[self.dim..end].iter().product());
+        shape.extend_from_slice(&s[end..]);
+        x.reshape(&shape)
+    }
+
+    /// The indexing result's shape: `arranged(x)`'s with the index dims replaced by the index shape.
     fn result_shape(&self, x: &[usize]) -> Vec<usize> {
+        let x: Vec<usize> = match &self.perm {
+            Some(p) => p.iter().map(|&d| x[d as usize]).collect(),
+            None => x.to_vec(),
+        };
         let mut s = x[..self.dim].to_vec();
         s.extend_from_slice(&self.shape);
-        s.extend_from_slice(&x[self.dim + 1..]);
+        s.extend_from_slice(&x[self.dim + self.count..]);
         s
     }
-    /// x's shape with the indexed dim replaced by the number of indices.
-    fn flat_shape(&self, x: &[usize]) -> Vec<usize> {
-        let mut s = x.to_vec();
+
+    /// A merged shape with the index dim replaced by the number of indices.
+    fn flat_shape(&self, merged: &[usize]) -> Vec<usize> {
+        let mut s = merged.to_vec();
         s[self.dim] = self.flat.numel();
         s
     }
-    /// The index as a view of `shape` (a flat shape), broadcast over every other dim.
+
+    /// The flat index as a view of `shape` (a flat shape), broadcast over every other dim.
     fn broadcast(&self, shape: &[usize]) -> Tensor {
         let mut strides = vec![0; shape.len()];
         strides[self.dim] = self.flat.strides()[0];
@@ -716,6 +778,27 @@ impl SingleIndex {
             strides: strides.into_iter().collect(),
             offset: self.flat.layout.offset,
         })
+    }
+
+    /// Gathers `x[indices]` (None: the kernel reported an index out of range).
+    fn gather(&self, x: &Tensor) -> Result<Option<Tensor>> {
+        let merged = self.merged(&x.detach())?;
+        let shape = self.flat_shape(merged.shape());
+        let Some(out) = gpu_gather(&merged, &self.broadcast(&shape), self.dim, &shape)? else {
+            return Ok(None);
+        };
+        Ok(Some(out.reshape(&self.result_shape(x.shape()))?))
+    }
+}
+
+/// `cuda::ops::merge_index` on a GPU (None elsewhere).
+fn gpu_merge_index(indices: &[Tensor], sizes: &[usize]) -> Result<Option<Tensor>> {
+    #[cfg(feature = "cuda")]
+    return crate::cuda::ops::merge_index(indices, sizes);
+    #[cfg(not(feature = "cuda"))]
+    {
+        let _ = (indices, sizes);
+        Ok(None)
     }
 }
 

@@ -17,6 +17,15 @@
 //       as in PyTorch). A j outside [0, size) writes nothing and sets *err = 1 when err is not null.
 //   scatter_add_<dt>(same arguments)   the same with +=, by atomicAdd (dt: f32 f64 i64 i32)
 //
+// Advanced indexing with several index tensors (x[i, j], x[:, i, j]): one flat index into the
+// indexed dims merged, so that one gather or scatter along the merged dim does the rest.
+//   merge_index_i64(i64* out, const i64* idx, i64 k, i64 n, Strides sizes)
+//       idx is [k, n] contiguous (the k index tensors, broadcast together); sizes.shape[0..k] are
+//       the indexed dims' sizes (strides unused). out[i] = the row-major position of
+//       (idx[0][i], ..., idx[k-1][i]) among those dims, negatives wrapped. A coordinate outside
+//       [-size, size) makes out[i] the product of the sizes: one past the merged dim's end, which
+//       the gather and scatter kernels report.
+//
 // Nonzero (torch.nonzero, and the boolean masks of x[mask] and masked_select, whose positions
 // are nonzero's flat indices): three launches over chunks of the input, so the result keeps
 // row-major order without a device-wide scan.
@@ -130,6 +139,24 @@ SCATTER_KERNEL(scatter_add, true, f32)
 SCATTER_KERNEL(scatter_add, true, f64)
 SCATTER_KERNEL(scatter_add, true, i64)
 SCATTER_KERNEL(scatter_add, true, i32)
+
+extern "C" __global__ void merge_index_i64(i64* out, const i64* idx, i64 k, i64 n, Strides sizes) {
+    i64 total = 1;
+    for (int d = 0; d < k; ++d) total *= sizes.shape[d];
+    GRID_STRIDE_LOOP(i, n) {
+        i64 flat = 0;
+        bool bad = false;
+#pragma unroll 1
+        for (int d = 0; d < k; ++d) {
+            const i64 size = sizes.shape[d];
+            i64 j = idx[d * n + i];
+            if (j < 0) j += size;
+            bad = bad || j < 0 || j >= size;
+            flat = flat * size + (bad ? 0 : j);
+        }
+        out[i] = bad ? total : flat;
+    }
+}
 
 template <class T> __device__ __forceinline__ bool nonzero_at(const T* in, const Strides& s, i64 i) {
     return to_compute(in[offset_of(i, s)]) != 0;
