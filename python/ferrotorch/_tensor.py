@@ -759,6 +759,8 @@ Tensor.get_device = lambda self: self.device.index if self.is_cuda else -1
 Tensor.pin_memory = lambda self: self
 Tensor.is_pinned = lambda self: False
 Tensor.share_memory_ = lambda self: self
+# A device's work runs on one stream (cuda/streams.py): no other stream can still be using memory.
+Tensor.record_stream = lambda self, stream: None
 Tensor.is_shared = lambda self: False
 Tensor.requires_grad_ = Tensor.requires_grad_
 Tensor.is_sparse = False

@@ -16,7 +16,7 @@ use std::ffi::{c_void, CString};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
-fn drv(what: &str, e: DriverError) -> Error {
+pub(crate) fn drv(what: &str, e: DriverError) -> Error {
     Error::Runtime(format!("CUDA error in {}: {:?}", what, e))
 }
 
@@ -105,6 +105,24 @@ impl allocator::Backend for Memory {
             }
         }
     }
+}
+
+/// What `torch.cuda.get_device_properties` reports.
+pub struct Properties {
+    pub name: String,
+    pub major: u32,
+    pub minor: u32,
+    pub total_memory: usize,
+    pub multi_processor_count: usize,
+}
+
+/// A `/proc/meminfo` field in bytes (0 where it cannot be read).
+fn host_meminfo(field: &str) -> usize {
+    let text = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|rest| rest.split_whitespace().next()?.parse::<usize>().ok())
+        .map_or(0, |kib| kib * 1024)
 }
 
 static GPUS: OnceLock<Vec<OnceLock<std::result::Result<Gpu, Error>>>> = OnceLock::new();
@@ -199,6 +217,65 @@ impl Gpu {
     /// Records that work was queued outside `run` (cuBLAS), so host access waits for it.
     pub fn mark_pending(&self) {
         self.pending.store(true, Ordering::Release);
+    }
+
+    /// The stream all of this device's work is queued on, with its context current (None on the
+    /// emulated device).
+    pub fn stream(&self) -> Result<Option<sys::CUstream>> {
+        match &self.driver {
+            Some(_) => Ok(Some(self.driver()?.stream)),
+            None => Ok(None),
+        }
+    }
+
+    /// `torch.cuda.get_device_properties`: the emulated device reports compute capability 0.0,
+    /// the host's memory and its threads.
+    pub fn properties(&self) -> Result<Properties> {
+        let name = runtime::probe().devices[self.ordinal].clone();
+        if self.driver.is_none() {
+            return Ok(Properties {
+                name,
+                major: 0,
+                minor: 0,
+                total_memory: host_meminfo("MemTotal:"),
+                multi_processor_count: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            });
+        }
+        self.driver()?;
+        // SAFETY: plain queries of a device the probe listed.
+        unsafe {
+            let dev =
+                result::device::get(self.ordinal as i32).map_err(|e| drv("cuDeviceGet", e))?;
+            let attr = |a| {
+                result::device::get_attribute(dev, a).map_err(|e| drv("cuDeviceGetAttribute", e))
+            };
+            use sys::CUdevice_attribute as A;
+            Ok(Properties {
+                name,
+                major: attr(A::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)? as u32,
+                minor: attr(A::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR)? as u32,
+                total_memory: result::device::total_mem(dev)
+                    .map_err(|e| drv("cuDeviceTotalMem", e))?,
+                multi_processor_count: attr(A::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)? as usize,
+            })
+        }
+    }
+
+    /// `torch.cuda.mem_get_info`: (free, total) bytes of device memory (of host memory on the
+    /// emulated device).
+    pub fn mem_get_info(&self) -> Result<(usize, usize)> {
+        if self.driver.is_none() {
+            return Ok((host_meminfo("MemAvailable:"), host_meminfo("MemTotal:")));
+        }
+        self.driver()?;
+        result::mem_get_info().map_err(|e| drv("cuMemGetInfo", e))
+    }
+
+    /// `torch.cuda.reset_peak_memory_stats`: the peak restarts from what is allocated now.
+    pub fn reset_peak_memory(&self) {
+        if let Ok(mut a) = self.alloc.lock() {
+            a.reset_peak();
+        }
     }
 
     /// The cuBLAS handle, locked for one call; None on the emulated device or without cuBLAS.

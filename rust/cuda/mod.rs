@@ -7,6 +7,7 @@
 //! - `nvrtc`: compiles the kernel sources for a device architecture into CUBIN, cached on disk.
 //! - `kernels`: the CUDA C sources (`kernels/*.cu`) and their shared prelude.
 //! - `device`: one GPU's context, stream, loaded kernels and memory; `allocator` its caching allocator.
+//! - `event`: `torch.cuda.Event`, markers on a device's stream for waiting and timing.
 //! - `blas`: matrix products through cuBLAS.
 //! - `ops`: the tensor ops that run as kernels on a CUDA device (the rest compute on the host).
 //! - `emulator`: kernels for the emulated device (host C++ builds of the sources, from the tests).
@@ -15,6 +16,7 @@ pub mod allocator;
 pub mod blas;
 pub mod device;
 pub mod emulator;
+pub mod event;
 pub mod kernels;
 pub mod nvrtc;
 pub mod ops;

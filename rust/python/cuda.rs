@@ -1,6 +1,7 @@
 //! `_C._cuda_*`: the GPU runtime as `ferrotorch.cuda` sees it (driver probe, fork check, NVRTC).
 
 use super::guard;
+use crate::cuda::event::Event;
 use crate::cuda::{device, kernels, nvrtc, runtime};
 use crate::tensor::Error;
 use pyo3::prelude::*;
@@ -109,6 +110,76 @@ fn _cuda_empty_cache(ordinal: usize) -> PyResult<()> {
         device::gpu(ordinal)?.empty_cache();
         Ok(())
     })
+}
+
+/// (name, major, minor, total memory, multiprocessors) of device `ordinal`.
+#[pyfunction]
+fn _cuda_device_properties(ordinal: usize) -> PyResult<(String, u32, u32, usize, usize)> {
+    guard(|| {
+        let p = device::gpu(ordinal)?.properties()?;
+        Ok((
+            p.name,
+            p.major,
+            p.minor,
+            p.total_memory,
+            p.multi_processor_count,
+        ))
+    })
+}
+
+/// (free, total) bytes of device `ordinal`'s memory.
+#[pyfunction]
+fn _cuda_mem_get_info(ordinal: usize) -> PyResult<(usize, usize)> {
+    guard(|| device::gpu(ordinal)?.mem_get_info())
+}
+
+#[pyfunction]
+fn _cuda_reset_peak_memory_stats(ordinal: usize) -> PyResult<()> {
+    guard(|| {
+        device::gpu(ordinal)?.reset_peak_memory();
+        Ok(())
+    })
+}
+
+/// The handle of the stream device `ordinal` queues its work on (0 on the emulated device).
+#[pyfunction]
+fn _cuda_stream_handle(ordinal: usize) -> PyResult<usize> {
+    guard(|| Ok(device::gpu(ordinal)?.stream()?.map_or(0, |s| s as usize)))
+}
+
+/// `torch.cuda.Event`'s handle: a marker on device `ordinal`'s stream.
+#[pyclass(name = "_CudaEvent", module = "ferrotorch._C")]
+struct CudaEvent(Event);
+
+#[pymethods]
+impl CudaEvent {
+    #[new]
+    fn new(ordinal: usize, enable_timing: bool) -> PyResult<Self> {
+        guard(|| Ok(CudaEvent(Event::new(device::gpu(ordinal)?, enable_timing)?)))
+    }
+
+    #[getter]
+    fn device_index(&self) -> usize {
+        self.0.gpu().ordinal
+    }
+
+    fn record(&mut self) -> PyResult<()> {
+        guard(|| self.0.record())
+    }
+
+    fn query(&self) -> PyResult<bool> {
+        guard(|| self.0.query())
+    }
+
+    fn synchronize(&self, py: Python<'_>) -> PyResult<()> {
+        let e = &self.0;
+        py.detach(|| guard(|| e.synchronize()))
+    }
+
+    fn elapsed_time(&self, py: Python<'_>, end: PyRef<'_, CudaEvent>) -> PyResult<f64> {
+        let (a, b) = (&self.0, &end.0);
+        py.detach(|| guard(|| a.elapsed_ms(b)))
+    }
 }
 
 /// One kernel argument, stored 8-byte aligned for cuLaunchKernel's parameter pointers.
@@ -227,5 +298,10 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_cuda_manual_seed, m)?)?;
     m.add_function(wrap_pyfunction!(_cuda_emulator_register, m)?)?;
     m.add_function(wrap_pyfunction!(_cuda_launch, m)?)?;
+    m.add_function(wrap_pyfunction!(_cuda_device_properties, m)?)?;
+    m.add_function(wrap_pyfunction!(_cuda_mem_get_info, m)?)?;
+    m.add_function(wrap_pyfunction!(_cuda_reset_peak_memory_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(_cuda_stream_handle, m)?)?;
+    m.add_class::<CudaEvent>()?;
     Ok(())
 }

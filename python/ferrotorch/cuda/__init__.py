@@ -6,7 +6,8 @@ which the GPU and the host can both address: tensors, modules, optimizers and ch
 from a GPU as in PyTorch. Elementwise ops, copies, reductions, softmax, layer norm, embedding,
 cross-entropy, conv2d (im2col), max pooling, gathers and scatters, nonzero and boolean masks,
 sort/topk, random numbers and the SGD/Adam steps run as
-kernels, matrix products through cuBLAS; other ops compute on the host on the same storage, once
+kernels, matrix products through cuBLAS, all queued on one stream per device (``Stream`` objects
+name it; ``Event`` records and times on it); other ops compute on the host on the same storage, once
 the queued kernels have finished. ``probe()`` reports what the driver found.
 
 ``FERROTORCH_EMULATE_CUDA=1`` (read once per process) replaces the driver with one emulated device
@@ -126,6 +127,40 @@ def get_device_name(device: Any = None) -> str:
     return probe().devices[_index(device)]
 
 
+class _CudaDeviceProperties(NamedTuple):
+    """What ``get_device_properties`` reports; the emulated device has capability 0.0, the host's
+    memory and its threads."""
+
+    name: str
+    major: int
+    minor: int
+    total_memory: int
+    multi_processor_count: int
+
+    def __repr__(self) -> str:
+        return (f"_CudaDeviceProperties(name='{self.name}', major={self.major}, minor={self.minor}, "
+                f"total_memory={self.total_memory // (1 << 20)}MB, "
+                f"multi_processor_count={self.multi_processor_count})")
+
+
+def get_device_properties(device: Any = None) -> _CudaDeviceProperties:
+    return _CudaDeviceProperties(*_C._cuda_device_properties(_index(device)))
+
+
+def is_bf16_supported(including_emulation: bool = True) -> bool:
+    """bfloat16 tensor cores: compute capability 8.0 or later (the emulated device computes
+    bfloat16 on the host, so it answers True)."""
+    if not is_available():
+        return False
+    props = get_device_properties()
+    return props.major >= 8 or props.major == 0
+
+
+def init() -> None:
+    """Initialises CUDA now rather than on first use (raises where it cannot be used)."""
+    _lazy_init()
+
+
 def get_device_capability(device: Any = None) -> tuple[int, int]:
     """(major, minor) compute capability; the emulated device has none and raises RuntimeError."""
     arch = _C._cuda_device_arch(_index(device))
@@ -179,4 +214,27 @@ def memory_reserved(device: Any = None) -> int:
     return _memory_stats(device)[2]
 
 
+def memory_stats(device: Any = None) -> dict[str, int]:
+    """The caching allocator's counters under PyTorch's key names (the ones this allocator keeps)."""
+    allocated, peak, reserved = _memory_stats(device)
+    return {"allocated_bytes.all.current": allocated, "allocated_bytes.all.peak": peak,
+            "reserved_bytes.all.current": reserved}
+
+
+def reset_peak_memory_stats(device: Any = None) -> None:
+    """``max_memory_allocated`` restarts from what is allocated now."""
+    index = _gpu_index(device)
+    if index is not None:
+        _C._cuda_reset_peak_memory_stats(index)
+
+
+reset_max_memory_allocated = reset_peak_memory_stats
+
+
+def mem_get_info(device: Any = None) -> tuple[int, int]:
+    """(free, total) bytes of the device's memory, as the driver reports them."""
+    return tuple(_C._cuda_mem_get_info(_index(device)))
+
+
 from . import amp  # torch.cuda.amp: after the functions above, which it uses
+from .streams import Event, Stream, StreamContext, current_stream, default_stream, set_stream, stream
