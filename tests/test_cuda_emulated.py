@@ -540,27 +540,26 @@ def test_nll_and_cross_entropy(kernels, dt, weighted):
     assert_close(rw, np.array([ww[t] if 0 <= t < cols else 0.0 for t in tgt]).astype(T), msg="row weights")
     np.testing.assert_array_equal(err, [1])
 
-    scale = 0.37
     grow = rng.standard_normal(rows).astype(np.float32).astype(T)
-    for gr in [None, grow]:
-        grd = f64(gr) if gr is not None else np.ones(rows)
+    one = np.array([0.37]).astype(np.float32).astype(T)  # 'sum'/'mean': one gradient for every row
+    for gr, stride in [(one, 0), (grow, 1)]:
+        grd = np.broadcast_to(f64(gr), (rows,))
         gi = np.full((rows, cols), 9, T)
         err[:] = 0
-        loss.launch(f"cross_entropy_backward_rows_{dt}", 3, 32, gi, lpT, tgt, wa, rows, cols, -100, D(scale), gr,
-                    err)
+        loss.launch(f"cross_entropy_backward_rows_{dt}", 3, 32, gi, lpT, tgt, wa, rows, cols, -100, gr, stride, err)
         ref = np.zeros((rows, cols))
         for r, t in enumerate(tgt):
             if 0 <= t < cols:
-                ref[r] = (np.exp(lpd[r]) - np.eye(cols)[t]) * scale * ww[t] * grd[r]
-        assert_close(gi, ref.astype(T), rtol=tol, atol=tol * 1e-1, msg=f"ce backward g={gr is not None}")
+                ref[r] = (np.exp(lpd[r]) - np.eye(cols)[t]) * ww[t] * grd[r]
+        assert_close(gi, ref.astype(T), rtol=tol, atol=tol * 1e-1, msg=f"ce backward stride={stride}")
         np.testing.assert_array_equal(err, [1])
         gi = np.full((rows, cols), 9, T)
-        loss.launch(f"nll_backward_rows_{dt}", 3, 32, gi, tgt, wa, rows, cols, -100, D(scale), gr, None)
+        loss.launch(f"nll_backward_rows_{dt}", 3, 32, gi, tgt, wa, rows, cols, -100, gr, stride, None)
         ref = np.zeros((rows, cols))
         for r, t in enumerate(tgt):
             if 0 <= t < cols:
-                ref[r, t] = -scale * ww[t] * grd[r]
-        assert_close(gi, ref.astype(T), rtol=tol, msg=f"nll backward g={gr is not None}")
+                ref[r, t] = -ww[t] * grd[r]
+        assert_close(gi, ref.astype(T), rtol=tol, msg=f"nll backward stride={stride}")
 
 
 # ----------------------------------------------------------------------------------------- embedding

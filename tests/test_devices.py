@@ -348,7 +348,8 @@ def test_ops_run_as_kernels(emulated_kernels: bool, fn: Callable[..., Any], n: i
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_cross_entropy_runs_as_kernels(emulated_kernels: bool, reduction: str, weighted: bool) -> None:
-    """log_softmax + nll forward and the fused backward as kernels, against the CPU."""
+    """log_softmax + nll forward and the fused backward as kernels, against the CPU, with nothing
+    read back by the host (the targets are checked on the device)."""
     if not emulated_kernels:
         pytest.skip("no kernels for the emulated device (g++ missing)")
     x0, t = rand(6, 5), torch.tensor([1, 0, 4, -100, 2, 4])
@@ -359,15 +360,17 @@ def test_cross_entropy_runs_as_kernels(emulated_kernels: bool, reduction: str, w
         kw = {"weight": w.to(device) if w is not None else None, "reduction": reduction, "ignore_index": -100}
         tt = t.to(device)
         out: list = []
+        g = torch.arange(6.0).to(device) if reduction == "none" else None
+        reads = torch._C._cuda_host_accesses(0)
         n_fwd = launches(lambda: out.append(F.cross_entropy(x, tt, **kw)))  # noqa: B023 - called at once
         loss = out[0]
-        g = torch.arange(6.0).to(device) if reduction == "none" else None
         n_bwd = launches(lambda: loss.backward(g))  # noqa: B023 - called at once
         if device == "cuda":
-            # log_softmax, nll; then a row sum (and a scale for 'mean')
-            assert loss.device == CUDA0 and n_fwd == {"none": 2, "sum": 3, "mean": 4}[reduction]
-            # the fused backward (and, for an implicit seed, its fill)
-            assert n_bwd == 1 + (g is None)
+            assert torch._C._cuda_host_accesses(0) == reads
+            # log_softmax, nll; then a row sum ('mean': and the row weights' sum, the division)
+            assert loss.device == CUDA0 and n_fwd == {"none": 2, "sum": 3, "mean": 5}[reduction]
+            # the fused backward (for an implicit seed, its fill; 'mean': the seed's division)
+            assert n_bwd == 1 + (g is None) + (reduction == "mean")
         res.append((loss.detach().cpu().numpy(), x.grad.cpu().numpy()))
     for got, want in zip(res[1], res[0]):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
@@ -458,6 +461,80 @@ def test_avg_pool2d_on_the_device(emulated_kernels: bool, kw: dict, on_device: b
         res.append([out.detach().cpu().numpy(), x.grad.cpu().numpy()])
     for got, want in zip(res[1], res[0]):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@needs_cuda
+@pytest.mark.usefixtures("kernels_only")
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_label_smoothing_stays_on_the_device(reduction: str, weighted: bool) -> None:
+    x0, t = rand(2, 5, 3), torch.tensor([[1, 4, -100], [0, 2, 2]])  # (N, C, d1): class dim 1
+    w = torch.tensor([1.0, 2.0, 0.5, 1.0, 3.0]) if weighted else None
+    res = []
+    for device in ("cpu", "cuda"):
+        x = x0.detach().clone().to(device).requires_grad_()
+        tt, ww = t.to(device), (w.to(device) if w is not None else None)
+        g = torch.arange(6.0).reshape(2, 3).to(device) if reduction == "none" else None
+        reads = torch._C._cuda_host_accesses(0)
+        loss = F.cross_entropy(x, tt, weight=ww, reduction=reduction, label_smoothing=0.2)
+        loss.backward(g)
+        if device == "cuda":
+            assert torch._C._cuda_host_accesses(0) == reads
+        res.append((loss.detach().cpu().numpy(), x.grad.cpu().numpy()))
+    for got, want in zip(res[1], res[0]):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@needs_cuda
+@pytest.mark.usefixtures("kernels_only")
+def test_bad_target_is_a_device_side_assert_at_the_next_sync() -> None:
+    """As PyTorch on a GPU: the op returns (no wait), the next call that waits raises."""
+    x = rand(3, 4).to("cuda")
+    loss = F.cross_entropy(x, torch.tensor([1, 4, 0]).to("cuda"))
+    with pytest.raises(RuntimeError, match="device-side assert triggered: cross_entropy: a target is out of bounds"):
+        loss.item()
+    ok = F.cross_entropy(x, torch.tensor([1, 3, 0]).to("cuda"))  # reported once: the device works on
+    np.testing.assert_allclose(ok.item(), F.cross_entropy(x.cpu(), torch.tensor([1, 3, 0])).item(), rtol=1e-6)
+    F.embedding(torch.tensor([0, 7]).to("cuda"), rand(5, 2).to("cuda"))
+    with pytest.raises(RuntimeError, match="device-side assert triggered: embedding: index out of range in self"):
+        torch.cuda.synchronize()
+
+
+@needs_cuda
+@pytest.mark.usefixtures("kernels_only")
+def test_cross_entropy_double_backward_on_the_device_matches_cpu() -> None:
+    x0, t = rand(5, 4), torch.tensor([3, 0, -100, 1, 1])
+    w = torch.tensor([1.0, 2.0, 0.5, 3.0])
+    res = []
+    for device in ("cpu", "cuda"):
+        x = x0.detach().clone().to(device).requires_grad_()
+        loss = F.cross_entropy(x, t.to(device), weight=w.to(device))
+        (gx,) = torch.autograd.grad(loss, x, create_graph=True)
+        (gx * gx).sum().backward()
+        res.append((gx.detach().cpu().numpy(), x.grad.cpu().numpy()))
+    for got, want in zip(res[1], res[0]):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@needs_cuda
+@pytest.mark.usefixtures("kernels_only")
+@pytest.mark.parametrize("padding_idx", [None, 1])
+def test_embedding_with_device_indices_never_reads_them(padding_idx: int | None) -> None:
+    w0, idx = rand(6, 3), torch.tensor([[4, 1], [4, 0], [1, 5]])
+    res = []
+    for device in ("cpu", "cuda"):
+        w = w0.detach().clone().to(device).requires_grad_()
+        i, g = idx.to(device), torch.arange(18.0).reshape(3, 2, 3).to(device)
+        reads = torch._C._cuda_host_accesses(0)
+        out = F.embedding(i, w, padding_idx=padding_idx)
+        out.backward(g)
+        if device == "cuda":
+            assert torch._C._cuda_host_accesses(0) == reads and out.shape == (3, 2, 3)
+        res.append((out.detach().cpu().numpy(), w.grad.cpu().numpy()))
+    for got, want in zip(res[1], res[0]):
+        np.testing.assert_array_equal(got, want)
+    if padding_idx is not None:
+        assert not res[1][1][padding_idx].any()
 
 
 @needs_cuda

@@ -37,6 +37,53 @@ pub struct Gpu {
     host_accesses: AtomicU64,
     /// The cuBLAS handle (None where cuBLAS cannot be loaded), behind a lock: one call at a time.
     blas: OnceLock<Option<Mutex<usize>>>,
+    /// One i32 per `DeviceAssert` site, which kernels set on bad input (None: no memory for them).
+    asserts: OnceLock<Option<DeviceBuffer>>,
+}
+
+/// Checks kernels make without stopping the host, as PyTorch's device-side asserts: a kernel that
+/// finds bad input (a target out of range) sets its site's flag; the host reads the flags when it
+/// waits for the device anyway (`synchronize`), and the next call into ferrotorch raises
+/// RuntimeError. A training step thus never waits to validate its inputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceAssert {
+    CrossEntropyTarget,
+    EmbeddingIndex,
+}
+
+impl DeviceAssert {
+    const ALL: [DeviceAssert; 2] = [
+        DeviceAssert::CrossEntropyTarget,
+        DeviceAssert::EmbeddingIndex,
+    ];
+
+    fn message(self) -> &'static str {
+        match self {
+            DeviceAssert::CrossEntropyTarget => {
+                "cross_entropy: a target is out of bounds (Assertion `t >= 0 && t < n_classes` failed)"
+            }
+            DeviceAssert::EmbeddingIndex => {
+                "embedding: index out of range in self (Assertion `idx >= 0 && idx < num_embeddings` failed)"
+            }
+        }
+    }
+}
+
+/// A device-side assert seen by `synchronize`, until the next call into ferrotorch reports it.
+static FAILED_ASSERT: Mutex<Option<String>> = Mutex::new(None);
+static ASSERT_SEEN: AtomicBool = AtomicBool::new(false);
+
+/// Takes the device-side assert waiting to be raised, if any (one atomic load when there is none).
+pub fn take_failed_assert() -> Option<String> {
+    if !ASSERT_SEEN.swap(false, Ordering::AcqRel) {
+        return None;
+    }
+    let msg = FAILED_ASSERT.lock().ok()?.take()?;
+    Some(format!(
+        "CUDA error: device-side assert triggered: {}. CUDA kernel errors are reported at the next \
+         call that waits for the device, so the stack trace may point past the op that failed.",
+        msg
+    ))
 }
 
 struct Driver {
@@ -172,6 +219,7 @@ impl Gpu {
             launches: AtomicU64::new(0),
             host_accesses: AtomicU64::new(0),
             blas: OnceLock::new(),
+            asserts: OnceLock::new(),
         }
     }
 
@@ -202,6 +250,7 @@ impl Gpu {
                 launches: AtomicU64::new(0),
                 host_accesses: AtomicU64::new(0),
                 blas: OnceLock::new(),
+                asserts: OnceLock::new(),
             })
         }
     }
@@ -369,17 +418,50 @@ impl Gpu {
             .map_err(|e| drv("cuLaunchKernel", e))
     }
 
-    /// Waits for the work queued on this device (nothing is ever queued on the emulated one).
+    /// Waits for the work queued on this device (nothing is ever queued on the emulated one), then
+    /// reads the device-side assert flags.
     pub fn synchronize(&self) -> Result<()> {
-        if self.driver.is_none() {
-            return Ok(());
+        if self.driver.is_some() {
+            let d = self.driver()?;
+            // SAFETY: the stream belongs to this context.
+            unsafe { result::stream::synchronize(d.stream) }
+                .map_err(|e| drv("cuStreamSynchronize", e))?;
         }
-        let d = self.driver()?;
-        // SAFETY: the stream belongs to this context.
-        unsafe { result::stream::synchronize(d.stream) }
-            .map_err(|e| drv("cuStreamSynchronize", e))?;
         self.pending.store(false, Ordering::Release);
+        self.check_asserts();
         Ok(())
+    }
+
+    /// The device address of `site`'s flag for a kernel to set (None where it could not be
+    /// allocated). Marks the device pending, so the next host access reads the flags.
+    pub fn assert_flag(&'static self, site: DeviceAssert) -> Option<u64> {
+        let buf = self.asserts.get_or_init(|| {
+            let buf = self.alloc(4 * DeviceAssert::ALL.len()).ok()?;
+            buf.upload(&[0u8; 4 * DeviceAssert::ALL.len()]).ok()?;
+            Some(buf)
+        });
+        let index = DeviceAssert::ALL.iter().position(|&a| a == site)?;
+        self.pending.store(true, Ordering::Release);
+        buf.as_ref().map(|b| b.ptr + 4 * index as u64)
+    }
+
+    /// Moves set assert flags (the stream is idle) into the error the next call raises.
+    fn check_asserts(&self) {
+        let Some(Some(buf)) = self.asserts.get() else {
+            return;
+        };
+        for (i, site) in DeviceAssert::ALL.iter().enumerate() {
+            // SAFETY: the block holds one i32 per site and is host-addressable; no kernel is
+            // running (the stream was just waited for).
+            let flag = unsafe { &mut *(buf.ptr as *mut i32).add(i) };
+            if *flag != 0 {
+                *flag = 0;
+                if let Ok(mut failed) = FAILED_ASSERT.lock() {
+                    failed.get_or_insert_with(|| site.message().to_string());
+                    ASSERT_SEEN.store(true, Ordering::Release);
+                }
+            }
+        }
     }
 
     /// Whether kernels of `module` can run here: on a GPU once the module compiled and loaded (on

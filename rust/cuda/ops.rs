@@ -4,7 +4,7 @@
 //! then computes on the host, which can address device memory (`before_host_access` waits for
 //! the queued kernels first), so coverage grows op by op without changing results.
 
-use super::device::{gpu, Gpu};
+use super::device::{gpu, DeviceAssert, Gpu};
 use crate::ops::elementwise::{BinaryOp, UnaryOp};
 use crate::ops::nn::NllRows;
 use crate::ops::optim::Update;
@@ -76,6 +76,12 @@ impl Launch {
     }
     fn null(mut self) -> Self {
         self.args.push(Arg::Ptr(0));
+        self
+    }
+    /// The device's flag for `site` (`DeviceAssert`): the kernel sets it on bad input.
+    fn assert_flag(mut self, site: DeviceAssert) -> Self {
+        self.args
+            .push(Arg::Ptr(self.gpu.assert_flag(site).unwrap_or(0)));
         self
     }
     fn i32(mut self, v: i32) -> Self {
@@ -783,34 +789,39 @@ pub fn layer_norm_rows(
     Ok(Some((out, rstd.cast_raw(x.dtype)?)))
 }
 
-/// `out[r] = w[idx[r]]` for contiguous 2-D floating `w` (indices already checked in range).
-pub fn embedding(out: &Tensor, w: &Tensor, idx: &[usize]) -> Result<bool> {
+/// `out[r] = w[idx[r]]` for contiguous 2-D floating `w`, `idx` i64 [n] contiguous on w's device
+/// (read there: an index out of range is a device-side assert, `DeviceAssert::EmbeddingIndex`).
+pub fn embedding(out: &Tensor, w: &Tensor, idx: &Tensor) -> Result<bool> {
     let (Some(g), Some(sfx)) = (gpu_for(w, "embedding"), suffix(w.dtype)) else {
         return Ok(false);
     };
     if !w.dtype.is_float() || w.ndim() != 2 || !w.is_contiguous() || !out.is_contiguous() {
         return Ok(false);
     }
-    let (v, d) = (w.shape()[0], w.shape()[1]);
-    if idx.is_empty() || d == 0 {
+    let (v, d, n) = (w.shape()[0], w.shape()[1], idx.numel());
+    if n == 0 || d == 0 {
         return Ok(true);
     }
-    let ix: Vec<i64> = idx.iter().map(|&i| i as i64).collect();
-    let it = Tensor::from_vec_on(&ix, &[ix.len()], w.device())?;
     Launch::new(g, "embedding")
         .tensor(out)
         .tensor(w)
-        .tensor(&it)
-        .i64(idx.len())
+        .tensor(idx)
+        .i64(n)
         .i64(d)
         .i64(v)
-        .null()
-        .run(&format!("embedding_{}", sfx), grid_for(g, idx.len() * d))?;
+        .assert_flag(DeviceAssert::EmbeddingIndex)
+        .run(&format!("embedding_{}", sfx), grid_for(g, n * d))?;
     Ok(true)
 }
 
-/// `grad_w[idx[r]] += grad[r]` into zeroed contiguous f32/f64 `grad_w` (atomic adds).
-pub fn embedding_backward(grad_w: &Tensor, grad: &Tensor, idx: &[usize]) -> Result<bool> {
+/// `grad_w[idx[r]] += grad[r]` into zeroed contiguous f32/f64 `grad_w` (atomic adds), skipping
+/// rows whose index is `padding_idx` (-1: none) or out of range; `idx` as for `embedding`.
+pub fn embedding_backward(
+    grad_w: &Tensor,
+    grad: &Tensor,
+    idx: &Tensor,
+    padding_idx: i64,
+) -> Result<bool> {
     let Some(g) = gpu_for(grad, "embedding") else {
         return Ok(false);
     };
@@ -822,23 +833,21 @@ pub fn embedding_backward(grad_w: &Tensor, grad: &Tensor, idx: &[usize]) -> Resu
     {
         return Ok(false);
     }
-    let (v, d) = (grad_w.shape()[0], grad_w.shape()[1]);
-    if idx.is_empty() || d == 0 {
+    let (v, d, n) = (grad_w.shape()[0], grad_w.shape()[1], idx.numel());
+    if n == 0 || d == 0 {
         return Ok(true);
     }
-    let ix: Vec<i64> = idx.iter().map(|&i| i as i64).collect();
-    let it = Tensor::from_vec_on(&ix, &[ix.len()], grad.device())?;
     Launch::new(g, "embedding")
         .tensor(grad_w)
         .tensor(grad)
-        .tensor(&it)
-        .i64(idx.len())
+        .tensor(idx)
+        .i64(n)
         .i64(d)
         .i64(v)
-        .int(-1) // no padding row (the host path zeroes padding rows through the scale)
+        .int(padding_idx)
         .run(
             &format!("embedding_backward_{}", suffix(grad.dtype).unwrap_or("f32")),
-            grid_for(g, idx.len() * d),
+            grid_for(g, n * d),
         )?;
     Ok(true)
 }
@@ -918,7 +927,8 @@ pub fn where_(out: &Tensor, cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<boo
 }
 
 /// Cross-entropy forward over class rows `x` ([rows, c], contiguous floating, on the device) with
-/// class-index `target` (already checked in range): log_softmax, then nll per row.
+/// class-index `target`: log_softmax, then nll per row. A target out of range is a device-side
+/// assert (`DeviceAssert::CrossEntropyTarget`), raised at the next call that waits for the device.
 pub fn nll_forward(
     x: &Tensor,
     target: &Tensor,
@@ -958,7 +968,7 @@ pub fn nll_forward(
             .i64(c)
             .int(ignore_index)
             .tensor(&row_weight)
-            .null()
+            .assert_flag(DeviceAssert::CrossEntropyTarget)
             .run(&format!("nll_rows_{}", sfx), grid_for(g, rows))?;
     }
     Ok(Some(NllRows {
@@ -970,15 +980,15 @@ pub fn nll_forward(
     }))
 }
 
-/// d cross-entropy / d logits for rows `lp` (log-probabilities): (softmax - onehot) · w[t] · scale,
-/// times `rows_grad[r]` when given (reduction='none').
+/// d cross-entropy / d logits for rows `lp` (log-probabilities): (softmax - onehot) · w[t] · grad,
+/// where `grad` is the loss's gradient per row ([rows], reduction='none') or one value for all
+/// rows ([1] or [], already divided by the row weights' sum for 'mean'): read on the device.
 pub fn cross_entropy_backward(
     lp: &Tensor,
     target: &Tensor,
     weight: Option<&Tensor>,
     ignore_index: i64,
-    scale: f64,
-    rows_grad: Option<&Tensor>,
+    grad: &Tensor,
 ) -> Result<Tensor> {
     let (Some(g), Some(sfx)) = (gpu_for(lp, "loss"), suffix(lp.dtype)) else {
         crate::bail!(
@@ -988,27 +998,31 @@ pub fn cross_entropy_backward(
         );
     };
     let (rows, c) = (lp.shape()[0], lp.shape()[1]);
-    let grad = Tensor::empty(lp.shape(), lp.dtype, lp.device())?;
+    let per_row = grad.numel() == rows && grad.ndim() == 1;
+    let grad = grad.cast_raw(lp.dtype)?.contiguous()?;
+    let out = Tensor::empty(lp.shape(), lp.dtype, lp.device())?;
     if rows * c > 0 {
         let launch = Launch::new(g, "loss")
-            .tensor(&grad)
+            .tensor(&out)
             .tensor(lp)
             .tensor(target);
         let launch = match weight {
             Some(w) => launch.tensor(w),
             None => launch.null(),
         };
-        let launch = launch.i64(rows).i64(c).int(ignore_index).f64(scale);
-        let launch = match rows_grad {
-            Some(r) => launch.tensor(r),
-            None => launch.null(),
-        };
-        launch.null().run(
-            &format!("cross_entropy_backward_rows_{}", sfx),
-            grid_for(g, rows * c),
-        )?;
+        launch
+            .i64(rows)
+            .i64(c)
+            .int(ignore_index)
+            .tensor(&grad)
+            .i64(per_row as usize)
+            .null()
+            .run(
+                &format!("cross_entropy_backward_rows_{}", sfx),
+                grid_for(g, rows * c),
+            )?;
     }
-    Ok(grad)
+    Ok(out)
 }
 
 /// The convolution geometry the conv kernels take (`ConvGeo` in conv.cu): n, c, h, w, kh, kw,

@@ -1,8 +1,12 @@
 //! Fused neural-network kernels: softmax / log_softmax along a dim and layer norm, one autograd
 //! node each (their formulas are tensor expressions, so double backward works).
 
+#[cfg(feature = "cuda")]
+use super::elementwise::BinaryOp;
 use super::reduce::split3;
 use crate::autograd::{needs_grad, record, record1, Saved};
+#[cfg(feature = "cuda")]
+use crate::tensor::DType;
 use crate::tensor::{fmt_shape, wrap_dim, Elem, FloatElem, Result, Tensor};
 use num_traits::Float;
 use rayon::prelude::*;
@@ -1342,6 +1346,13 @@ fn unit_scale(scale: &RowScale) -> bool {
     scale.as_ref().is_none_or(|s| s.iter().all(|&x| x == 1.0))
 }
 
+/// Host indices as an i64 tensor on `like`'s device, for the kernels.
+#[cfg(feature = "cuda")]
+fn device_index(idx: &[usize], like: &Tensor) -> Result<Tensor> {
+    let ix: Vec<i64> = idx.iter().map(|&i| i as i64).collect();
+    Tensor::from_vec_on(&ix, &[ix.len()], like.device())
+}
+
 /// `out[i] = w[idx[i]] * scale[i]` for `w [V, D]` (any float dtype), one node whose backward is
 /// `scatter_rows`.
 fn gather_rows(w: &Tensor, idx: &std::sync::Arc<Vec<usize>>, scale: &RowScale) -> Result<Tensor> {
@@ -1349,8 +1360,9 @@ fn gather_rows(w: &Tensor, idx: &std::sync::Arc<Vec<usize>>, scale: &RowScale) -
     let wc = w.detach().contiguous()?;
     let out = Tensor::empty(&[idx.len(), d], w.dtype, w.device())?;
     #[cfg(feature = "cuda")]
-    let on_gpu =
-        w.device().is_cuda() && unit_scale(scale) && crate::cuda::ops::embedding(&out, &wc, idx)?;
+    let on_gpu = w.device().is_cuda()
+        && unit_scale(scale)
+        && crate::cuda::ops::embedding(&out, &wc, &device_index(idx, w)?)?;
     #[cfg(not(feature = "cuda"))]
     let on_gpu = false;
     if !on_gpu {
@@ -1400,7 +1412,7 @@ fn scatter_rows(
     #[cfg(feature = "cuda")]
     let on_gpu = g.device().is_cuda()
         && unit_scale(scale)
-        && crate::cuda::ops::embedding_backward(&out, &gc, idx)?;
+        && crate::cuda::ops::embedding_backward(&out, &gc, &device_index(idx, g)?, -1)?;
     #[cfg(not(feature = "cuda"))]
     let on_gpu = false;
     if !on_gpu {
@@ -1447,6 +1459,99 @@ fn scatter_rows(
     Ok(out)
 }
 
+/// Embedding indices read on the host, checked against the weight's rows.
+fn host_indices(indices: &Tensor, weight_shape: &[usize]) -> Result<Vec<usize>> {
+    let raw = indices.to_vec::<i64>();
+    if let Some(bad) = raw
+        .iter()
+        .find(|&&i| i < 0 || i as usize >= weight_shape[0])
+    {
+        crate::bail!(
+            Index,
+            "index out of range in self: index {} for a weight of shape {}",
+            bad,
+            crate::tensor::fmt_shape(weight_shape)
+        );
+    }
+    Ok(raw.iter().map(|&i| i as usize).collect())
+}
+
+/// Each position's gradient weight: 0 at `padding_idx`, `1/count` with `scale_grad_by_freq`.
+fn row_scale(
+    idx: &[usize],
+    padding_idx: Option<i64>,
+    scale_grad_by_freq: bool,
+    v: usize,
+) -> RowScale {
+    if padding_idx.is_none() && !scale_grad_by_freq {
+        return None;
+    }
+    let mut counts = vec![0u32; if scale_grad_by_freq { v } else { 0 }];
+    if scale_grad_by_freq {
+        idx.iter().for_each(|&i| counts[i] += 1);
+    }
+    let s = idx
+        .iter()
+        .map(|&i| {
+            if padding_idx == Some(i as i64) {
+                0.0
+            } else if scale_grad_by_freq {
+                1.0 / counts[i] as f64
+            } else {
+                1.0
+            }
+        })
+        .collect();
+    Some(std::sync::Arc::new(s))
+}
+
+/// embedding with indices on a GPU, never read by the host: the lookup and (f32/f64) its
+/// gradient as kernels over the device indices (an index out of range is a device-side assert).
+/// None where the lookup kernel does not take it.
+#[cfg(feature = "cuda")]
+fn embedding_device(
+    weight: &Tensor,
+    indices: &Tensor,
+    padding_idx: Option<i64>,
+) -> Result<Option<Tensor>> {
+    let (v, d, n) = (weight.shape()[0], weight.shape()[1], indices.numel());
+    let idx = indices
+        .detach()
+        .cast_raw(DType::I64)?
+        .contiguous()?
+        .reshape(&[n])?;
+    let out = Tensor::empty(&[n, d], weight.dtype, weight.device())?;
+    if !crate::cuda::ops::embedding(&out, &weight.detach().contiguous()?, &idx)? {
+        return Ok(None);
+    }
+    let out = if needs_grad(&[weight]) {
+        let weight_shape = weight.shape().to_vec();
+        record1("EmbeddingBackward0", &[weight], out, move |g| {
+            let gw = Tensor::zeros(&[v, d], g.dtype, g.device())?;
+            let pad = padding_idx.unwrap_or(-1);
+            if !crate::autograd::is_grad_enabled()
+                && crate::cuda::ops::embedding_backward(&gw, &g.contiguous()?, &idx, pad)?
+            {
+                return Ok(vec![Some(gw)]);
+            }
+            // other dtypes, and double backward: through the host indices
+            let host = host_indices(&idx, &weight_shape)?;
+            let scale = row_scale(&host, padding_idx, false, v);
+            Ok(vec![Some(scatter_rows(
+                g,
+                &std::sync::Arc::new(host),
+                &scale,
+                v,
+            )?)])
+        })
+    } else {
+        out
+    };
+    let mut shape = indices.shape().to_vec();
+    shape.push(d);
+    Ok(Some(out.reshape(&shape)?))
+}
+
 impl Tensor {
     /// `embedding(weight [V, D], indices (any shape, int64/int32))` → `(*indices.shape, D)`, one node:
     /// the gradient is dense `[V, D]`, summed per row, zero at `padding_idx`, divided by each index's
@@ -1477,39 +1582,14 @@ impl Tensor {
             );
         }
         let v = weight.shape()[0];
-        let raw = indices.to_vec::<i64>();
-        if let Some(bad) = raw.iter().find(|&&i| i < 0 || i as usize >= v) {
-            crate::bail!(
-                Index,
-                "index out of range in self: index {} for a weight of shape {}",
-                bad,
-                crate::tensor::fmt_shape(weight.shape())
-            );
-        }
-        let idx: Vec<usize> = raw.iter().map(|&i| i as usize).collect();
-        let scale: RowScale = if padding_idx.is_some() || scale_grad_by_freq {
-            let mut counts = vec![0u32; if scale_grad_by_freq { v } else { 0 }];
-            for &i in &idx {
-                if scale_grad_by_freq {
-                    counts[i] += 1;
-                }
+        #[cfg(feature = "cuda")]
+        if indices.device().is_cuda() && !scale_grad_by_freq {
+            if let Some(out) = embedding_device(weight, indices, padding_idx)? {
+                return Ok(out);
             }
-            let s = idx
-                .iter()
-                .map(|&i| {
-                    if padding_idx == Some(i as i64) {
-                        0.0
-                    } else if scale_grad_by_freq {
-                        1.0 / counts[i] as f64
-                    } else {
-                        1.0
-                    }
-                })
-                .collect();
-            Some(std::sync::Arc::new(s))
-        } else {
-            None
-        };
+        }
+        let idx = host_indices(indices, weight.shape())?;
+        let scale = row_scale(&idx, padding_idx, scale_grad_by_freq, v);
         let idx = std::sync::Arc::new(idx);
         // the forward value is never scaled: the scale applies to the gradient only
         let out = {
@@ -1610,44 +1690,106 @@ pub struct NllRows {
     pub weight: Option<Tensor>,
 }
 
-/// The cross-entropy gradient w.r.t. the logit rows as a kernel, from the log-probabilities and
-/// the device copies of target and weight the forward made.
+/// cross_entropy on a GPU from the forward kernels' rows: the reduction, its 'mean' divisor and
+/// the backward stay on the device, so a training step never waits here (a target out of range
+/// is a device-side assert, as in PyTorch).
 #[cfg(feature = "cuda")]
-fn gpu_cross_entropy_backward(
-    lp: &Tensor,
-    target: &Tensor,
-    weight: Option<&Tensor>,
+fn cross_entropy_device(
+    x: &Tensor,
+    r: NllRows,
     ignore_index: i64,
     reduction: LossReduction,
-    denom: f64,
-    g: &Tensor,
+    target_shape: &[usize],
 ) -> Result<Tensor> {
-    let (scale, rows_grad) = match reduction {
-        LossReduction::None => (1.0, Some(g.cast_raw(lp.dtype)?.contiguous()?)),
-        LossReduction::Sum => (g.item()?.to_f64(), None),
-        LossReduction::Mean => (g.item()?.to_f64() / denom, None),
+    let (out, denom) = {
+        let _g = crate::autograd::GradModeGuard::new(false);
+        match reduction {
+            LossReduction::None => (r.loss.reshape(target_shape)?, None),
+            LossReduction::Sum => (r.loss.sum_dims(&[0], false)?, None),
+            LossReduction::Mean => {
+                let denom = r.row_weight.sum_dims(&[0], false)?;
+                (r.loss.sum_dims(&[0], false)?.div(&denom)?, Some(denom))
+            }
+        }
     };
-    crate::cuda::ops::cross_entropy_backward(
-        lp,
-        target,
-        weight,
-        ignore_index,
-        scale,
-        rows_grad.as_ref(),
-    )
+    if !needs_grad(&[x]) {
+        return Ok(out);
+    }
+    let sx = Saved::new(x);
+    let x_shape = x.shape().to_vec();
+    let rows = r.loss.numel();
+    Ok(record1("NllLossBackward0", &[x], out, move |g| {
+        let g = match &denom {
+            Some(d) => g.div(d)?,
+            None => g.clone(),
+        };
+        let gi = if crate::autograd::is_grad_enabled() {
+            // differentiable in the input (and in g): (softmax(x) - onehot) * w[t] * g
+            let p = class_rows(sx.get()?)?.softmax(1, false)?;
+            let wy = r.row_weight.reshape(&[rows, 1])?;
+            let ignored = r.target.cmp_scalar(BinaryOp::Eq, ignore_index as f64)?;
+            let zero = Tensor::zeros(&[], DType::I64, g.device())?;
+            let t = Tensor::where_(&ignored, &zero, &r.target)?.reshape(&[rows, 1])?;
+            // w[t] at each row's target (ignored rows: 0 at column 0)
+            let onehot = Tensor::zeros(p.shape(), p.dtype, p.device())?
+                .scatter_valid_index(1, &t, &wy, false)?;
+            let gs = match reduction {
+                LossReduction::None => g.reshape(&[rows, 1])?,
+                _ => g,
+            };
+            p.mul(&wy)?.sub(&onehot)?.mul(&gs)?
+        } else {
+            let g = match reduction {
+                LossReduction::None => g.reshape(&[rows])?,
+                _ => g,
+            };
+            crate::cuda::ops::cross_entropy_backward(
+                &r.logprobs,
+                &r.target,
+                r.weight.as_ref(),
+                ignore_index,
+                &g,
+            )?
+        };
+        Ok(vec![Some(from_class_rows(gi, &x_shape)?)])
+    }))
 }
 
-#[cfg(not(feature = "cuda"))]
-fn gpu_cross_entropy_backward(
-    _lp: &Tensor,
-    _target: &Tensor,
-    _weight: Option<&Tensor>,
-    _ignore_index: i64,
-    _reduction: LossReduction,
-    _denom: f64,
-    _g: &Tensor,
+/// cross_entropy with label smoothing ε on a GPU: (1-ε)·cross-entropy + (ε/C)·the smoothing term
+/// `-Σ_c w[c] log p_c` of each non-ignored row, reduced as the loss ('mean': over the same
+/// `Σ w[y_r]`), in differentiable device ops.
+#[cfg(feature = "cuda")]
+fn smoothed_cross_entropy_device(
+    x: &Tensor,
+    r: NllRows,
+    weight: Option<&Tensor>,
+    ignore_index: i64,
+    eps: f64,
+    reduction: LossReduction,
+    target_shape: &[usize],
 ) -> Result<Tensor> {
-    crate::bail!(Runtime, "cross_entropy: built without the 'cuda' feature")
+    let c = r.logprobs.shape()[1];
+    let (row_weight, target) = (r.row_weight.clone(), r.target.clone());
+    let ce = cross_entropy_device(x, r, ignore_index, reduction, target_shape)?;
+    let lp = class_rows(x)?.softmax(1, true)?;
+    let weighted = match weight {
+        Some(w) => lp.mul(&w.reshape(&[1, c])?)?,
+        None => lp,
+    };
+    let valid = target
+        .cmp_scalar(BinaryOp::Ne, ignore_index as f64)?
+        .cast_raw(x.dtype)?
+        .reshape(&[row_weight.numel()])?;
+    let smooth = weighted.sum_dims(&[1], false)?.mul(&valid)?;
+    let smooth = match reduction {
+        LossReduction::None => smooth.reshape(target_shape)?,
+        LossReduction::Sum => smooth.sum_dims(&[0], false)?,
+        LossReduction::Mean => smooth
+            .sum_dims(&[0], false)?
+            .div(&row_weight.sum_dims(&[0], false)?)?,
+    };
+    ce.mul_scalar(1.0 - eps)?
+        .add(&smooth.mul_scalar(-eps / c as f64)?)
 }
 
 /// Rows `[R, C]` back to the input's layout (class dim 1).
@@ -1687,8 +1829,7 @@ impl Tensor {
         }
         let c = x.shape()[if x.ndim() == 1 { 0 } else { 1 }];
         let rows = x.numel().checked_div(c).unwrap_or(0);
-        let tgt: Vec<i64> = target.to_vec::<i64>();
-        if tgt.len() != rows {
+        if target.numel() != rows {
             crate::bail!(
                 Runtime,
                 "Expected target size {}, got {}",
@@ -1704,6 +1845,36 @@ impl Tensor {
                 fmt_shape(target.shape())
             );
         }
+        if let Some(w) = weight.filter(|w| w.numel() != c) {
+            crate::bail!(
+                Runtime,
+                "weight tensor should be defined either for all {} classes or no classes but got weight tensor of shape: {}",
+                c,
+                fmt_shape(w.shape())
+            );
+        }
+        let eps = label_smoothing;
+        let x2 = class_rows(&x.detach())?.contiguous()?;
+        // on a GPU: log_softmax and nll as kernels, nothing read back
+        #[cfg(feature = "cuda")]
+        if x.device().is_cuda() {
+            if let Some(r) = crate::cuda::ops::nll_forward(&x2, target, weight, ignore_index)? {
+                let shape = target.shape();
+                if eps == 0.0 {
+                    return cross_entropy_device(x, r, ignore_index, reduction, shape);
+                }
+                return smoothed_cross_entropy_device(
+                    x,
+                    r,
+                    weight,
+                    ignore_index,
+                    eps,
+                    reduction,
+                    shape,
+                );
+            }
+        }
+        let tgt: Vec<i64> = target.to_vec::<i64>();
         let (mut lo, mut hi) = (i64::MAX, i64::MIN);
         for &t in &tgt {
             let t = if t == ignore_index { 0 } else { t };
@@ -1717,50 +1888,17 @@ impl Tensor {
                 if hi >= c as i64 { hi } else { lo }
             );
         }
-        let w: Option<Vec<f64>> = match weight {
-            Some(w) if w.numel() != c => crate::bail!(
-                Runtime,
-                "weight tensor should be defined either for all {} classes or no classes but got weight tensor of shape: {}",
-                c,
-                fmt_shape(w.shape())
-            ),
-            Some(w) => Some(w.to_vec::<f64>()),
-            None => None,
-        };
+        let w: Option<Vec<f64>> = weight.map(|w| w.to_vec::<f64>());
         let wsum: f64 = w.as_ref().map_or(c as f64, |w| w.iter().sum());
-        let eps = label_smoothing;
-        let x2 = class_rows(&x.detach())?.contiguous()?;
-        // on a GPU (no label smoothing): log_softmax and nll as kernels, the row weights read back
-        #[cfg(feature = "cuda")]
-        let gpu = if x.device().is_cuda() && eps == 0.0 {
-            crate::cuda::ops::nll_forward(&x2, target, weight, ignore_index)?
-        } else {
-            None
-        };
-        #[cfg(not(feature = "cuda"))]
-        let gpu: Option<NllRows> = None;
-        let (lp, out, wy, denom, dev_args) = if let Some(r) = gpu {
-            let wy: Vec<f64> = r.row_weight.to_vec::<f64>();
-            let denom: f64 = wy.iter().sum();
-            let _g = crate::autograd::GradModeGuard::new(false);
-            let out = match reduction {
-                LossReduction::None => r.loss.reshape(target.shape())?,
-                LossReduction::Sum => r.loss.sum_dims(&[0], false)?,
-                LossReduction::Mean => r.loss.sum_dims(&[0], false)?.mul_scalar(1.0 / denom)?,
-            };
-            (r.logprobs, out, wy, denom, Some((r.target, r.weight)))
-        } else {
-            let (lp, out, wy, denom) = nll_host(
-                &x2,
-                &tgt,
-                w.as_deref(),
-                ignore_index,
-                eps,
-                reduction,
-                target.shape(),
-            )?;
-            (lp, out, wy, denom, None)
-        };
+        let (lp, out, wy, denom) = nll_host(
+            &x2,
+            &tgt,
+            w.as_deref(),
+            ignore_index,
+            eps,
+            reduction,
+            target.shape(),
+        )?;
         if !needs_grad(&[x]) {
             return Ok(out);
         }
@@ -1803,8 +1941,6 @@ impl Tensor {
                     LossReduction::Mean => g.mul_scalar(1.0 / denom)?,
                 };
                 p.mul(&s)?.sub(&a)?.mul(&gs)?
-            } else if let Some((t, w)) = dev_args.as_ref().filter(|_| eps == 0.0) {
-                gpu_cross_entropy_backward(&lp, t, w.as_ref(), ignore_index, reduction, denom, g)?
             } else {
                 let gv: Vec<f64> = g.to_vec::<f64>();
                 let gs = |r: usize| match reduction {

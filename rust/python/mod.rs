@@ -32,7 +32,13 @@ pub fn to_py(e: Error) -> PyErr {
 /// (never a PanicException).
 pub fn guard<R>(f: impl FnOnce() -> crate::Result<R>) -> PyResult<R> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-        Ok(r) => r.map_err(to_py),
+        Ok(r) => {
+            #[cfg(feature = "cuda")]
+            if let Some(msg) = crate::cuda::device::take_failed_assert() {
+                return Err(PyRuntimeError::new_err(msg));
+            }
+            r.map_err(to_py)
+        }
         Err(p) => {
             let msg = p
                 .downcast_ref::<String>()

@@ -11,15 +11,16 @@
 //       row_weight_out[r] (may be null) = w[t], 0 for ignored/out-of-range rows: its sum is
 //       the divisor of reduction='mean'.
 //   cross_entropy_backward_rows_<dt>(T* grad_in, const T* logprobs, const i64* target,
-//                 const T* weight, i64 rows, i64 cols, i64 ignore_index, double scale,
-//                 const T* grad_rows, int* err)
-//       grad_in[r, c] = (exp(logprobs[r, c]) - [c == t]) * scale * w[t] * grad_rows[r]
-//       (grad of cross-entropy w.r.t. the logits, given log_softmax(logits)); grad_rows
-//       ([rows], reduction='none') may be null (all ones). scale is, e.g., grad_output / sum of
-//       the row weights for 'mean', grad_output for 'sum'. Ignored/out-of-range rows are 0.
+//                 const T* weight, i64 rows, i64 cols, i64 ignore_index, const T* grad,
+//                 i64 grad_stride, int* err)
+//       grad_in[r, c] = (exp(logprobs[r, c]) - [c == t]) * w[t] * grad[r * grad_stride]
+//       (grad of cross-entropy w.r.t. the logits, given log_softmax(logits)). grad is the loss's
+//       gradient per row (grad_stride 1, reduction='none') or one value for every row
+//       (grad_stride 0: grad_output for 'sum', grad_output / sum of the row weights for 'mean'),
+//       read on the device, so the backward never waits for it. Ignored/out-of-range rows are 0.
 //   nll_backward_rows_<dt>(T* grad_in, const i64* target, const T* weight, i64 rows, i64 cols,
-//                 i64 ignore_index, double scale, const T* grad_rows, int* err)
-//       grad_in[r, c] = [c == t] * -scale * w[t] * grad_rows[r] (every element written).
+//                 i64 ignore_index, const T* grad, i64 grad_stride, int* err)
+//       grad_in[r, c] = [c == t] * -w[t] * grad[r * grad_stride] (every element written).
 
 __device__ __forceinline__ float exp_acc(float x) { return expf(x); }
 __device__ __forceinline__ double exp_acc(double x) { return exp(x); }
@@ -57,8 +58,8 @@ __device__ __forceinline__ void nll_rows(T* loss_out, const T* logprobs, const i
 
 template <bool FROM_LOGPROBS, class T>
 __device__ __forceinline__ void nll_grad_rows(T* grad_in, const T* logprobs, const i64* target, const T* weight,
-                                              i64 rows, i64 cols, i64 ignore_index, double scale,
-                                              const T* grad_rows, int* err) {
+                                              i64 rows, i64 cols, i64 ignore_index, const T* grad,
+                                              i64 grad_stride, int* err) {
     typedef typename Acc<T>::type A;
     typedef typename Compute<T>::type C;
     GRID_STRIDE_LOOP(i, rows * cols) {
@@ -69,8 +70,7 @@ __device__ __forceinline__ void nll_grad_rows(T* grad_in, const T* logprobs, con
         const A w = target_weight(t, weight, cols, ignore_index, c == 0 ? err : (int*)0);
         A gi = 0;
         if (w != (A)0) {
-            A k = (A)scale * w;
-            if (grad_rows) k *= (A)to_compute(grad_rows[r]);
+            const A k = w * (A)to_compute(grad[r * grad_stride]);
             const A onehot = c == t ? (A)1 : (A)0;
             if (FROM_LOGPROBS) {
                 const A lp = (A)to_compute(logprobs[i]);
@@ -92,16 +92,16 @@ __device__ __forceinline__ void nll_grad_rows(T* grad_in, const T* logprobs, con
     extern "C" __global__ void cross_entropy_backward_rows_##T(T* grad_in, const T* logprobs,            \
                                                                const i64* target, const T* weight,       \
                                                                i64 rows, i64 cols, i64 ignore_index,     \
-                                                               double scale, const T* grad_rows,         \
+                                                               const T* grad, i64 grad_stride,           \
                                                                int* err) {                               \
-        nll_grad_rows<true>(grad_in, logprobs, target, weight, rows, cols, ignore_index, scale,          \
-                            grad_rows, err);                                                             \
+        nll_grad_rows<true>(grad_in, logprobs, target, weight, rows, cols, ignore_index, grad,           \
+                            grad_stride, err);                                                           \
     }                                                                                                    \
     extern "C" __global__ void nll_backward_rows_##T(T* grad_in, const i64* target, const T* weight,      \
-                                                     i64 rows, i64 cols, i64 ignore_index, double scale, \
-                                                     const T* grad_rows, int* err) {                     \
-        nll_grad_rows<false>(grad_in, (const T*)0, target, weight, rows, cols, ignore_index, scale,      \
-                             grad_rows, err);                                                            \
+                                                     i64 rows, i64 cols, i64 ignore_index,               \
+                                                     const T* grad, i64 grad_stride, int* err) {         \
+        nll_grad_rows<false>(grad_in, (const T*)0, target, weight, rows, cols, ignore_index, grad,       \
+                             grad_stride, err);                                                          \
     }
 
 LOSS_KERNELS(f32)
