@@ -1,5 +1,5 @@
 """Reductions on a CUDA device run as kernels (no host access to device memory) and equal the CPU's:
-sum, prod, amax/amin, max()/min(), max(dim), over every layout the dispatch tells apart (a whole
+sum, prod, amax/amin, max()/min(), max(dim), any/all, over every layout the dispatch tells apart (a whole
 buffer in two passes, long and short rows, a middle dimension read in place, dims that must be moved
 last first) and every dtype.
 
@@ -78,6 +78,25 @@ def test_reduction_runs_as_kernels(op: str, dtype: torch.dtype, shape: tuple, di
     if dtype.is_floating_point:
         np.testing.assert_allclose(got.cpu().double().numpy(), want.double().numpy(), rtol=tol, atol=tol * 10)
     else:
+        np.testing.assert_array_equal(got.cpu().numpy(), want.numpy())
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("shape, dims", LAYOUTS, ids=[f"{s}-{d}" for s, d in LAYOUTS])
+def test_any_all_run_as_kernels(dtype: torch.dtype, shape: tuple, dims: tuple | None) -> None:
+    # mostly zeros with a few nonzeros, and one all-nonzero slice: both answers occur per row
+    v = np.where(RNG.random(shape) < 0.97, 0, RNG.integers(1, 3, shape))
+    v.reshape(-1)[: shape[-1]] = 1
+    x0 = torch.tensor(v).to(dtype)
+    if dtype.is_floating_point:
+        x0.reshape(-1)[-1] = float("nan")  # truthy, as in PyTorch
+    x = x0.to("cuda")
+    for op in ("any", "all"):
+        before = host_accesses()
+        got = getattr(x, op)() if dims is None else getattr(x, op)(dims)
+        assert host_accesses() == before, f"{op} touched device memory from the host"
+        want = getattr(x0, op)() if dims is None else getattr(x0, op)(dims)
+        assert got.device == torch.device("cuda", 0) and got.dtype == torch.bool and got.shape == want.shape
         np.testing.assert_array_equal(got.cpu().numpy(), want.numpy())
 
 

@@ -474,7 +474,9 @@ pub fn copy(dst: &Tensor, src: &Tensor) -> Result<bool> {
         return Ok(true);
     }
     let launch = Launch::new(g, "copy").tensor(dst).tensor(src);
-    if dst.dtype == src.dtype {
+    let to = if dst.dtype == DType::Bool { "bool" } else { sd };
+    // bool to uint8 is a copy too: bool is stored as 0/1 bytes
+    if dst.dtype == src.dtype || ss == to {
         let Some(s) = strides_of(&src.layout) else {
             return Ok(false);
         };
@@ -483,7 +485,6 @@ pub fn copy(dst: &Tensor, src: &Tensor) -> Result<bool> {
             .i64(n)
             .run(&format!("copy_strided_{}", sd), grid_for(g, n))?;
     } else if src.is_contiguous() {
-        let to = if dst.dtype == DType::Bool { "bool" } else { sd };
         launch
             .i64(n)
             .run(&format!("cast_{}_{}", ss, to), grid_for(g, n))?;

@@ -525,6 +525,21 @@ impl Tensor {
     pub fn all_any(&self, dims: Option<&[i64]>, keepdim: bool, is_all: bool) -> Result<Tensor> {
         let d = resolve_dims(dims, self.ndim())?;
         let shape = out_shape(self.shape(), &d, keepdim);
+        if self.device().is_cuda() && self.numel() > 0 {
+            // on a GPU: (x != 0) as uint8, then its min (all) or max (any), as kernels
+            let nz = self
+                .detach()
+                .cmp_scalar(super::elementwise::BinaryOp::Ne, 0.0)?
+                .cast_raw(DType::U8)?;
+            let kind = if is_all {
+                Reduction::Min
+            } else {
+                Reduction::Max
+            };
+            if let Some(r) = gpu_reduce(&nz, &d, kind, &shape)? {
+                return r.cast_raw(DType::Bool);
+            }
+        }
         let r = crate::dispatch_all!(self.dtype, T => fold::<T, bool>(
             self, &d, is_all,
             move |a, x, _| if is_all { a && x != T::default() } else { a || x != T::default() },
