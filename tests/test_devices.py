@@ -80,6 +80,37 @@ def test_creation_values_match_cpu(device: str) -> None:
     assert torch.full((2,), 3, device=device).tolist() == [3, 3]
 
 
+RAMPS = [
+    ("arange_int", lambda **kw: torch.arange(7, **kw)),
+    ("arange_neg_step", lambda **kw: torch.arange(10, -5, -3, **kw)),
+    ("arange_float_step", lambda **kw: torch.arange(-1, 2, 0.3, **kw)),
+    ("arange_big", lambda **kw: torch.arange(2**40, 2**40 + 6, **kw)),
+    ("linspace", lambda **kw: torch.linspace(-2, 3, 9, **kw)),
+    ("linspace_one", lambda **kw: torch.linspace(4, 9, 1, **kw)),
+    ("linspace_empty", lambda **kw: torch.linspace(0, 1, 0, **kw)),
+    ("linspace_desc", lambda **kw: torch.linspace(5, -5, 8, **kw)),
+]
+
+
+@needs_cuda
+@pytest.mark.usefixtures("kernels_only")
+@pytest.mark.parametrize("name, make", RAMPS, ids=[r[0] for r in RAMPS])
+@pytest.mark.parametrize("dtype", [None, torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64,
+                                   torch.int32, torch.uint8], ids=str)
+def test_arange_and_linspace_are_kernels(name: str, make: Callable, dtype: torch.dtype | None) -> None:
+    """Written on the device (a forward's positions, torch.arange(T, device=...), never waits for
+    it), bit for bit the CPU's values."""
+    if name == "arange_big" and dtype not in (None, torch.int64, torch.float64):
+        pytest.skip("out of the dtype's range")
+    kw = {} if dtype is None else {"dtype": dtype}
+    want = make(**kw)
+    before = torch._C._cuda_host_accesses(0)
+    got = make(device="cuda", **kw)
+    assert torch._C._cuda_host_accesses(0) == before
+    assert got.device == CUDA0 and got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_array_equal(got.cpu().double().numpy(), want.double().numpy())
+
+
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_random_streams_are_seeded_and_distributed(device: str, dtype: torch.dtype) -> None:
@@ -463,12 +494,10 @@ def test_avg_pool2d_on_the_device(emulated_kernels: bool, kw: dict, on_device: b
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
-@needs_cuda
-@pytest.mark.usefixtures("kernels_only")
-@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-@pytest.mark.parametrize("weighted", [False, True])
-def test_label_smoothing_stays_on_the_device(reduction: str, weighted: bool) -> None:
-    x0, t = rand(2, 5, 3), torch.tensor([[1, 4, -100], [0, 2, 2]])  # (N, C, d1): class dim 1
+def class_loss_on_both(loss_fn: Callable, reduction: str, weighted: bool) -> None:
+    """`loss_fn(x, target, weight, reduction)` of (N, C, d1) logits with an ignored target, on
+    the CPU and the device: equal losses and gradients, and nothing read back on the device."""
+    x0, t = rand(2, 5, 3), torch.tensor([[1, 4, -100], [0, 2, 2]])  # class dim 1
     w = torch.tensor([1.0, 2.0, 0.5, 1.0, 3.0]) if weighted else None
     res = []
     for device in ("cpu", "cuda"):
@@ -476,7 +505,7 @@ def test_label_smoothing_stays_on_the_device(reduction: str, weighted: bool) -> 
         tt, ww = t.to(device), (w.to(device) if w is not None else None)
         g = torch.arange(6.0).reshape(2, 3).to(device) if reduction == "none" else None
         reads = torch._C._cuda_host_accesses(0)
-        loss = F.cross_entropy(x, tt, weight=ww, reduction=reduction, label_smoothing=0.2)
+        loss = loss_fn(x, tt, ww, reduction)
         loss.backward(g)
         if device == "cuda":
             assert torch._C._cuda_host_accesses(0) == reads
@@ -487,11 +516,42 @@ def test_label_smoothing_stays_on_the_device(reduction: str, weighted: bool) -> 
 
 @needs_cuda
 @pytest.mark.usefixtures("kernels_only")
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_label_smoothing_stays_on_the_device(reduction: str, weighted: bool) -> None:
+    class_loss_on_both(lambda x, t, w, r: F.cross_entropy(x, t, weight=w, reduction=r, label_smoothing=0.2),
+                       reduction, weighted)
+
+
+@needs_cuda
+@pytest.mark.usefixtures("kernels_only")
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_nll_loss_runs_as_kernels(reduction: str, weighted: bool) -> None:
+    """F.nll_loss(log_softmax(x), t), the classic MNIST step: the nll kernels, nothing read back."""
+    class_loss_on_both(lambda x, t, w, r: F.nll_loss(F.log_softmax(x, 1), t, weight=w, reduction=r), reduction, weighted)
+    x = torch.randn(3, 5).cuda().requires_grad_()
+    assert F.nll_loss(x.log_softmax(1), torch.tensor([0, 4, 2]).cuda()).grad_fn.name() == "NllLossBackward0"
+    res = []
+    x0 = rand(5)
+    # unbatched input and double backward
+    x = x0.detach().clone().requires_grad_()
+    for device in ("cpu", "cuda"):
+        xd = x.to(device)
+        loss = F.nll_loss(xd.log_softmax(0), torch.tensor(3).to(device), reduction="none")
+        (gx,) = torch.autograd.grad(loss, xd, create_graph=True)
+        res.append((loss.detach().cpu().numpy(), torch.autograd.grad(gx.sum() * loss, xd)[0].cpu().numpy()))
+    for got, want in zip(res[1], res[0]):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@needs_cuda
+@pytest.mark.usefixtures("kernels_only")
 def test_bad_target_is_a_device_side_assert_at_the_next_sync() -> None:
     """As PyTorch on a GPU: the op returns (no wait), the next call that waits raises."""
     x = rand(3, 4).to("cuda")
     loss = F.cross_entropy(x, torch.tensor([1, 4, 0]).to("cuda"))
-    with pytest.raises(RuntimeError, match="device-side assert triggered: cross_entropy: a target is out of bounds"):
+    with pytest.raises(RuntimeError, match="device-side assert triggered: cross_entropy / nll_loss: a target is out of bounds"):
         loss.item()
     ok = F.cross_entropy(x, torch.tensor([1, 3, 0]).to("cuda"))  # reported once: the device works on
     np.testing.assert_allclose(ok.item(), F.cross_entropy(x.cpu(), torch.tensor([1, 3, 0])).item(), rtol=1e-6)

@@ -60,7 +60,7 @@ impl DeviceAssert {
     fn message(self) -> &'static str {
         match self {
             DeviceAssert::CrossEntropyTarget => {
-                "cross_entropy: a target is out of bounds (Assertion `t >= 0 && t < n_classes` failed)"
+                "cross_entropy / nll_loss: a target is out of bounds (Assertion `t >= 0 && t < n_classes` failed)"
             }
             DeviceAssert::EmbeddingIndex => {
                 "embedding: index out of range in self (Assertion `idx >= 0 && idx < num_embeddings` failed)"

@@ -9,7 +9,7 @@ use crate::ops::elementwise::{BinaryOp, UnaryOp};
 use crate::ops::nn::NllRows;
 use crate::ops::optim::Update;
 use crate::ops::reduce::Reduction;
-use crate::tensor::{DType, Device, Layout, Result, Scalar, Tensor};
+use crate::tensor::{DType, Device, Layout, Ramp, Result, Scalar, Tensor};
 use smallvec::SmallVec;
 use std::ffi::c_void;
 
@@ -519,6 +519,31 @@ pub fn fill(t: &Tensor, v: Scalar) -> Result<bool> {
     Ok(true)
 }
 
+/// `arange` / `linspace` into contiguous 1-D `out` on a GPU, as a kernel (false: not taken).
+pub fn ramp(out: &Tensor, r: Ramp) -> Result<bool> {
+    let (Some(g), Some(sfx)) = (gpu_for(out, "copy"), suffix(out.dtype)) else {
+        return Ok(false);
+    };
+    let n = out.numel();
+    if out.dtype == DType::Bool || !out.is_contiguous() {
+        return Ok(false);
+    }
+    if n == 0 {
+        return Ok(true);
+    }
+    let launch = Launch::new(g, "copy").tensor(out);
+    let (launch, name) = match r {
+        Ramp::Float { start, step } => (launch.f64(start).f64(step), "arange"),
+        Ramp::Int { .. } if out.dtype.is_float() => return Ok(false),
+        Ramp::Int { start, step } => (launch.int(start).int(step), "arange_int"),
+        Ramp::Linspace { start, end } => (launch.f64(start).f64(end), "linspace"),
+    };
+    launch
+        .i64(n)
+        .run(&format!("{}_{}", name, sfx), grid_for(g, n))?;
+    Ok(true)
+}
+
 /// Softmax (or log-softmax) of contiguous `x` over its last dimension into contiguous `out`.
 pub fn softmax_rows(out: &Tensor, x: &Tensor, log: bool) -> Result<bool> {
     let (Some(g), Some(sfx)) = (gpu_for(x, "softmax"), suffix(x.dtype)) else {
@@ -927,14 +952,16 @@ pub fn where_(out: &Tensor, cond: &Tensor, a: &Tensor, b: &Tensor) -> Result<boo
     Ok(true)
 }
 
-/// Cross-entropy forward over class rows `x` ([rows, c], contiguous floating, on the device) with
-/// class-index `target`: log_softmax, then nll per row. A target out of range is a device-side
+/// Cross-entropy (`from_logits`: log_softmax first) or nll_loss (x holds log-probabilities)
+/// forward over class rows `x` ([rows, c], contiguous floating, on the device) with class-index
+/// `target`: nll per row. A target out of range is a device-side
 /// assert (`DeviceAssert::CrossEntropyTarget`), raised at the next call that waits for the device.
 pub fn nll_forward(
     x: &Tensor,
     target: &Tensor,
     weight: Option<&Tensor>,
     ignore_index: i64,
+    from_logits: bool,
 ) -> Result<Option<NllRows>> {
     let (Some(g), Some(sfx)) = (gpu_for(x, "loss"), suffix(x.dtype)) else {
         return Ok(None);
@@ -943,10 +970,15 @@ pub fn nll_forward(
         return Ok(None);
     }
     let (rows, c, dev) = (x.shape()[0], x.shape()[1], x.device());
-    let logprobs = Tensor::empty(x.shape(), x.dtype, dev)?;
-    if !softmax_rows(&logprobs, x, true)? {
-        return Ok(None);
-    }
+    let logprobs = if from_logits {
+        let lp = Tensor::empty(x.shape(), x.dtype, dev)?;
+        if !softmax_rows(&lp, x, true)? {
+            return Ok(None);
+        }
+        lp
+    } else {
+        x.contiguous()?
+    };
     let target = target.detach().cast_raw(DType::I64)?.contiguous()?;
     let weight = weight
         .map(|w| w.detach().cast_raw(x.dtype)?.contiguous())
@@ -981,15 +1013,17 @@ pub fn nll_forward(
     }))
 }
 
-/// d cross-entropy / d logits for rows `lp` (log-probabilities): (softmax - onehot) · w[t] · grad,
-/// where `grad` is the loss's gradient per row ([rows], reduction='none') or one value for all
-/// rows ([1] or [], already divided by the row weights' sum for 'mean'): read on the device.
+/// d cross-entropy / d logits for rows `lp` (log-probabilities): (softmax - onehot) · w[t] · grad
+/// (`from_logits`; else d nll_loss / d lp: -onehot · w[t] · grad), where `grad` is the loss's
+/// gradient per row ([rows], reduction='none') or one value for all rows ([1] or [], already
+/// divided by the row weights' sum for 'mean'): read on the device.
 pub fn cross_entropy_backward(
     lp: &Tensor,
     target: &Tensor,
     weight: Option<&Tensor>,
     ignore_index: i64,
     grad: &Tensor,
+    from_logits: bool,
 ) -> Result<Tensor> {
     let (Some(g), Some(sfx)) = (gpu_for(lp, "loss"), suffix(lp.dtype)) else {
         crate::bail!(
@@ -1003,13 +1037,15 @@ pub fn cross_entropy_backward(
     let grad = grad.cast_raw(lp.dtype)?.contiguous()?;
     let out = Tensor::empty(lp.shape(), lp.dtype, lp.device())?;
     if rows * c > 0 {
-        let launch = Launch::new(g, "loss")
-            .tensor(&out)
-            .tensor(lp)
-            .tensor(target);
+        let launch = Launch::new(g, "loss").tensor(&out);
+        let launch = if from_logits {
+            launch.tensor(lp)
+        } else {
+            launch
+        }; // nll reads no lp
         let launch = match weight {
-            Some(w) => launch.tensor(w),
-            None => launch.null(),
+            Some(w) => launch.tensor(target).tensor(w),
+            None => launch.tensor(target).null(),
         };
         launch
             .i64(rows)
@@ -1019,7 +1055,11 @@ pub fn cross_entropy_backward(
             .i64(per_row as usize)
             .null()
             .run(
-                &format!("cross_entropy_backward_rows_{}", sfx),
+                &format!(
+                    "{}_backward_rows_{}",
+                    if from_logits { "cross_entropy" } else { "nll" },
+                    sfx
+                ),
                 grid_for(g, rows * c),
             )?;
     }

@@ -1690,9 +1690,9 @@ pub struct NllRows {
     pub weight: Option<Tensor>,
 }
 
-/// cross_entropy on a GPU from the forward kernels' rows: the reduction, its 'mean' divisor and
-/// the backward stay on the device, so a training step never waits here (a target out of range
-/// is a device-side assert, as in PyTorch).
+/// cross_entropy (`from_logits`) or nll_loss on a GPU from the forward kernels' rows: the
+/// reduction, its 'mean' divisor and the backward stay on the device, so a training step never
+/// waits here (a target out of range is a device-side assert, as in PyTorch).
 #[cfg(feature = "cuda")]
 fn cross_entropy_device(
     x: &Tensor,
@@ -1700,6 +1700,7 @@ fn cross_entropy_device(
     ignore_index: i64,
     reduction: LossReduction,
     target_shape: &[usize],
+    from_logits: bool,
 ) -> Result<Tensor> {
     let (out, denom) = {
         let _g = crate::autograd::GradModeGuard::new(false);
@@ -1724,20 +1725,26 @@ fn cross_entropy_device(
             None => g.clone(),
         };
         let gi = if crate::autograd::is_grad_enabled() {
-            // differentiable in the input (and in g): (softmax(x) - onehot) * w[t] * g
-            let p = class_rows(sx.get()?)?.softmax(1, false)?;
+            // differentiable in the input (and in g): (softmax(x) - onehot) * w[t] * g for
+            // cross-entropy, -onehot * w[t] * g for nll_loss
+            let xr = class_rows(sx.get()?)?;
             let wy = r.row_weight.reshape(&[rows, 1])?;
             let ignored = r.target.cmp_scalar(BinaryOp::Eq, ignore_index as f64)?;
             let zero = Tensor::zeros(&[], DType::I64, g.device())?;
             let t = Tensor::where_(&ignored, &zero, &r.target)?.reshape(&[rows, 1])?;
             // w[t] at each row's target (ignored rows: 0 at column 0)
-            let onehot = Tensor::zeros(p.shape(), p.dtype, p.device())?
+            let onehot = Tensor::zeros(xr.shape(), xr.dtype, xr.device())?
                 .scatter_valid_index(1, &t, &wy, false)?;
             let gs = match reduction {
                 LossReduction::None => g.reshape(&[rows, 1])?,
                 _ => g,
             };
-            p.mul(&wy)?.sub(&onehot)?.mul(&gs)?
+            let d = if from_logits {
+                xr.softmax(1, false)?.mul(&wy)?.sub(&onehot)?
+            } else {
+                onehot.neg()?
+            };
+            d.mul(&gs)?
         } else {
             let g = match reduction {
                 LossReduction::None => g.reshape(&[rows])?,
@@ -1749,6 +1756,7 @@ fn cross_entropy_device(
                 r.weight.as_ref(),
                 ignore_index,
                 &g,
+                from_logits,
             )?
         };
         Ok(vec![Some(from_class_rows(gi, &x_shape)?)])
@@ -1770,7 +1778,7 @@ fn smoothed_cross_entropy_device(
 ) -> Result<Tensor> {
     let c = r.logprobs.shape()[1];
     let (row_weight, target) = (r.row_weight.clone(), r.target.clone());
-    let ce = cross_entropy_device(x, r, ignore_index, reduction, target_shape)?;
+    let ce = cross_entropy_device(x, r, ignore_index, reduction, target_shape, true)?;
     let lp = class_rows(x)?.softmax(1, true)?;
     let weighted = match weight {
         Some(w) => lp.mul(&w.reshape(&[1, c])?)?,
@@ -1804,6 +1812,31 @@ fn from_class_rows(g: Tensor, shape: &[usize]) -> Result<Tensor> {
 }
 
 impl Tensor {
+    /// `nll_loss(input, target)` on a GPU (log-probabilities `(N, C, *)` floating, class indices
+    /// `(N, *)`, shapes checked by the caller; `weight` `[C]` of input's dtype): the nll kernels
+    /// forward and backward, nothing read back. None off a GPU or where the kernels do not run.
+    pub fn nll_loss_device(
+        x: &Tensor,
+        target: &Tensor,
+        weight: Option<&Tensor>,
+        ignore_index: i64,
+        reduction: LossReduction,
+    ) -> Result<Option<Tensor>> {
+        crate::tensor::Device::same(&[&[x, target][..], weight.as_slice()].concat())?;
+        #[cfg(feature = "cuda")]
+        if x.device().is_cuda() && x.ndim() >= 1 && x.dtype.is_float() {
+            let x2 = class_rows(&x.detach())?.contiguous()?;
+            if let Some(r) =
+                crate::cuda::ops::nll_forward(&x2, target, weight, ignore_index, false)?
+            {
+                let shape = target.shape();
+                return cross_entropy_device(x, r, ignore_index, reduction, shape, false).map(Some);
+            }
+        }
+        let _ = (target, weight, ignore_index, reduction);
+        Ok(None)
+    }
+
     /// `cross_entropy(input, target)` with class-index targets: log_softmax and nll (with
     /// `weight`, `ignore_index`, `label_smoothing`, the reduction) in one node. `input` is `(N, C, *)`
     /// or `(C,)`, floating point; `target` integer `(N, *)` or `()`; `weight` `[C]` of input's dtype.
@@ -1858,10 +1891,11 @@ impl Tensor {
         // on a GPU: log_softmax and nll as kernels, nothing read back
         #[cfg(feature = "cuda")]
         if x.device().is_cuda() {
-            if let Some(r) = crate::cuda::ops::nll_forward(&x2, target, weight, ignore_index)? {
+            if let Some(r) = crate::cuda::ops::nll_forward(&x2, target, weight, ignore_index, true)?
+            {
                 let shape = target.shape();
                 if eps == 0.0 {
-                    return cross_entropy_device(x, r, ignore_index, reduction, shape);
+                    return cross_entropy_device(x, r, ignore_index, reduction, shape, true);
                 }
                 return smoothed_cross_entropy_device(
                     x,

@@ -4,7 +4,7 @@ use super::convert::{device_opt, dtype_arg, dtype_obj, parse_nested, scalar_of, 
 use super::guard;
 use super::tensor::{tensor_arg, wrap, PyTensor};
 use crate::ops::random::{self, Generator, Rng};
-use crate::tensor::{default_dtype, DType, Device, Scalar, Tensor};
+use crate::tensor::{default_dtype, DType, Device, Ramp, Scalar, Tensor};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
@@ -306,6 +306,20 @@ fn arange(
         ));
     }
     let n = ((ef - sf) / stf).ceil().max(0.0) as usize;
+    let ramp = if any_float || d.is_float() {
+        Ramp::Float {
+            start: sf,
+            step: stf,
+        }
+    } else {
+        Ramp::Int {
+            start: s.to_i64(),
+            step: st.to_i64(),
+        }
+    };
+    if let Some(t) = guard(|| Tensor::ramp_on_device(n, d, dev, ramp))? {
+        return finish(py, dev, t, requires_grad);
+    }
     let t = guard(|| {
         if any_float || d.is_float() {
             let v: Vec<f64> = (0..n).map(|i| sf + i as f64 * stf).collect();
@@ -338,6 +352,9 @@ fn linspace(
     }
     let n = steps as usize;
     let d = dtype_or(dtype, default_dtype())?;
+    if let Some(t) = guard(|| Tensor::ramp_on_device(n, d, dev, Ramp::Linspace { start, end }))? {
+        return finish(py, dev, t, requires_grad);
+    }
     // symmetric evaluation, as PyTorch does, so the end point is exact; float32 (and the half types)
     // compute in float32 with fused multiply-adds, as PyTorch's kernel does, to match it bit for bit
     let v: Vec<f64> = if d == DType::F64 || !d.is_float() {

@@ -201,6 +201,35 @@ fn _nn_embedding(
     )
 }
 
+fn loss_reduction(reduction: &str) -> PyResult<crate::ops::nn::LossReduction> {
+    use crate::ops::nn::LossReduction;
+    match reduction {
+        "none" => Ok(LossReduction::None),
+        "mean" => Ok(LossReduction::Mean),
+        "sum" => Ok(LossReduction::Sum),
+        _ => Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "{reduction} is not a valid value for reduction"
+        ))),
+    }
+}
+
+/// nll_loss as kernels on a GPU; None where they do not take it (the caller computes it).
+#[pyfunction]
+#[pyo3(signature = (x, target, weight=None, ignore_index=-100, reduction="mean"))]
+fn _nn_nll_loss_device(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    target: &Bound<'_, PyAny>,
+    weight: Option<&Bound<'_, PyAny>>,
+    ignore_index: i64,
+    reduction: &str,
+) -> PyResult<Option<Py<PyAny>>> {
+    let red = loss_reduction(reduction)?;
+    let (t, y, w) = (tensor_arg(x)?, tensor_arg(target)?, opt_tensor(weight)?);
+    let out = guard(|| crate::Tensor::nll_loss_device(&t, &y, w.as_ref(), ignore_index, red))?;
+    out.map(|o| wrap(py, o)).transpose()
+}
+
 #[pyfunction]
 #[pyo3(signature = (x, target, weight=None, ignore_index=-100, label_smoothing=0.0, reduction="mean"))]
 fn _nn_cross_entropy(
@@ -212,17 +241,7 @@ fn _nn_cross_entropy(
     label_smoothing: f64,
     reduction: &str,
 ) -> PyResult<Py<PyAny>> {
-    use crate::ops::nn::LossReduction;
-    let red = match reduction {
-        "none" => LossReduction::None,
-        "mean" => LossReduction::Mean,
-        "sum" => LossReduction::Sum,
-        _ => {
-            return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                "{reduction} is not a valid value for reduction"
-            )))
-        }
-    };
+    let red = loss_reduction(reduction)?;
     let (t, y, w) = (tensor_arg(x)?, tensor_arg(target)?, opt_tensor(weight)?);
     wrap(
         py,
@@ -288,6 +307,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_nn_split, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_embedding, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_cross_entropy, m)?)?;
+    m.add_function(wrap_pyfunction!(_nn_nll_loss_device, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_batch_norm_train, m)?)?;
     Ok(())
 }

@@ -18,4 +18,4 @@ pub use layout::{
     broadcast_shapes, contiguous_strides, fmt_shape, infer_shape, numel, wrap_dim, Dims, Layout,
 };
 pub use storage::{empty_cache, Storage};
-pub use tensor::{Scalar, Tensor};
+pub use tensor::{Ramp, Scalar, Tensor};

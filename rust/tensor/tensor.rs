@@ -50,6 +50,15 @@ pub struct Tensor {
     pub autograd: Option<Arc<AutogradMeta>>,
 }
 
+/// What an `arange` / `linspace` holds: `arange` in double or (integer dtypes and arguments) in
+/// i64, or `linspace` from start to end.
+#[derive(Clone, Copy, Debug)]
+pub enum Ramp {
+    Float { start: f64, step: f64 },
+    Int { start: i64, step: i64 },
+    Linspace { start: f64, end: f64 },
+}
+
 impl Tensor {
     pub fn from_storage(storage: Arc<Storage>, layout: Layout, dtype: DType) -> Tensor {
         Tensor {
@@ -83,6 +92,23 @@ impl Tensor {
         let t = Tensor::empty(shape, dtype, device)?;
         t.fill_raw(value);
         Ok(t)
+    }
+
+    /// `n` elements of `ramp` written on a GPU by a kernel, so creating them never waits for the
+    /// device. None off a GPU or where the kernel does not run: the caller fills them on the host.
+    pub fn ramp_on_device(
+        n: usize,
+        dtype: DType,
+        device: Device,
+        ramp: Ramp,
+    ) -> Result<Option<Tensor>> {
+        #[cfg(feature = "cuda")]
+        if device.is_cuda() {
+            let out = Tensor::empty(&[n], dtype, device)?;
+            return Ok(crate::cuda::ops::ramp(&out, ramp)?.then_some(out));
+        }
+        let _ = (n, dtype, device, ramp);
+        Ok(None)
     }
 
     /// A CPU tensor holding `data`.

@@ -3,12 +3,14 @@
 This build finds the CUDA driver and its GPUs at run time (nothing CUDA is needed to install it) and
 compiles its kernels with NVRTC (``ferrotorch.cuda.kernels``). CUDA tensors live in managed memory,
 which the GPU and the host can both address: tensors, modules, optimizers and checkpoints move to and
-from a GPU as in PyTorch. Elementwise ops, copies, reductions, softmax, layer norm, embedding,
-cross-entropy, conv2d (im2col), max pooling, gathers and scatters, nonzero and boolean masks,
-sort/topk, random numbers and the SGD/Adam steps run as
-kernels, matrix products through cuBLAS, all queued on one stream per device (``Stream`` objects
-name it; ``Event`` records and times on it); other ops compute on the host on the same storage, once
-the queued kernels have finished. ``probe()`` reports what the driver found.
+from a GPU as in PyTorch. Elementwise ops, copies, arange/linspace, reductions (any/all too), softmax,
+layer norm, embedding, cross-entropy and nll_loss, conv2d (im2col), max pooling, gathers and
+scatters (x[i, j] too), nonzero and boolean masks, sort/topk, random numbers and the SGD/Adam steps
+run as kernels, matrix products through cuBLAS, all queued on one stream per device (``Stream``
+objects name it; ``Event`` records and times on it); other ops compute on the host on the same storage, once
+the queued kernels have finished. Kernels check their inputs without stopping the host (a target
+or an index out of range): as in PyTorch, the next call that waits for the device raises
+"device-side assert triggered". ``probe()`` reports what the driver found.
 
 ``FERROTORCH_EMULATE_CUDA=1`` (read once per process) replaces the driver with one emulated device
 whose memory is host memory: the device plumbing can be tested without a GPU. It runs kernels only

@@ -1512,6 +1512,14 @@ def nll_loss(
     if input.dim() < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {input.dim()})")
     x, t, unbatched = _nll_checked(input, target, weight)
+    if (
+        x.is_cuda and x.is_floating_point() and reduction in ("none", "mean", "sum")
+        and (weight is None or (weight.dtype == x.dtype and not (weight.requires_grad and torch.is_grad_enabled())))
+    ):
+        # kernels, forward and backward: nothing read back (a bad target is a device-side assert)
+        out = torch._C._nn_nll_loss_device(x, t, weight, ignore_index, reduction)
+        if out is not None:
+            return out.squeeze(0) if unbatched and reduction == "none" else out
     n_classes = x.shape[1]
     t = t.to(torch.int64)
     ignored = t == ignore_index

@@ -1,4 +1,5 @@
-// Fill, strided-to-contiguous copy (also flipped, and keeping a triangle), and dtype casts.
+// Fill, ramps (arange, linspace), strided-to-contiguous copy (also flipped, and keeping a
+// triangle), and dtype casts.
 // Launch with blockDim.x = 256 (any block size is correct) and any grid: grid-stride loops over n.
 //
 //   fill_<dt>(T* out, double value, i64 n)
@@ -12,6 +13,11 @@
 //   tri_<dt>(T* out, const T* in, i64 rows, i64 cols, i64 k, int upper, i64 n)
 //                                    contiguous batches of [rows, cols] matrices: out = in where
 //                                    col - row <= k (tril) or >= k (upper: triu), else 0
+//   arange_<dt>(T* out, double start, double step, i64 n)        out[i] = start + i * step, in double
+//   arange_int_<dt>(T* out, i64 start, i64 step, i64 n)          the same in i64 (dt: i64 i32 u8)
+//   linspace_<dt>(T* out, double start, double end, i64 n)       PyTorch's symmetric form, so the
+//                                    end point is exact: start + i * step below n / 2, end - (n - 1 - i)
+//                                    * step from there (fused multiply-adds; in float for f32 f16 bf16)
 //   cast_<src>_<dst>(D* out, const S* in, i64 n)                 contiguous, n elements
 //   cast_<src>_bool(u8* out, const S* in, i64 n)                 out = (in != 0), NaN -> 1
 //
@@ -92,6 +98,41 @@ template <class D, class S> __device__ __forceinline__ D convert(S x) {
             out[i] = keep ? in[i] : T();                                                                \
         }                                                                                               \
     }
+
+__device__ __forceinline__ float fma_in(float a, float b, float c) { return fmaf(a, b, c); }
+__device__ __forceinline__ double fma_in(double a, double b, double c) { return fma(a, b, c); }
+
+template <class A, class T> __device__ __forceinline__ void linspace(T* out, A start, A end, i64 n) {
+    const A step = n > 1 ? (end - start) / (A)(n - 1) : (A)0;
+    GRID_STRIDE_LOOP(i, n) {
+        const A v = n == 1 ? start : i < n / 2 ? fma_in(step, (A)i, start) : fma_in(-step, (A)(n - 1 - i), end);
+        out[i] = Convert<T>::from(v);
+    }
+}
+
+#define RAMP_KERNELS(T, A)                                                                         \
+    extern "C" __global__ void arange_##T(T* out, double start, double step, i64 n) {              \
+        GRID_STRIDE_LOOP(i, n) out[i] = Convert<T>::from(start + (double)i * step);               \
+    }                                                                                              \
+    extern "C" __global__ void linspace_##T(T* out, double start, double end, i64 n) {             \
+        linspace<A, T>(out, (A)start, (A)end, n);                                                  \
+    }
+
+#define ARANGE_INT_KERNEL(T)                                                                       \
+    extern "C" __global__ void arange_int_##T(T* out, i64 start, i64 step, i64 n) {                \
+        GRID_STRIDE_LOOP(i, n) out[i] = (T)(start + i * step);                                     \
+    }
+
+RAMP_KERNELS(f32, float)
+RAMP_KERNELS(f64, double)
+RAMP_KERNELS(f16, float)
+RAMP_KERNELS(bf16, float)
+RAMP_KERNELS(i64, double)
+RAMP_KERNELS(i32, double)
+RAMP_KERNELS(u8, double)
+ARANGE_INT_KERNEL(i64)
+ARANGE_INT_KERNEL(i32)
+ARANGE_INT_KERNEL(u8)
 
 #define FILL_AND_COPY(T) FILL_KERNEL(T) COPY_STRIDED_KERNEL(T) COPY_TO_STRIDED_KERNEL(T) FLIP_KERNEL(T) TRI_KERNEL(T)
 
