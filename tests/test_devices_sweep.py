@@ -100,6 +100,11 @@ CASES: list[tuple[str, Callable[..., Any], list[torch.Tensor], bool]] = [
     ("pools", lambda x: (F.avg_pool2d(x, 2), F.adaptive_avg_pool2d(x, 1), F.max_pool1d(x[0], 2)), [r(1, 2, 4, 4)], True),
     ("interp_pad", lambda x: (F.pad(x, (1, 1)), F.interpolate(x, scale_factor=2)), [r(1, 2, 3, 3)], True),
     ("dropout_eval", lambda x: F.dropout(x, 0.5, training=False), [r(3, 4)], True),
+    ("cummax_cummin", lambda a: (*a.cummax(1), *a.cummin(0)), [r(3, 4)], False),
+    ("repeat_interleave", lambda a, n: (a.repeat_interleave(2, dim=0), a.repeat_interleave(n, dim=1),
+                                        torch.repeat_interleave(n)), [r(2, 3), torch.tensor([1, 0, 2])], False),
+    ("resize_", lambda a: (a.clone().resize_(2, 3), a.clone().resize_(7)), [r(6)], False),
+    ("bincount", lambda i, w: (torch.bincount(i), torch.bincount(i, w, minlength=7)), [ints(6), r(6)], False),
     ("one_hot_embed", lambda i, w: (F.one_hot(i, 5), F.embedding(i, w)), [ints(4), r(5, 3)], False),
 ]
 

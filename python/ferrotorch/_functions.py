@@ -343,9 +343,10 @@ def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -
         raise RuntimeError("weights should be 1-d and have the same length as input")
     n = max(int(input.max().item()) + 1 if input.numel() else 0, minlength)
     if weights is None:
-        return _C.zeros(n, dtype=_C.int64).scatter_add_(0, input.long(), _C.ones(input.shape[0], dtype=_C.int64))
+        ones = _C.ones(input.shape[0], dtype=_C.int64, device=input.device)
+        return _C.zeros(n, dtype=_C.int64, device=input.device).scatter_add_(0, input.long(), ones)
     dtype = weights.dtype if weights.dtype in (_C.float32, _C.float64) else _C.float64
-    return _C.zeros(n, dtype=dtype).scatter_add_(0, input.long(), weights.to(dtype))
+    return _C.zeros(n, dtype=dtype, device=input.device).scatter_add_(0, input.long(), weights.to(dtype))
 
 
 Tensor.bincount = bincount  # type: ignore[attr-defined]

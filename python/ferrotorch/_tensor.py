@@ -408,7 +408,7 @@ def _cum_extreme(self: Tensor, dim: int, is_max: bool):
     for k in range(n):
         cur = x.select(d, k)
         if best is None:
-            best, best_i = cur, _C.zeros(*cur.shape, dtype=_C.int64)
+            best, best_i = cur, _C.zeros(*cur.shape, dtype=_C.int64, device=x.device)
         else:
             # a later equal value takes the index, and NaN sticks, as in PyTorch
             take = (cur >= best) if is_max else (cur <= best)
@@ -416,7 +416,7 @@ def _cum_extreme(self: Tensor, dim: int, is_max: bool):
             if best.is_floating_point():
                 take = take & ~(best.isnan() & ~cur.isnan())
             best = _C._where(take, cur, best)
-            best_i = _C._where(take, _C.full(tuple(cur.shape), k, dtype=_C.int64), best_i)
+            best_i = _C._where(take, _C.full(tuple(cur.shape), k, dtype=_C.int64, device=x.device), best_i)
         vals.append(best)
         idxs.append(best_i)
     v, i = _C.stack(vals, d), _C.stack(idxs, d)
@@ -549,7 +549,7 @@ def tile(self: Tensor, *dims: Any) -> Tensor:
 def repeat_interleave(self: Tensor, repeats: Any = None, dim: int | None = None, *,
                       output_size: int | None = None) -> Tensor:
     if repeats is None:  # torch.repeat_interleave(repeats): self holds the counts
-        return _C.arange(self.numel()).repeat_interleave(self)
+        return _C.arange(self.numel(), device=self.device).repeat_interleave(self)
     x = self.reshape(-1) if dim is None else self
     d = 0 if dim is None else dim % x.dim()
     n = x.size(d)
@@ -559,12 +559,12 @@ def repeat_interleave(self: Tensor, repeats: Any = None, dim: int | None = None,
             raise RuntimeError("repeats must have the same size as input along dim")
         if builtins.min(counts, default=0) < 0:
             raise RuntimeError("repeats can not be negative")
-        idx = _C.tensor([i for i, c in enumerate(counts) for _ in range(c)], dtype=_C.int64)
+        idx = _C.tensor([i for i, c in enumerate(counts) for _ in range(c)], dtype=_C.int64, device=x.device)
     else:
         r = _py_int(repeats)
         if r < 0:
             raise RuntimeError("repeats can not be negative")
-        idx = _C.arange(n).unsqueeze(1).expand(n, r).reshape(-1)
+        idx = _C.arange(n, device=x.device).unsqueeze(1).expand(n, r).reshape(-1)
     return x.index_select(d, idx)
 
 
@@ -641,7 +641,7 @@ def resize_(self: Tensor, *sizes: Any) -> Tensor:
     if math.prod(shape) == self.numel():
         self.data = self.reshape(shape)
     else:
-        self.data = _C.zeros(*shape, dtype=self.dtype)
+        self.data = _C.zeros(*shape, dtype=self.dtype, device=self.device)
     return self
 
 
