@@ -45,13 +45,15 @@ pub struct Gpu {
 /// finds bad input (a target out of range) sets its site's flag; the host reads the flags when it
 /// waits for the device anyway (`synchronize`), and the next call into ferrotorch raises
 /// RuntimeError. A training step thus never waits to validate its inputs.
+/// Each site's flag is the i32 at its discriminant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeviceAssert {
-    CrossEntropyTarget,
-    EmbeddingIndex,
+    CrossEntropyTarget = 0,
+    EmbeddingIndex = 1,
 }
 
 impl DeviceAssert {
+    /// Every site, in discriminant order (a unit test checks that none is missing).
     const ALL: [DeviceAssert; 2] = [
         DeviceAssert::CrossEntropyTarget,
         DeviceAssert::EmbeddingIndex,
@@ -440,9 +442,8 @@ impl Gpu {
             buf.upload(&[0u8; 4 * DeviceAssert::ALL.len()]).ok()?;
             Some(buf)
         });
-        let index = DeviceAssert::ALL.iter().position(|&a| a == site)?;
         self.pending.store(true, Ordering::Release);
-        buf.as_ref().map(|b| b.ptr + 4 * index as u64)
+        buf.as_ref().map(|b| b.ptr + 4 * site as u64)
     }
 
     /// Moves set assert flags (the stream is idle) into the error the next call raises.
@@ -450,10 +451,10 @@ impl Gpu {
         let Some(Some(buf)) = self.asserts.get() else {
             return;
         };
-        for (i, site) in DeviceAssert::ALL.iter().enumerate() {
+        for site in DeviceAssert::ALL {
             // SAFETY: the block holds one i32 per site and is host-addressable; no kernel is
             // running (the stream was just waited for).
-            let flag = unsafe { &mut *(buf.ptr as *mut i32).add(i) };
+            let flag = unsafe { &mut *(buf.ptr as *mut i32).add(site as usize) };
             if *flag != 0 {
                 *flag = 0;
                 if let Ok(mut failed) = FAILED_ASSERT.lock() {
@@ -609,5 +610,25 @@ impl Drop for DeviceBuffer {
         if let Ok(mut a) = self.gpu.alloc.lock() {
             let _ = a.free(self.ptr);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DeviceAssert;
+
+    #[test]
+    fn every_assert_site_has_its_flag_slot() {
+        for (i, site) in DeviceAssert::ALL.iter().enumerate() {
+            assert_eq!(*site as usize, i);
+            // an exhaustive match: a new site fails to compile here until it is listed in ALL
+            match site {
+                DeviceAssert::CrossEntropyTarget | DeviceAssert::EmbeddingIndex => {}
+            }
+        }
+        assert_eq!(
+            DeviceAssert::ALL.len(),
+            DeviceAssert::EmbeddingIndex as usize + 1
+        );
     }
 }
