@@ -5,8 +5,9 @@ gather, max(dim), sort and ``x[idx]``, which scatter on the device without readi
 ``nonzero``, ``x[mask]`` and ``masked_select`` (chunked count/offsets/write kernels: one host read,
 the count, as PyTorch's synchronising nonzero).
 
-A checked index costs one read of an error flag (the only host access); an index out of range
-takes the host path, which raises PyTorch's error. Runs where ``torch.cuda.is_available()``: on a
+An index is checked on the device and costs no host access: one out of range is a device-side
+assert, raised (as PyTorch's CUDA ``RuntimeError: CUDA error: device-side assert triggered``) by the
+next call that waits for the device. Runs where ``torch.cuda.is_available()``: on a
 GPU, or under ``FERROTORCH_EMULATE_CUDA=1`` (conftest.py).
 """
 
@@ -60,14 +61,14 @@ DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int
 def test_scatter_runs_as_a_kernel(dtype: torch.dtype) -> None:
     idx = torch.tensor(RNG.permutation(6)[:4].reshape(4, 1).repeat(3, 1))  # distinct targets per column
     src = data((4, 3), dtype)
-    run_both(lambda x, i, s: x.scatter(0, i, s), data((6, 3), dtype), idx, src, reads=1)
-    run_both(lambda x, i: x.scatter(0, i, 7), data((6, 3), dtype), idx, reads=1)  # a scalar source
+    run_both(lambda x, i, s: x.scatter(0, i, s), data((6, 3), dtype), idx, src, reads=0)
+    run_both(lambda x, i: x.scatter(0, i, 7), data((6, 3), dtype), idx, reads=0)  # a scalar source
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.int64, torch.int32], ids=str)
 def test_scatter_add_accumulates_repeated_targets(dtype: torch.dtype) -> None:
     idx = torch.tensor(RNG.integers(0, 3, (8, 5)))
-    run_both(lambda x, i, s: x.scatter_add(0, i, s), data((3, 5), dtype), idx, data((8, 5), dtype), reads=1)
+    run_both(lambda x, i, s: x.scatter_add(0, i, s), data((3, 5), dtype), idx, data((8, 5), dtype), reads=0)
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.uint8], ids=str)
@@ -79,10 +80,29 @@ def test_scatter_add_without_atomics_takes_the_host_path(dtype: torch.dtype) -> 
     np.testing.assert_array_equal(got.cpu().double().numpy(), x.scatter_add(0, idx, s).double().numpy())
 
 
-def test_scatter_index_out_of_range_raises_the_host_error() -> None:
+def raises_device_side_assert(op: Callable[[], object]) -> None:
+    """op returns without waiting for the device; the next call that waits raises, once."""
+    before = host_accesses()
+    op()
+    assert host_accesses() == before
+    with pytest.raises(RuntimeError, match="device-side assert triggered: gather / scatter / indexing: index out of bounds"):
+        torch.cuda.synchronize()
+    torch.cuda.synchronize()  # reported once: the device works on
+
+
+@pytest.mark.parametrize("accumulate", [False, True])
+def test_scatter_index_out_of_range_is_a_device_side_assert(accumulate: bool) -> None:
     x = torch.zeros(3, 2).to("cuda")
+    i, s = torch.tensor([[0, 5]]).to("cuda"), torch.ones(1, 2).to("cuda")
+    raises_device_side_assert(lambda: x.scatter_add(0, i, s) if accumulate else x.scatter(0, i, s))
     with pytest.raises(RuntimeError, match="index 5 is out of bounds for dimension 0 with size 3"):
-        x.scatter(0, torch.tensor([[0, 5]]).to("cuda"), torch.ones(1, 2).to("cuda"))
+        x.cpu().scatter(0, i.cpu(), s.cpu())  # the CPU raises at once
+
+
+@pytest.mark.parametrize("bad", [[0, 3], [-1, 0]])
+def test_gather_index_out_of_range_is_a_device_side_assert(bad: list) -> None:
+    x, i = torch.ones(3, 2).to("cuda"), torch.tensor([bad, [0, 0]]).to("cuda")
+    raises_device_side_assert(lambda: x.gather(0, i))
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
@@ -94,7 +114,7 @@ def test_integer_index_runs_as_a_gather(dtype: torch.dtype, where: str) -> None:
         "middle": lambda t, i: t[:, i],
         "2d_index": lambda t, i: t[:, i.view(2, 2)],
     }[where]
-    run_both(fn, x, torch.tensor([4, -1, 0, 2]), reads=1)
+    run_both(fn, x, torch.tensor([4, -1, 0, 2]), reads=0)
 
 
 MULTI = {
@@ -111,16 +131,23 @@ def test_several_integer_indices_run_as_one_gather(name: str) -> None:
     fn = MULTI[name]
     x = data((5, 6, 4, 3), torch.float32)
     i, j = torch.tensor([4, -1, 0, 2]), torch.tensor([-2, 3, 0, 1])
-    run_both(fn, x, i, j, reads=1, exact=True)
+    run_both(fn, x, i, j, reads=0, exact=True)
 
 
-def test_several_indices_out_of_range_raise_index_error() -> None:
+def test_several_indices_out_of_range_are_a_device_side_assert() -> None:
     x = torch.zeros(3, 4).to("cuda")
-    i = torch.tensor([0, 1]).to("cuda")
+    i, j, k = (torch.tensor(v).to("cuda") for v in ([0, 1], [1, 4], [-4, 1]))
+    raises_device_side_assert(lambda: x[i, j])
+    raises_device_side_assert(lambda: x[k, i])
     with pytest.raises(IndexError, match="index 4 is out of bounds for dimension 1 with size 4"):
-        x[i, torch.tensor([1, 4]).to("cuda")]
-    with pytest.raises(IndexError, match="index -4 is out of bounds for dimension 0 with size 3"):
-        x[torch.tensor([-4, 1]).to("cuda"), i]
+        x.cpu()[i.cpu(), j.cpu()]  # the CPU raises at once
+
+
+def test_index_put_out_of_range_is_a_device_side_assert() -> None:
+    x = torch.zeros(3, 4).to("cuda")
+    i, j, v = torch.tensor([0, 3]).to("cuda"), torch.tensor([1, 1]).to("cuda"), torch.ones(2).to("cuda")
+    raises_device_side_assert(lambda: x.index_put((i, j), v))
+    raises_device_side_assert(lambda: x.index_put((i,), v.view(2, 1), accumulate=True))
 
 
 @pytest.mark.parametrize("accumulate", [False, True])
@@ -134,7 +161,7 @@ def test_index_put_with_several_indices_runs_as_a_scatter(accumulate: bool, name
         idx = (a, b) if name == "pair" else (a, None, b)
         return x.index_put(idx, v, accumulate=accumulate)
 
-    run_both(put, data((4, 5, 3), torch.float32), vals, i, j, reads=1)
+    run_both(put, data((4, 5, 3), torch.float32), vals, i, j, reads=0)
 
 
 @pytest.mark.parametrize("view", [lambda t: t[1:], lambda t: t[:, :, 1:]], ids=["offset", "strided"])
@@ -147,10 +174,10 @@ def test_setitem_with_indices_apart_writes_through_a_view(view: Callable) -> Non
     np.testing.assert_array_equal(x.cpu().numpy(), x0.numpy())
 
 
-def test_index_out_of_range_raises_index_error() -> None:
-    x = torch.zeros(3, 2).to("cuda")
-    with pytest.raises(IndexError, match="index 3 is out of bounds for dimension 0 with size 3"):
-        x[torch.tensor([0, 3]).to("cuda")]
+def test_index_out_of_range_is_a_device_side_assert() -> None:
+    x, i, j = torch.zeros(3, 2).to("cuda"), torch.tensor([0, 3]).to("cuda"), torch.tensor([2]).to("cuda")
+    raises_device_side_assert(lambda: x[i])
+    raises_device_side_assert(lambda: x.index_select(1, j))
 
 
 @pytest.mark.parametrize("accumulate", [False, True])
@@ -158,7 +185,7 @@ def test_index_put_runs_as_a_scatter(accumulate: bool) -> None:
     idx = torch.tensor([3, 0, -1]) if not accumulate else torch.tensor([3, 0, 3, -5])
     vals = data((len(idx), 4), torch.float32)
     run_both(lambda x, i, v: x.index_put((None, i), v.t(), accumulate=accumulate), data((4, 5), torch.float32),
-             idx, vals, reads=1)
+             idx, vals, reads=0)
 
 
 def test_setitem_with_an_index_runs_as_a_scatter() -> None:
@@ -166,7 +193,7 @@ def test_setitem_with_an_index_runs_as_a_scatter() -> None:
     x, v, i = x0.to("cuda"), v0.to("cuda"), torch.tensor([5, 1]).to("cuda")
     before = host_accesses()
     x[i] = v
-    assert host_accesses() - before <= 1
+    assert host_accesses() == before
     x0[torch.tensor([5, 1])] = v0
     np.testing.assert_array_equal(x.cpu().numpy(), x0.numpy())
 
@@ -222,12 +249,12 @@ def test_nonzero_of_all_and_none() -> None:
 
 def test_boolean_mask_indexing_runs_as_kernels() -> None:
     x = torch.tensor(RNG.standard_normal((20, 6, 3)), dtype=torch.float32)
-    run_both(lambda t: t[t > 0.5], x, reads=2, exact=True)  # the count, and index_select's bound check
+    run_both(lambda t: t[t > 0.5], x, reads=1, exact=True)  # the count
     rows = torch.tensor(RNG.random(20) < 0.5)
-    run_both(lambda t, m: t[m], x, rows, reads=2, exact=True)
+    run_both(lambda t, m: t[m], x, rows, reads=1, exact=True)
     plane = torch.tensor(RNG.random((20, 6)) < 0.5)
-    run_both(lambda t, m: t[m], x, plane, reads=2, exact=True)
-    run_both(lambda t, m: t.masked_select(m.unsqueeze(-1)), x, plane, reads=2, exact=True)  # a broadcast mask
+    run_both(lambda t, m: t[m], x, plane, reads=1, exact=True)
+    run_both(lambda t, m: t.masked_select(m.unsqueeze(-1)), x, plane, reads=1, exact=True)  # a broadcast mask
 
 
 def test_boolean_mask_gradient_matches_the_cpu() -> None:

@@ -50,13 +50,15 @@ pub struct Gpu {
 pub enum DeviceAssert {
     CrossEntropyTarget = 0,
     EmbeddingIndex = 1,
+    IndexOutOfBounds = 2,
 }
 
 impl DeviceAssert {
     /// Every site, in discriminant order (a unit test checks that none is missing).
-    const ALL: [DeviceAssert; 2] = [
+    const ALL: [DeviceAssert; 3] = [
         DeviceAssert::CrossEntropyTarget,
         DeviceAssert::EmbeddingIndex,
+        DeviceAssert::IndexOutOfBounds,
     ];
 
     fn message(self) -> &'static str {
@@ -66,6 +68,9 @@ impl DeviceAssert {
             }
             DeviceAssert::EmbeddingIndex => {
                 "embedding: index out of range in self (Assertion `idx >= 0 && idx < num_embeddings` failed)"
+            }
+            DeviceAssert::IndexOutOfBounds => {
+                "gather / scatter / indexing: index out of bounds (Assertion `-sizes[i] <= index && index < sizes[i] && \"index out of bounds\"` failed)"
             }
         }
     }
@@ -623,12 +628,14 @@ mod tests {
             assert_eq!(*site as usize, i);
             // an exhaustive match: a new site fails to compile here until it is listed in ALL
             match site {
-                DeviceAssert::CrossEntropyTarget | DeviceAssert::EmbeddingIndex => {}
+                DeviceAssert::CrossEntropyTarget
+                | DeviceAssert::EmbeddingIndex
+                | DeviceAssert::IndexOutOfBounds => {}
             }
         }
         assert_eq!(
             DeviceAssert::ALL.len(),
-            DeviceAssert::EmbeddingIndex as usize + 1
+            DeviceAssert::IndexOutOfBounds as usize + 1
         );
     }
 }

@@ -1310,8 +1310,9 @@ pub fn random_int_fill(t: &Tensor, low: i64, range: u64) -> Result<bool> {
 }
 
 /// `out[...] = x[..., index[...], ...]` along `dim` (out shaped like `index`, a possibly broadcast
-/// i64/i32 view): None when an index falls outside [0, size) (the caller's host path raises), or
-/// when the case is not one the kernel takes.
+/// i64/i32 view): None when the case is not one the kernel takes. An index outside [0, size)
+/// reads 0 and is a device-side assert (`DeviceAssert::IndexOutOfBounds`), raised at the next
+/// call that waits for the device, as on PyTorch CUDA: the host never waits to check indices.
 pub fn gather(
     x: &Tensor,
     index: &Tensor,
@@ -1333,7 +1334,6 @@ pub fn gather(
     if n == 0 {
         return Ok(Some(out));
     }
-    let err = Tensor::zeros(&[1], DType::I32, x.device())?;
     Launch::new(g, "index")
         .tensor(&out)
         .tensor(x)
@@ -1343,9 +1343,9 @@ pub fn gather(
         .i64(dim)
         .i64(x.shape()[dim])
         .i64(n)
-        .tensor(&err)
+        .assert_flag(DeviceAssert::IndexOutOfBounds)
         .run(&format!("gather_{}", sfx), grid_for(g, n))?;
-    Ok((err.item()?.to_i64() == 0).then_some(out))
+    Ok(Some(out))
 }
 
 /// The flat position of each index combination among dims of `sizes` (`merge_index_i64`), for
@@ -1385,8 +1385,8 @@ pub fn merge_index(indices: &[Tensor], sizes: &[usize]) -> Result<Option<Tensor>
 
 /// `out[index along dim] = src` (or `+=`, by atomics: f32 f64 i64 i32 only), out contiguous on a
 /// GPU, src of out's dtype. Shape mismatches are left to the host path (which raises them); with
-/// `check_index`, an index out of range is read back and also answered false, so that the host
-/// path raises its error.
+/// `check_index`, an index out of range writes nothing and is a device-side assert
+/// (`DeviceAssert::IndexOutOfBounds`); without, the index is known to be in range.
 pub fn scatter(
     out: &Tensor,
     dim: usize,
@@ -1436,9 +1436,6 @@ pub fn scatter(
     if n == 0 {
         return Ok(true);
     }
-    let err = check_index
-        .then(|| Tensor::zeros(&[1], DType::I32, dev))
-        .transpose()?;
     let launch = Launch::new(g, "index")
         .tensor(out)
         .strides(so)
@@ -1449,16 +1446,14 @@ pub fn scatter(
         .i64(dim)
         .i64(out.shape()[dim])
         .i64(n);
-    let launch = match &err {
-        Some(e) => launch.tensor(e),
-        None => launch.null(),
+    let launch = if check_index {
+        launch.assert_flag(DeviceAssert::IndexOutOfBounds)
+    } else {
+        launch.null()
     };
     let kernel = if accumulate { "scatter_add" } else { "scatter" };
     launch.run(&format!("{}_{}", kernel, sfx), grid_for(g, n))?;
-    match err {
-        Some(e) => Ok(e.item()?.to_i64() == 0),
-        None => Ok(true),
-    }
+    Ok(true)
 }
 
 /// `x.flip(dims)` into contiguous `out` of x's shape: bit d of `mask` set for each flipped dim.

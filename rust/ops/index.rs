@@ -80,7 +80,7 @@ impl Tensor {
             && index.dtype != DType::Bool
             && (0..self.ndim()).all(|a| a == d || index.shape()[a] <= self.shape()[a])
         {
-            // an index out of range comes back as None: the host path below raises its error
+            // an index out of range is a device-side assert there (PyTorch's CUDA semantics)
             gpu_gather(self, index, d, index.shape())?
         } else {
             None
@@ -140,7 +140,7 @@ impl Tensor {
     }
 
     /// `scatter_op` with an index already known to be in range (the gradients of gather, max(dim),
-    /// sort): a GPU then need not read back whether it was.
+    /// sort): a GPU kernel then sets no device-side assert for it.
     pub(crate) fn scatter_valid_index(
         &self,
         d: usize,
@@ -308,7 +308,7 @@ impl Tensor {
     }
 
     /// `self[..., i, j, ...]` with integer index tensors as a gather on a GPU (`DeviceIndex`);
-    /// None for other cases and for an index out of range (the host path raises the error).
+    /// None for other cases. An index out of range is a device-side assert there, as on PyTorch.
     fn gpu_index(&self, indices: &[Option<Tensor>]) -> Result<Option<Tensor>> {
         let Some(one) = DeviceIndex::of(self, indices)? else {
             return Ok(None);
@@ -338,8 +338,8 @@ impl Tensor {
         self.index_put_checked(indices, values, accumulate, true)
     }
 
-    /// `index_put`; without `check_index` (an index known to be in range) a GPU need not read
-    /// back whether it was.
+    /// `index_put`; without `check_index` (an index known to be in range) a GPU kernel sets no
+    /// device-side assert for it.
     fn index_put_checked(
         &self,
         indices: &[Option<Tensor>],
@@ -616,8 +616,8 @@ fn gpu_index_put(_: &Tensor, _: &[Option<Tensor>], _: &Tensor, _: bool, _: bool)
 
 /// `out[..., i, j, ...] (+)= values` with integer index tensors as a scatter on a GPU (contiguous
 /// out; non-adjacent index dims go through a permuted copy that is written back). False when a
-/// kernel did not take it; an index out of range after some writes is also false, and the host
-/// path then raises its error.
+/// kernel did not take it. An index out of range writes nothing and, with `check_index`, is a
+/// device-side assert.
 #[cfg(feature = "cuda")]
 fn gpu_index_put(
     out: &Tensor,
@@ -780,7 +780,7 @@ impl DeviceIndex {
         })
     }
 
-    /// Gathers `x[indices]` (None: the kernel reported an index out of range).
+    /// Gathers `x[indices]` (None: no kernel took it).
     fn gather(&self, x: &Tensor) -> Result<Option<Tensor>> {
         let merged = self.merged(&x.detach())?;
         let shape = self.flat_shape(merged.shape());

@@ -7,7 +7,8 @@
 //               i64 n, int* err)
 //       out is contiguous with the index's shape sx.shape; si holds the input's strides (its
 //       shape entries are unused). out[i] = in[coords of i, with coordinate `dim` replaced by
-//       j = idx[offset_of(i, sx)]]. A j outside [0, size) sets *err = 1 and writes 0.
+//       j = idx[offset_of(i, sx)]]. A j outside [0, size) writes 0 and sets *err = 1 (a device-side
+//       assert flag) when err is not null.
 //
 //   scatter_<dt>(T* out, Strides so, const T* src, Strides ss, const i64* idx, Strides sx, i64 dim,
 //                i64 size, i64 n, int* err)
@@ -49,7 +50,7 @@ __device__ __forceinline__ void gather(T* out, const T* in, const Strides& si, c
     GRID_STRIDE_LOOP(i, n) {
         const i64 j = idx[offset_of(i, sx)];
         if (j < 0 || j >= size) {
-            *err = 1;
+            if (err != nullptr) *err = 1;
             out[i] = T();
             continue;
         }
