@@ -11,3 +11,4 @@ python -c "import ferrotorch as t; print(t.cuda.probe()); from ferrotorch.cuda i
 python -m pytest -q "$OLDPWD/tests/test_cuda_kernels.py" "$OLDPWD/tests/test_cuda_runtime.py" \
     "$OLDPWD"/tests/test_devices*.py "$OLDPWD/tests/test_seeds.py" "$@"
 python "$OLDPWD/benches/bench_cuda.py" --quick
+python "$OLDPWD/benches/bench_cuda_syncs.py"

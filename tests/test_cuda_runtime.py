@@ -34,6 +34,7 @@ def test_availability_follows_the_probe():
     lambda: torch.ones(3).to("cuda"),
     lambda: torch.nn.Linear(2, 2).cuda(),
     lambda: torch.cuda.synchronize(),
+    lambda: torch.cuda.set_sync_debug_mode("warn"),
 ])
 def test_cuda_requests_without_a_device_raise_saying_why(make):
     found = torch.cuda.probe()
@@ -42,6 +43,12 @@ def test_cuda_requests_without_a_device_raise_saying_why(make):
     with pytest.raises(RuntimeError) as e:
         make()
     assert str(e.value) == found.reason
+
+
+def test_sync_debug_mode_is_default_without_a_device():
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is available (tests/test_devices_sync_debug.py covers it)")
+    assert torch.cuda.get_sync_debug_mode() == 0
 
 
 @needs_cuda_build

@@ -11,9 +11,10 @@ use super::allocator::{self, CachingAllocator};
 use super::{nvrtc, runtime};
 use crate::tensor::{Error, Result};
 use cudarc::driver::{result, sys, DriverError};
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::ffi::{c_void, CString};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 pub(crate) fn drv(what: &str, e: DriverError) -> Error {
@@ -554,10 +555,43 @@ impl Gpu {
     }
 }
 
+/// `torch.cuda.set_sync_debug_mode`: 0 off, 1 warn, 2 error when a call waits for a device.
+static SYNC_DEBUG_MODE: AtomicU8 = AtomicU8::new(0);
+
+thread_local! {
+    /// Host accesses on this thread since the innermost watched call began (`sync_watch`).
+    static WATCHED_ACCESSES: Cell<u64> = const { Cell::new(0) };
+}
+
+pub fn set_sync_debug_mode(mode: u8) {
+    SYNC_DEBUG_MODE.store(mode, Ordering::Relaxed);
+}
+
+pub fn sync_debug_mode() -> u8 {
+    SYNC_DEBUG_MODE.load(Ordering::Relaxed)
+}
+
+/// Runs `f`, and with a sync debug mode set also answers that mode when `f` touched device memory
+/// from the host (it waited for the device). A nested watched call reports its own accesses
+/// only, so each is reported once, by the innermost call that made it.
+pub fn sync_watch<R>(f: impl FnOnce() -> R) -> (R, Option<u8>) {
+    if sync_debug_mode() == 0 {
+        return (f(), None);
+    }
+    let outer = WATCHED_ACCESSES.with(|c| c.replace(0));
+    let r = f();
+    let mine = WATCHED_ACCESSES.with(|c| c.replace(outer));
+    let mode = sync_debug_mode();
+    (r, (mine > 0 && mode != 0).then_some(mode))
+}
+
 /// Called before host code touches device `ordinal`'s memory: waits for queued kernels.
 pub fn before_host_access(ordinal: usize) {
     if let Some(Some(Ok(g))) = GPUS.get().map(|s| s.get(ordinal).and_then(|s| s.get())) {
         g.host_accesses.fetch_add(1, Ordering::Relaxed);
+        if sync_debug_mode() != 0 {
+            WATCHED_ACCESSES.with(|c| c.set(c.get() + 1));
+        }
         if g.pending.load(Ordering::Acquire) {
             let _ = g.synchronize();
         }

@@ -92,6 +92,24 @@ fn _cuda_host_accesses(ordinal: usize) -> PyResult<u64> {
     guard(|| Ok(device::gpu(ordinal)?.host_accesses()))
 }
 
+/// `torch.cuda.set_sync_debug_mode` (0 default, 1 warn, 2 error).
+#[pyfunction]
+fn _cuda_set_sync_debug_mode(mode: i64) -> PyResult<()> {
+    if !(0..=2).contains(&mode) {
+        return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
+            "invalid value of debug_mode, expected one of 0, 1, 2 (got {})",
+            mode
+        )));
+    }
+    device::set_sync_debug_mode(mode as u8);
+    Ok(())
+}
+
+#[pyfunction]
+fn _cuda_get_sync_debug_mode() -> u8 {
+    device::sync_debug_mode()
+}
+
 /// Gives the emulated device a host build of kernel module `module` (tests/cuda_emulator).
 #[pyfunction]
 fn _cuda_emulator_register(module: &str, path: &str) -> PyResult<()> {
@@ -294,6 +312,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_cuda_synchronize, m)?)?;
     m.add_function(wrap_pyfunction!(_cuda_kernel_launches, m)?)?;
     m.add_function(wrap_pyfunction!(_cuda_host_accesses, m)?)?;
+    m.add_function(wrap_pyfunction!(_cuda_set_sync_debug_mode, m)?)?;
+    m.add_function(wrap_pyfunction!(_cuda_get_sync_debug_mode, m)?)?;
     m.add_function(wrap_pyfunction!(_cuda_set_allow_tf32, m)?)?;
     m.add_function(wrap_pyfunction!(_cuda_manual_seed, m)?)?;
     m.add_function(wrap_pyfunction!(_cuda_emulator_register, m)?)?;

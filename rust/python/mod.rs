@@ -31,26 +31,57 @@ pub fn to_py(e: Error) -> PyErr {
 /// Runs core code, turning errors into Python exceptions and any panic into a RuntimeError
 /// (never a PanicException).
 pub fn guard<R>(f: impl FnOnce() -> crate::Result<R>) -> PyResult<R> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-        Ok(r) => {
-            #[cfg(feature = "cuda")]
-            if let Some(msg) = crate::cuda::device::take_failed_assert() {
-                return Err(PyRuntimeError::new_err(msg));
+    watch_sync(
+        || match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+            Ok(r) => {
+                #[cfg(feature = "cuda")]
+                if let Some(msg) = crate::cuda::device::take_failed_assert() {
+                    return Err(PyRuntimeError::new_err(msg));
+                }
+                r.map_err(to_py)
             }
-            r.map_err(to_py)
+            Err(p) => {
+                let msg = p
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "unknown".into());
+                Err(PyRuntimeError::new_err(format!(
+                    "internal error in ferrotorch: {}",
+                    msg
+                )))
+            }
+        },
+    )
+}
+
+/// Runs `f`, then answers `torch.cuda.set_sync_debug_mode` if `f` waited for a device (bindings
+/// that read device memory outside `guard` go through this).
+pub fn watch_sync<R>(f: impl FnOnce() -> PyResult<R>) -> PyResult<R> {
+    #[cfg(feature = "cuda")]
+    {
+        let (r, waited) = crate::cuda::device::sync_watch(f);
+        if let Some(mode) = waited {
+            report_sync(mode)?;
         }
-        Err(p) => {
-            let msg = p
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "unknown".into());
-            Err(PyRuntimeError::new_err(format!(
-                "internal error in ferrotorch: {}",
-                msg
-            )))
-        }
+        r
     }
+    #[cfg(not(feature = "cuda"))]
+    f()
+}
+
+/// `torch.cuda.set_sync_debug_mode`'s answer to a call that waited for the device: PyTorch's
+/// UserWarning (mode 1) or RuntimeError (mode 2).
+#[cfg(feature = "cuda")]
+fn report_sync(mode: u8) -> PyResult<()> {
+    const MSG: &std::ffi::CStr = c"called a synchronizing CUDA operation";
+    if mode >= 2 {
+        return Err(PyRuntimeError::new_err(MSG.to_string_lossy().into_owned()));
+    }
+    Python::attach(|py| {
+        let category = py.get_type::<pyo3::exceptions::PyUserWarning>();
+        PyErr::warn(py, &category, MSG, 1)
+    })
 }
 
 /// Like `guard`, releasing the GIL while the (large) work runs.

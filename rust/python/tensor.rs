@@ -388,6 +388,10 @@ fn apply_index(t: &Tensor, items: &[Item]) -> crate::Result<(Tensor, Vec<Option<
 }
 
 pub fn tolist(py: Python<'_>, t: &Tensor) -> PyResult<Py<PyAny>> {
+    super::watch_sync(|| tolist_unwatched(py, t))
+}
+
+fn tolist_unwatched(py: Python<'_>, t: &Tensor) -> PyResult<Py<PyAny>> {
     let vals: Vec<Py<PyAny>> = match t.dtype {
         DType::Bool => t
             .to_vec::<bool>()

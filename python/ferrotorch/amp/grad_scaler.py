@@ -90,8 +90,10 @@ class GradScaler:
         if state["stage"] == _READY:
             self.unscale_(optimizer)
         found = state["found_inf"]
+        # the one wait for the device per step (PyTorch's too); update() reuses the value read here
+        state["found_inf_value"] = 0.0 if found is None else found.item()
         result = None
-        if found is None or found.item() == 0:
+        if state["found_inf_value"] == 0:
             result = optimizer.step(*args, **kwargs)
         state["stage"] = _STEPPED
         return result
@@ -103,10 +105,11 @@ class GradScaler:
         if new_scale is not None:
             self._scale_value = float(new_scale.item() if hasattr(new_scale, "item") else new_scale)
         else:
-            found = [s["found_inf"] for s in self._per_optimizer.values() if s["found_inf"] is not None]
-            if not found:
+            states = [s for s in self._per_optimizer.values() if s["found_inf"] is not None]
+            if not states:
                 raise AssertionError("No inf checks were recorded prior to update.")
-            if any(f.item() != 0 for f in found):
+            found = [s["found_inf_value"] if "found_inf_value" in s else s["found_inf"].item() for s in states]
+            if any(f != 0 for f in found):
                 self._scale_value *= self._backoff_factor
                 self._growth_tracker = 0
             else:

@@ -176,6 +176,27 @@ def synchronize(device: Any = None) -> None:
     _C._cuda_synchronize(_index(device))
 
 
+_SYNC_DEBUG_MODES = {"default": 0, "warn": 1, "error": 2}
+
+
+def set_sync_debug_mode(debug_mode: int | str) -> None:
+    """Reports calls that wait for the device (``.item()``, ``.cpu()``, ``nonzero``, and any op
+    ferrotorch computes on the host): "default"/0 quietly, "warn"/1 with a UserWarning,
+    "error"/2 with a RuntimeError, as PyTorch's."""
+    _lazy_init()
+    if isinstance(debug_mode, str):
+        if debug_mode not in _SYNC_DEBUG_MODES:
+            raise RuntimeError(
+                "invalid value of debug_mode, expected one of `default`, `warn`, `error`")
+        debug_mode = _SYNC_DEBUG_MODES[debug_mode]
+    _C._cuda_set_sync_debug_mode(debug_mode)
+
+
+def get_sync_debug_mode() -> int:
+    """The mode ``set_sync_debug_mode`` set (0 default, 1 warn, 2 error)."""
+    return _C._cuda_get_sync_debug_mode() if _BUILT else 0
+
+
 def manual_seed(seed: int) -> None:
     """Seeds the CUDA generator (Philox on the device: its values differ from the CPU generator's
     for the same seed, as in PyTorch); ``torch.manual_seed`` seeds both."""

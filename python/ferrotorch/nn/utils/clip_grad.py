@@ -49,11 +49,14 @@ def clip_grads_with_norm_(
     grads = [p.grad for p in _as_list(parameters) if p.grad is not None]
     if not grads:
         return
-    clip_coef = float(max_norm) / (float(total_norm) + 1e-6)
-    clip_coef_clamped = min(clip_coef, 1.0)
+    if not isinstance(total_norm, Tensor):
+        total_norm = torch.tensor(float(total_norm))
+    # a tensor, as in PyTorch: on a GPU the coefficient stays there (no wait for the norm)
+    clip_coef = float(max_norm) / (total_norm.detach() + 1e-6)
+    clip_coef_clamped = torch.clamp(clip_coef, max=1.0)
     with torch.no_grad():
         for g in grads:
-            g.mul_(clip_coef_clamped)
+            g.mul_(clip_coef_clamped.to(g.device))
 
 
 def clip_grad_norm_(
