@@ -110,7 +110,8 @@ def nvrtc_cache(tmp_path_factory):
 EXPECTED = {
     "copy": ["fill_f32", "copy_strided_f32", "copy_to_strided_u8", "cast_f32_f16", "cast_bf16_f32"],
     "elementwise": ["add_f32", "add_strided_f32", "mul_bf16", "eq_f32", "exp_f16", "relu_f32", "where_bf16",
-                    "remainder_f32", "logical_and_u8", "shl_i64"],
+                    "remainder_f32", "logical_and_u8", "shl_i64", "floor_divide_i64", "remainder_strided_i32",
+                    "fmod_u8"],
     "unary": ["unary_math_f32", "unary_deriv_bf16", "unary_test_i64", "unary_int_u8"],
     "reduce": ["sum_rows_f32", "max_rows_f64", "argmax_rows_f32", "sum_all_f32", "prod_mid_f16", "max_all_i32", "cumsum_f32", "cumprod_i64",
                "argmin_rows_u8"],

@@ -230,6 +230,9 @@ INT_BINARY = [
     ("shl", lambda a, b: a << (b % 5)),
     ("shr", lambda a, b: a >> (b % 5)),
     ("logical_or", torch.logical_or),
+    ("floor_divide", torch.floor_divide),
+    ("remainder", torch.remainder),
+    ("fmod", torch.fmod),
 ]
 
 
@@ -242,6 +245,8 @@ def test_integer_binary_ops_run_as_kernels(name: str, fn: Callable, dtype: torch
     if name in ("shl", "shr"):
         b0 = b0 % 5  # shifts within the bit width
         fn = {"shl": lambda a, b: a << b, "shr": lambda a, b: a >> b}[name]
+    if name in ("floor_divide", "remainder", "fmod"):
+        b0 = torch.tensor(RNG.choice([-7, -3, -1, 1, 2, 5] if lo else [1, 2, 5, 7], (4, 5))).to(dtype)
     a, b = a0.to("cuda"), b0.to("cuda")
     before = host_accesses()
     got = fn(a, b)
@@ -261,7 +266,26 @@ def test_bool_arithmetic_runs_as_kernels() -> None:
         assert got.cpu().tolist() == fn(a0, b0).tolist()
 
 
-def test_integer_division_by_zero_still_raises_on_the_device() -> None:
+@pytest.mark.parametrize("op", [torch.floor_divide, torch.remainder, torch.fmod], ids=lambda f: f.__name__)
+def test_integer_division_by_zero_is_a_device_side_assert(op: Callable) -> None:
+    """The CPU raises at once (it reads the divisors); the device flags it without a wait and the next
+    call that waits raises, once."""
     a, b = torch.tensor([4, 5]).to("cuda"), torch.tensor([2, 0]).to("cuda")
+    before = host_accesses()
+    op(a, b)
+    assert host_accesses() == before
+    with pytest.raises(RuntimeError, match="device-side assert triggered: ZeroDivisionError"):
+        torch.cuda.synchronize()
+    torch.cuda.synchronize()
     with pytest.raises(RuntimeError, match="ZeroDivisionError"):
-        torch.floor_divide(a, b)
+        op(a.cpu(), b.cpu())
+
+
+def test_integer_division_wraps_at_the_type_minimum() -> None:
+    """INT64_MIN // -1 wraps as on the CPU (the hardware's division would be undefined)."""
+    a0 = torch.tensor([-(2 ** 63), -(2 ** 63), 7, -7])
+    b0 = torch.tensor([-1, 3, -1, 2])
+    a, b = a0.to("cuda"), b0.to("cuda")
+    for op in (torch.floor_divide, torch.remainder, torch.fmod):
+        assert op(a, b).cpu().tolist() == op(a0, b0).tolist(), op.__name__
+    assert torch.floor_divide(a, b).cpu().tolist() == [-(2 ** 63), -3074457345618258603, -7, -4]

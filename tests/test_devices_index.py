@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import ferrotorch as torch
+import ferrotorch.nn.functional as F
 import numpy as np
 import pytest
 
@@ -97,6 +98,20 @@ def test_scatter_index_out_of_range_is_a_device_side_assert(accumulate: bool) ->
     raises_device_side_assert(lambda: x.scatter_add(0, i, s) if accumulate else x.scatter(0, i, s))
     with pytest.raises(RuntimeError, match="index 5 is out of bounds for dimension 0 with size 3"):
         x.cpu().scatter(0, i.cpu(), s.cpu())  # the CPU raises at once
+
+
+def test_one_hot_with_num_classes_reads_nothing_back() -> None:
+    """As PyTorch's CUDA one_hot: a scatter, no check of the classes on the host."""
+    i0 = torch.tensor([[3, 0], [1, 4]])
+    i = i0.to("cuda")
+    before = host_accesses()
+    got = F.one_hot(i, 5)
+    assert host_accesses() == before
+    assert got.dtype == torch.int64 and got.shape == (2, 2, 5)
+    np.testing.assert_array_equal(got.cpu().numpy(), np.eye(5, dtype=np.int64)[i0.numpy()])
+    raises_device_side_assert(lambda: F.one_hot(i, 4))  # class 4 of 4
+    with pytest.raises(RuntimeError, match="Class values must be smaller than num_classes"):
+        F.one_hot(i0, 4)  # the CPU raises at once
 
 
 @pytest.mark.parametrize("bad", [[0, 3], [-1, 0]])

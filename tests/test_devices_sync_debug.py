@@ -76,6 +76,24 @@ def test_ops_that_run_as_kernels_are_quiet(mode: None) -> None:
     assert x.grad is not None and x.grad.device.type == "cuda"
 
 
+def test_ops_with_index_tables_are_quiet(mode: None) -> None:
+    """diag / one_hot / integer division make nothing on the host; interpolate uploads its index
+    tables on the first call only. Values as the CPU's."""
+    x0 = torch.randn(1, 2, 3, 4)
+    v0, i0, a0 = torch.randn(4), torch.tensor([3, 0, 2]), torch.tensor([7, -7, 9])
+    x, v, i, a = x0.to("cuda"), v0.to("cuda"), i0.to("cuda"), a0.to("cuda")
+
+    def ops(x: torch.Tensor, v: torch.Tensor, i: torch.Tensor, a: torch.Tensor) -> list[torch.Tensor]:
+        return [F.interpolate(x, scale_factor=2), F.interpolate(x, size=(5, 7), mode="bilinear"),
+                torch.diag(v, 1), F.one_hot(i, 4), a // i.clamp(min=1), a % 4]
+
+    ops(x, v, i, a)  # the first call uploads interpolate's tables
+    got: list[torch.Tensor] = []
+    assert sync_warnings(lambda: got.extend(ops(x, v, i, a))) == []
+    for g, w in zip(got, ops(x0, v0, i0, a0)):
+        np.testing.assert_allclose(g.cpu().numpy(), w.numpy(), rtol=1e-6, atol=1e-6)
+
+
 def test_error_mode_raises_and_the_default_is_quiet(mode: None) -> None:
     x = torch.arange(6.0, device="cuda")
     torch.cuda.set_sync_debug_mode("error")

@@ -181,7 +181,7 @@ def diag(input: Tensor, diagonal: int = 0) -> Tensor:
     if input.dim() == 1:
         n = input.numel() + abs(diagonal)
         out = _C.zeros(n, n, dtype=input.dtype, device=input.device)
-        idx = _C.arange(input.numel())
+        idx = _C.arange(input.numel(), device=input.device)  # on the input's device: no upload
         rows, cols = (idx, idx + diagonal) if diagonal >= 0 else (idx - diagonal, idx)
         return out.index_put((rows, cols), input)
     return input.diagonal(diagonal)

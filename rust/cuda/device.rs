@@ -52,14 +52,16 @@ pub enum DeviceAssert {
     CrossEntropyTarget = 0,
     EmbeddingIndex = 1,
     IndexOutOfBounds = 2,
+    ZeroDivision = 3,
 }
 
 impl DeviceAssert {
     /// Every site, in discriminant order (a unit test checks that none is missing).
-    const ALL: [DeviceAssert; 3] = [
+    const ALL: [DeviceAssert; 4] = [
         DeviceAssert::CrossEntropyTarget,
         DeviceAssert::EmbeddingIndex,
         DeviceAssert::IndexOutOfBounds,
+        DeviceAssert::ZeroDivision,
     ];
 
     fn message(self) -> &'static str {
@@ -72,6 +74,9 @@ impl DeviceAssert {
             }
             DeviceAssert::IndexOutOfBounds => {
                 "gather / scatter / indexing: index out of bounds (Assertion `-sizes[i] <= index && index < sizes[i] && \"index out of bounds\"` failed)"
+            }
+            DeviceAssert::ZeroDivision => {
+                "ZeroDivisionError: integer division or remainder by zero (Assertion `b != 0` failed)"
             }
         }
     }
@@ -664,7 +669,8 @@ mod tests {
             match site {
                 DeviceAssert::CrossEntropyTarget
                 | DeviceAssert::EmbeddingIndex
-                | DeviceAssert::IndexOutOfBounds => {}
+                | DeviceAssert::IndexOutOfBounds
+                | DeviceAssert::ZeroDivision => {}
             }
         }
         assert_eq!(

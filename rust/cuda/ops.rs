@@ -216,10 +216,10 @@ pub fn binary(op: BinaryOp, dt: DType, out: &Tensor, a: &Tensor, b: &Tensor) -> 
         Mul => "mul",
         Div if float => "div",
         Pow if float => "pow",
-        // integer division by zero raises on the host, which reads the divisors
-        FloorDiv if float => "floor_divide",
-        Rem if float => "remainder",
-        Fmod if float => "fmod",
+        // integer kernels flag a zero divisor as a device-side assert (`DeviceAssert::ZeroDivision`)
+        FloorDiv => "floor_divide",
+        Rem => "remainder",
+        Fmod => "fmod",
         Atan2 if float => "atan2",
         BitAnd if int => "bitwise_and",
         BitOr if int => "bitwise_or",
@@ -257,24 +257,22 @@ pub fn binary(op: BinaryOp, dt: DType, out: &Tensor, a: &Tensor, b: &Tensor) -> 
         return Ok(true);
     }
     let launch = Launch::new(g, "elementwise").tensor(out);
-    if a.is_contiguous() && b.is_contiguous() {
-        launch
-            .tensor(&a)
-            .tensor(&b)
-            .i64(n)
-            .run(&format!("{}_{}", name, sfx), grid_for(g, n))?;
+    let (launch, kernel) = if a.is_contiguous() && b.is_contiguous() {
+        let launch = launch.tensor(&a).tensor(&b).i64(n);
+        (launch, format!("{}_{}", name, sfx))
     } else {
         let (Some(sa), Some(sb)) = (strides_of(&a.layout), strides_of(&b.layout)) else {
             return Ok(false);
         };
+        let launch = launch.tensor(&a).strides(sa).tensor(&b).strides(sb).i64(n);
+        (launch, format!("{}_strided_{}", name, sfx))
+    };
+    let launch = if int && matches!(op, FloorDiv | Rem | Fmod) {
+        launch.assert_flag(DeviceAssert::ZeroDivision)
+    } else {
         launch
-            .tensor(&a)
-            .strides(sa)
-            .tensor(&b)
-            .strides(sb)
-            .i64(n)
-            .run(&format!("{}_strided_{}", name, sfx), grid_for(g, n))?;
-    }
+    };
+    launch.run(&kernel, grid_for(g, n))?;
     Ok(true)
 }
 

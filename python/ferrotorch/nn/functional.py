@@ -5,6 +5,7 @@ Every function keeps PyTorch's signature; shapes follow PyTorch's docs (``N`` ba
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import warnings
@@ -399,6 +400,10 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """``(*)`` int64 class indices -> ``(*, num_classes)`` int64 one-hot."""
     if tensor.dtype != torch.int64:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    if tensor.is_cuda and num_classes != -1:
+        # As PyTorch's CUDA path: no read of the classes; one out of range is scatter's device-side assert
+        out = torch.zeros(*tensor.shape, num_classes, dtype=torch.int64, device=tensor.device)
+        return out.scatter_(-1, tensor.unsqueeze(-1), 1)
     if tensor.numel() > 0:
         if int(tensor.min()) < 0:
             raise RuntimeError("Class values must be non-negative.")
@@ -1251,6 +1256,20 @@ def _interp_src(out: int, size: int, scale: float | None, align_corners: bool | 
     return np.maximum((dst + 0.5) * ratio - 0.5, 0.0)
 
 
+@functools.lru_cache(maxsize=64)
+def _interp_tables(out: int, size: int, scale: float | None, align_corners: bool | None, mode: str,
+                   device: str, dtype: torch.dtype) -> tuple[Tensor, ...]:
+    """The source indices (and, for the linear modes, weights of shape ``(out,)``) of one resized dim,
+    made once per size and device: a training loop's interpolate uploads nothing after the first step."""
+    src = _interp_src(out, size, scale, align_corners, mode)
+    if mode in ("nearest", "nearest-exact"):
+        return (torch.tensor(src, device=device),)
+    i0 = np.minimum(np.floor(src).astype(np.int64), size - 1)
+    i1 = np.minimum(i0 + 1, size - 1)
+    return (torch.tensor(i0, device=device), torch.tensor(i1, device=device),
+            torch.tensor(src - i0, dtype=dtype, device=device))
+
+
 def interpolate(
     input: Tensor, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
     align_corners: bool | None = None, recompute_scale_factor: bool | None = None, antialias: bool = False,
@@ -1269,7 +1288,7 @@ def interpolate(
                          else "only one of size or scale_factor should be defined")
     spatial = tuple(input.shape[2:])
     if size is not None:
-        out = _ntuple(nd)(size)
+        out = tuple(int(o) for o in _ntuple(nd)(size))
         if len(out) != nd:
             raise ValueError(
                 f"Input and output must have the same number of spatial dimensions, but got input with spatial "
@@ -1278,7 +1297,7 @@ def interpolate(
             )
         scales: tuple = (None,) * nd
     else:
-        factors = _ntuple(nd)(scale_factor)
+        factors = tuple(float(f) for f in _ntuple(nd)(scale_factor))
         out = tuple(math.floor(sz * f) for sz, f in zip(spatial, factors))
         scales = (None,) * nd if recompute_scale_factor else factors
     if mode == "area":
@@ -1292,21 +1311,18 @@ def interpolate(
         x = input
         for i in range(nd):
             dim = 2 + i
-            src = _interp_src(out[i], spatial[i], scales[i], bool(align_corners), mode)
-            i0 = np.minimum(np.floor(src).astype(np.int64), spatial[i] - 1)
-            i1 = np.minimum(i0 + 1, spatial[i] - 1)
+            i0, i1, lam = _interp_tables(out[i], spatial[i], scales[i], bool(align_corners), mode, str(x.device),
+                                         x.dtype)
             lam_shape = [1] * x.dim()
             lam_shape[dim] = out[i]
-            lam = torch.tensor((src - i0).reshape(lam_shape), dtype=x.dtype, device=x.device)
-            x0 = x.index_select(dim, torch.tensor(i0, device=x.device))
-            x1 = x.index_select(dim, torch.tensor(i1, device=x.device))
-            x = x0 + (x1 - x0) * lam
+            x0, x1 = x.index_select(dim, i0), x.index_select(dim, i1)
+            x = x0 + (x1 - x0) * lam.view(lam_shape)
         return x
     if mode in ("nearest", "nearest-exact"):
         x = input
         for i in range(nd):
-            src = _interp_src(out[i], spatial[i], scales[i], None, mode)
-            x = x.index_select(2 + i, torch.tensor(src, device=x.device))
+            (src,) = _interp_tables(out[i], spatial[i], scales[i], None, mode, str(x.device), x.dtype)
+            x = x.index_select(2 + i, src)
         return x
     raise NotImplementedError(
         f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.dim()}D) for the modes: nearest | "

@@ -7,6 +7,8 @@
 //   <op>_strided_<dt>(T* out, const T* a, Strides sa, const T* b, Strides sb, i64 n)
 //                                            a and b read through their (broadcast) strides
 //   <cmp>_<dt>, <cmp>_strided_<dt>: as above but `u8* out` (bool: 0 or 1); logical_and/or/xor too
+//   floor_divide/remainder/fmod_<dt> of the integer types: as above, then `i32* zero_div`, the
+//                                            ZeroDivisionError device-side assert flag
 //   <unary>_<dt>(T* out, const T* a, i64 n)
 //   add_scalar_<dt>/mul_scalar_<dt>(T* out, const T* a, double scalar, i64 n)
 //   where_<dt>(T* out, const u8* cond, Strides sc, const T* a, Strides sa, const T* b, Strides sb, i64 n)
@@ -47,6 +49,38 @@ struct OpRem {  // Python's remainder: the sign of the divisor
 struct OpFloorDiv {
     __device__ __forceinline__ float operator()(float a, float b) const { return floorf(a / b); }
     __device__ __forceinline__ double operator()(double a, double b) const { return floor(a / b); }
+};
+// Integer division, as Python's (floor) and C's (fmod): a zero divisor sets the kernel's
+// ZeroDivisionError flag (a device-side assert) and yields 0. x / -1 is a wrapping negation: the
+// hardware's INT_MIN / -1 is undefined (and traps on the host build).
+template <class C> __device__ __forceinline__ bool is_minus_one(C b) { return (C)-1 < (C)0 && b == (C)-1; }
+template <class C> __device__ __forceinline__ C wrapping_neg(C a) {
+    return (C)(0ull - (unsigned long long)a);
+}
+struct OpIntFloorDiv {
+    i32* zero_div;
+    template <class C> __device__ __forceinline__ C operator()(C a, C b) const {
+        if (b == (C)0) { *zero_div = 1; return (C)0; }
+        if (is_minus_one(b)) return wrapping_neg(a);
+        const C q = a / b;
+        return (a % b != (C)0 && ((a < (C)0) != (b < (C)0))) ? (C)(q - 1) : q;
+    }
+};
+struct OpIntRem {  // sign of the divisor
+    i32* zero_div;
+    template <class C> __device__ __forceinline__ C operator()(C a, C b) const {
+        if (b == (C)0) { *zero_div = 1; return (C)0; }
+        if (is_minus_one(b)) return (C)0;
+        const C r = a % b;
+        return (r != (C)0 && ((r < (C)0) != (b < (C)0))) ? (C)(r + b) : r;
+    }
+};
+struct OpIntFmod {  // sign of the dividend
+    i32* zero_div;
+    template <class C> __device__ __forceinline__ C operator()(C a, C b) const {
+        if (b == (C)0) { *zero_div = 1; return (C)0; }
+        return is_minus_one(b) ? (C)0 : (C)(a % b);
+    }
 };
 struct OpAtan2 {
     __device__ __forceinline__ float operator()(float a, float b) const { return atan2f(a, b); }
@@ -178,6 +212,16 @@ __device__ __forceinline__ void scalar_contiguous(T* out, const T* a, double s, 
         binary_strided<T, T>(out, a, sa, b, sb, n, Op());                                           \
     }
 
+// As BINARY_KERNELS, with the device-side assert flag a zero divisor sets as the last argument.
+#define INT_DIVISION_KERNELS(name, Op, T)                                                           \
+    extern "C" __global__ void name##_##T(T* out, const T* a, const T* b, i64 n, i32* zero_div) {    \
+        binary_contiguous<T, T>(out, a, b, n, Op{zero_div});                                        \
+    }                                                                                               \
+    extern "C" __global__ void name##_strided_##T(T* out, const T* a, Strides sa, const T* b,        \
+                                                  Strides sb, i64 n, i32* zero_div) {               \
+        binary_strided<T, T>(out, a, sa, b, sb, n, Op{zero_div});                                   \
+    }
+
 #define COMPARE_KERNELS(name, Op, T)                                                                \
     extern "C" __global__ void name##_##T(u8* out, const T* a, const T* b, i64 n) {                  \
         binary_contiguous<T, u8>(out, a, b, n, Op());                                               \
@@ -249,7 +293,10 @@ __device__ __forceinline__ void scalar_contiguous(T* out, const T* a, double s, 
     BINARY_KERNELS(bitwise_or, OpBitOr, T)    \
     BINARY_KERNELS(bitwise_xor, OpBitXor, T)  \
     BINARY_KERNELS(shl, OpShl, T)             \
-    BINARY_KERNELS(shr, OpShr, T)
+    BINARY_KERNELS(shr, OpShr, T)             \
+    INT_DIVISION_KERNELS(floor_divide, OpIntFloorDiv, T) \
+    INT_DIVISION_KERNELS(remainder, OpIntRem, T) \
+    INT_DIVISION_KERNELS(fmod, OpIntFmod, T)
 
 // Signed-integer-only unary ops.
 #define SIGNED_DTYPE_KERNELS(T) \
