@@ -175,6 +175,39 @@ def test_inf_gradients_skip_the_step_and_back_off_then_the_scale_grows() -> None
     assert scaler.get_scale() == 3.0
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16], ids=str)
+def test_foreach_non_finite_check_and_unscale_matches_numpy(dtype: torch.dtype) -> None:
+    big = RNG.standard_normal(70_000) * 64  # past the parallel threshold
+    grads = [torch.tensor(big, dtype=dtype), torch.tensor([[2.0, -6.0], [0.5, 8.0]], dtype=dtype)]
+    want = [g.double().numpy() * 0.25 for g in grads]
+    found = torch.zeros(1)
+    torch._amp_foreach_non_finite_check_and_unscale_(grads, found, torch.tensor(0.25))
+    assert found.item() == 0.0
+    tol = {torch.float16: 1e-3, torch.bfloat16: 1e-2}.get(dtype, 1e-7)
+    for g, w in zip(grads, want):
+        np.testing.assert_allclose(g.double().numpy(), w, rtol=tol)
+    for bad in (float("inf"), float("-inf"), float("nan")):
+        g = torch.tensor([1.0, bad, 4.0], dtype=dtype)
+        found = torch.zeros(1)
+        torch._amp_foreach_non_finite_check_and_unscale_([grads[1], g], found, 0.5)
+        assert found.item() == 1.0 and g[0].item() == 0.5 and g[2].item() == 2.0
+    with pytest.raises(RuntimeError, match="found_inf must be a 1-element float tensor, got 2 elements"):
+        torch._amp_foreach_non_finite_check_and_unscale_(grads, torch.zeros(2), 1.0)
+    with pytest.raises(RuntimeError, match="gradient 0 must be a contiguous floating tensor, got int64"):
+        torch._amp_foreach_non_finite_check_and_unscale_([torch.tensor([1])], torch.zeros(1), 1.0)
+
+
+def test_unscale_makes_a_strided_gradient_contiguous() -> None:
+    lin, opt = model_and_opt()
+    lin.weight.grad = (t(3, 2) * 4)[:, :1].t()  # a strided view of shape (1, 3)
+    assert not lin.weight.grad.is_contiguous()
+    lin.bias.grad = t(1) * 4
+    want = lin.weight.grad.numpy() / 4
+    scaler = torch.amp.GradScaler("cpu", init_scale=4.0)
+    scaler.unscale_(opt)
+    np.testing.assert_allclose(lin.weight.grad.numpy(), want, rtol=1e-6)
+
+
 def test_state_dict_round_trip_and_disabled_passthrough() -> None:
     a = torch.amp.GradScaler("cpu", init_scale=64.0, growth_factor=4.0, growth_interval=7)
     b = torch.amp.GradScaler("cpu")

@@ -939,6 +939,25 @@ def test_flip_and_triangles_run_as_kernels(fn: Callable, dtype: torch.dtype) -> 
 
 
 @needs_cuda
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16, torch.float64], ids=str)
+def test_unscale_is_one_kernel_per_gradient(dtype: torch.dtype, kernels_only: None) -> None:
+    rng = np.random.default_rng(3)
+    cpu = [torch.tensor(rng.standard_normal(s) * 100, dtype=dtype) for s in ((5, 7), (300,), (1,))]
+    cpu[1][17] = float("inf")
+    dev = [g.to("cuda") for g in cpu]
+    found_cpu, found_dev = torch.zeros(1), torch.zeros(1, device="cuda")
+    touched = torch._C._cuda_host_accesses(0)
+    n = launches(lambda: torch._amp_foreach_non_finite_check_and_unscale_(dev, found_dev, 1 / 64))
+    assert n == 3 and torch._C._cuda_host_accesses(0) == touched
+    torch._amp_foreach_non_finite_check_and_unscale_(cpu, found_cpu, 1 / 64)
+    assert found_dev.item() == found_cpu.item() == 1.0
+    for d, c in zip(dev, cpu):
+        np.testing.assert_array_equal(d.cpu().double().numpy(), c.double().numpy())
+    with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device"):
+        torch._amp_foreach_non_finite_check_and_unscale_(dev, found_cpu, 1.0)
+
+
+@needs_cuda
 def test_cuda_autocast_and_scaler_on_the_device() -> None:
     lin = torch.nn.Linear(8, 3)
     rng = np.random.default_rng(5)

@@ -773,6 +773,27 @@ pub fn optim_step(
     Ok(true)
 }
 
+/// GradScaler's unscale (`ops::grad_scale`): one kernel per gradient, every one a contiguous
+/// floating tensor on found_inf's device (checked by the caller).
+pub fn unscale_grads(grads: &[Tensor], found_inf: &Tensor, inv_scale: f64) -> Result<bool> {
+    let Some(g0) = gpu_for(found_inf, "optim") else {
+        return Ok(false);
+    };
+    for g in grads.iter().filter(|g| g.numel() > 0) {
+        let n = g.numel();
+        Launch::new(g0, "optim")
+            .tensor(g)
+            .i64(n)
+            .f64(inv_scale)
+            .tensor(found_inf)
+            .run(
+                &format!("unscale_grad_{}", suffix(g.dtype).unwrap_or("f32")),
+                grid_for(g0, n),
+            )?;
+    }
+    Ok(true)
+}
+
 /// Layer norm without affine over the last `cols` elements of contiguous floating `x`: the
 /// normalised rows and each row's 1/std (in x's dtype, as the host path returns them).
 pub fn layer_norm_rows(

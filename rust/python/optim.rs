@@ -2,6 +2,7 @@
 
 use super::guard_nogil;
 use super::tensor::tensor_arg;
+use crate::ops::grad_scale::unscale_grads;
 use crate::ops::optim::{fused_update, Moments, Update};
 use crate::Tensor;
 use pyo3::exceptions::{PyKeyError, PyValueError};
@@ -110,7 +111,24 @@ fn _optim_update(
     guard_nogil(py, big, || fused_update(&u, &p, &g, &s, &coefs))
 }
 
+/// GradScaler's unscale of every gradient in place, flagging an inf/NaN in `found_inf`.
+#[pyfunction]
+fn _amp_foreach_non_finite_check_and_unscale_(
+    py: Python<'_>,
+    grads: Vec<Bound<'_, PyAny>>,
+    found_inf: &Bound<'_, PyAny>,
+    inv_scale: f64,
+) -> PyResult<()> {
+    let (g, found) = (tensors(&grads)?, tensor_arg(found_inf)?);
+    let big = g.iter().map(|t| t.numel()).sum::<usize>() >= crate::ops::iter::PAR_THRESHOLD;
+    guard_nogil(py, big, || unscale_grads(&g, &found, inv_scale))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_optim_update, m)?)?;
+    m.add_function(wrap_pyfunction!(
+        _amp_foreach_non_finite_check_and_unscale_,
+        m
+    )?)?;
     Ok(())
 }

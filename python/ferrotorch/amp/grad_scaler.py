@@ -11,10 +11,20 @@ disables itself with PyTorch's warning, and a disabled scaler passes everything 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 _READY, _UNSCALED, _STEPPED = 0, 1, 2
+
+
+def _amp_foreach_non_finite_check_and_unscale_(scaled_grads: Sequence[Any], found_inf: Any, inv_scale: Any) -> None:
+    """``torch._amp_foreach_non_finite_check_and_unscale_``: multiplies every gradient by ``inv_scale``
+    in place and sets ``found_inf`` (a one-element float32 tensor on their device) to 1.0 if any
+    held an inf or NaN. One fused pass per gradient (one kernel on a GPU)."""
+    from .. import _C
+
+    inv = float(inv_scale.item()) if hasattr(inv_scale, "item") else float(inv_scale)
+    _C._amp_foreach_non_finite_check_and_unscale_(list(scaled_grads), found_inf, inv)
 
 
 class GradScaler:
@@ -65,16 +75,19 @@ class GradScaler:
             raise RuntimeError("unscale_() has already been called on this optimizer since the last update().")
         if state["stage"] == _STEPPED:
             raise RuntimeError("unscale_() is being called after step().")
+        by_device: dict[Any, list[Any]] = {}
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if not p.grad.is_contiguous():
+                    p.grad = p.grad.contiguous()
+                by_device.setdefault(p.grad.device, []).append(p.grad)
         found = None
-        inv = 1.0 / self._scale_value
-        with torch.no_grad():
-            for group in optimizer.param_groups:
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    p.grad.mul_(inv)
-                    bad = (~torch.isfinite(p.grad)).any().to(torch.float32).reshape(1)
-                    found = bad if found is None else found + bad.to(found.device)
+        for device, grads in by_device.items():
+            flag = torch.zeros(1, dtype=torch.float32, device=device)
+            _amp_foreach_non_finite_check_and_unscale_(grads, flag, 1.0 / self._scale_value)
+            found = flag if found is None else found + flag.to(found.device)
         state["found_inf"] = found
         state["stage"] = _UNSCALED
 

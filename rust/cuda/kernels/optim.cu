@@ -1,4 +1,5 @@
-// Fused optimizer steps over one contiguous parameter buffer (f32 or f64), one element per
+// Fused optimizer steps over one contiguous parameter buffer (f32 or f64), and GradScaler's
+// unscale of one gradient, one element per
 // iteration of a grid-stride loop. Launch with blockDim.x = 256 (any block size is correct) and
 // any grid. Everything is updated in place.
 //
@@ -15,6 +16,10 @@
 //             int decoupled, int maximize, double bias_correction1, double bias_correction2_sqrt)
 //       max_exp_avg_sq non-null means amsgrad. decoupled != 0 is AdamW (p *= 1 - lr * wd).
 //       bias_correction1 = 1 - beta1^step, bias_correction2_sqrt = sqrt(1 - beta2^step).
+
+//   unscale_grad_<dt>(T* g, i64 n, double inv_scale, float* found_inf)   f32/f64/f16/bf16
+//       g *= inv_scale in place (halves in f32); *found_inf = 1 where g held an inf or NaN (tested
+//       before the multiply, as PyTorch's _amp_foreach_non_finite_check_and_unscale_).
 
 // torch.lerp's formula (two branches keep it exact at both ends).
 template <class T> __device__ __forceinline__ T lerp_exact(T self, T end, T w) {
@@ -86,5 +91,26 @@ __device__ __forceinline__ void adam(T* p, const T* g, T* exp_avg, T* exp_avg_sq
              decoupled, maximize, bias_correction1, bias_correction2_sqrt);                           \
     }
 
+template <class T> __device__ __forceinline__ void unscale_grad(T* g, i64 n, double inv_scale, float* found_inf) {
+    typedef typename Compute<T>::type C;
+    const C inv = (C)inv_scale;
+    bool bad = false;
+    GRID_STRIDE_LOOP(i, n) {
+        const C v = to_compute(g[i]);
+        bad |= is_nan(v - v);  // inf - inf and NaN - NaN are NaN; a finite v gives 0
+        g[i] = from_compute<T>(v * inv);
+    }
+    if (bad) *found_inf = 1.0f;  // every writer stores the same value: no atomic needed
+}
+
+#define UNSCALE_KERNEL(T)                                                                               \
+    extern "C" __global__ void unscale_grad_##T(T* g, i64 n, double inv_scale, float* found_inf) {   \
+        unscale_grad(g, n, inv_scale, found_inf);                                                      \
+    }
+
 OPTIM_KERNELS(f32)
 OPTIM_KERNELS(f64)
+UNSCALE_KERNEL(f32)
+UNSCALE_KERNEL(f64)
+UNSCALE_KERNEL(f16)
+UNSCALE_KERNEL(bf16)
