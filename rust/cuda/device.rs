@@ -675,7 +675,7 @@ mod tests {
         }
         assert_eq!(
             DeviceAssert::ALL.len(),
-            DeviceAssert::IndexOutOfBounds as usize + 1
+            DeviceAssert::ZeroDivision as usize + 1
         );
     }
 }
