@@ -692,14 +692,25 @@ def test_optimizer_state_lives_with_its_parameter(opt_cls: Any) -> None:
         lambda ps: torch.optim.SGD(ps, lr=0.1),
         lambda ps: torch.optim.Adam(ps, lr=0.01, amsgrad=True),
         lambda ps: torch.optim.AdamW(ps, lr=0.01, weight_decay=0.1),
+        lambda ps: torch.optim.Adam(ps, lr=0.01, betas=(0.3, 0.9), maximize=True),  # lerp weight >= 0.5
+        lambda ps: torch.optim.Adagrad(ps, lr=0.1, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.5),
+        lambda ps: torch.optim.RMSprop(ps, lr=0.01),
+        lambda ps: torch.optim.RMSprop(ps, lr=0.01, momentum=0.9, centered=True, weight_decay=0.1, maximize=True),
+        lambda ps: torch.optim.RMSprop(ps, lr=0.01, centered=True),
+        lambda ps: torch.optim.Adadelta(ps, lr=1.0, weight_decay=0.1),
+        lambda ps: torch.optim.Adamax(ps, lr=0.01, weight_decay=0.1),
+        lambda ps: torch.optim.NAdam(ps, lr=0.01),
+        lambda ps: torch.optim.NAdam(ps, lr=0.01, weight_decay=0.1, decoupled_weight_decay=True),
+        lambda ps: torch.optim.RAdam(ps, lr=0.01, weight_decay=0.1),  # rectified from step 6 on
+        lambda ps: torch.optim.RAdam(ps, lr=0.01, weight_decay=0.1, decoupled_weight_decay=True),
     ],
 )
 def test_optimizer_steps_run_as_kernels(emulated_kernels: bool, make: Callable[[list], Any]) -> None:
-    """One fused kernel per parameter per step, with the CPU's results."""
+    """One fused kernel per parameter per step, no host access, and the CPU's results."""
     if not emulated_kernels:
         pytest.skip("no kernels for the emulated device (g++ missing)")
     init = [rand(3, 4), rand(5)]
-    grads = [[rand(3, 4), rand(5)] for _ in range(3)]
+    grads = [[rand(3, 4), rand(5)] for _ in range(7)]
     results = []
     for device in ("cpu", "cuda"):
         ps = [p.detach().clone().to(device).requires_grad_() for p in init]
@@ -712,10 +723,53 @@ def test_optimizer_steps_run_as_kernels(emulated_kernels: bool, make: Callable[[
             elif i == 0:
                 assert launches(opt.step) >= len(ps)  # also fills the state buffers
             else:
+                touched = torch._C._cuda_host_accesses(0)
                 assert launches(opt.step) == len(ps)
+                assert torch._C._cuda_host_accesses(0) == touched
         results.append([p.detach().cpu().numpy() for p in ps])
     for got, want in zip(results[1], results[0]):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
+@needs_cuda
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.01),
+        lambda ps: torch.optim.Adam(ps, lr=0.01, amsgrad=True),
+        lambda ps: torch.optim.AdamW(ps, lr=0.01, weight_decay=0.1),
+        lambda ps: torch.optim.Adagrad(ps, lr=0.1),
+        lambda ps: torch.optim.RMSprop(ps, lr=0.01, momentum=0.5, centered=True),
+        lambda ps: torch.optim.Adadelta(ps, lr=1.0),
+        lambda ps: torch.optim.Adamax(ps, lr=0.01),
+        lambda ps: torch.optim.NAdam(ps, lr=0.01),
+        lambda ps: torch.optim.RAdam(ps, lr=0.01),
+    ],
+)
+def test_half_and_double_optimizer_steps_are_kernels(
+    emulated_kernels: bool, dtype: torch.dtype, make: Callable[[list], Any]
+) -> None:
+    """Half parameters update in f32 and round to their dtype where PyTorch stores state, as on the CPU."""
+    if not emulated_kernels:
+        pytest.skip("no kernels for the emulated device (g++ missing)")
+    init = [rand(4, 5).to(dtype), rand(7).to(dtype)]
+    grads = [[rand(4, 5).to(dtype), rand(7).to(dtype)] for _ in range(7)]
+    results = []
+    for device in ("cpu", "cuda"):
+        ps = [p.detach().clone().to(device).requires_grad_() for p in init]
+        opt = make(ps)
+        for i, step_grads in enumerate(grads):
+            for p, g in zip(ps, step_grads):
+                p.grad = g.to(device)
+            n = launches(opt.step)
+            assert device == "cpu" or n == len(ps) or i == 0
+        assert all(p.dtype == dtype for p in ps)
+        results.append([p.detach().cpu().double().numpy() for p in ps])
+    # one rounding step of the dtype: a GPU may fuse a multiply-add the host rounds twice
+    tol = {torch.float16: 1e-3, torch.bfloat16: 8e-3, torch.float64: 1e-12}[dtype]
+    for got, want in zip(results[1], results[0]):
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
 
 
 # ---- checkpoints and copies --------------------------------------------------------------------------------

@@ -182,6 +182,7 @@ CASES = [
     ("Adam", {"lr": 0.01}, ref_adam),
     ("Adam", {"lr": 0.01, "weight_decay": 0.1, "amsgrad": True}, ref_adam),
     ("Adam", {"lr": 0.01, "maximize": True}, ref_adam),
+    ("Adam", {"lr": 0.01, "betas": (0.3, 0.9)}, ref_adam),  # lerp weight 0.7: torch.lerp's other branch
     ("AdamW", {"lr": 0.01}, lambda ps, gs, **kw: ref_adam(ps, gs, weight_decay=1e-2, decoupled=True, **kw)),
     (
         "AdamW",
@@ -198,6 +199,8 @@ CASES = [
     ("Adadelta", {}, ref_adadelta),
     ("Adadelta", {"lr": 0.5, "rho": 0.8, "weight_decay": 0.1}, ref_adadelta),
     ("Adamax", {"weight_decay": 0.1}, ref_adamax),
+    ("Adamax", {"betas": (0.2, 0.99)}, ref_adamax),
+    ("RMSprop", {"lr": 0.01, "alpha": 0.3, "centered": True}, ref_rmsprop),
     ("NAdam", {"weight_decay": 0.1}, ref_nadam),
     ("RAdam", {"weight_decay": 0.1}, ref_radam),
 ]

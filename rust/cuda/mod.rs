@@ -20,4 +20,5 @@ pub mod event;
 pub mod kernels;
 pub mod nvrtc;
 pub mod ops;
+pub mod optim;
 pub mod runtime;

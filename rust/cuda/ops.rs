@@ -7,7 +7,6 @@
 use super::device::{gpu, DeviceAssert, Gpu};
 use crate::ops::elementwise::{BinaryOp, UnaryOp};
 use crate::ops::nn::NllRows;
-use crate::ops::optim::Update;
 use crate::ops::reduce::Reduction;
 use crate::tensor::{DType, Device, Layout, Ramp, Result, Scalar, Tensor};
 use smallvec::SmallVec;
@@ -56,25 +55,25 @@ enum Arg {
 }
 
 /// A kernel launch being assembled: arguments in the kernel's parameter order.
-struct Launch {
+pub(super) struct Launch {
     gpu: &'static Gpu,
     module: &'static str,
     args: Vec<Arg>,
 }
 
 impl Launch {
-    fn new(gpu: &'static Gpu, module: &'static str) -> Launch {
+    pub(super) fn new(gpu: &'static Gpu, module: &'static str) -> Launch {
         Launch {
             gpu,
             module,
             args: Vec::with_capacity(8),
         }
     }
-    fn tensor(mut self, t: &Tensor) -> Self {
+    pub(super) fn tensor(mut self, t: &Tensor) -> Self {
         self.args.push(Arg::Ptr(t.device_data_ptr()));
         self
     }
-    fn null(mut self) -> Self {
+    pub(super) fn null(mut self) -> Self {
         self.args.push(Arg::Ptr(0));
         self
     }
@@ -88,7 +87,7 @@ impl Launch {
         self.args.push(Arg::I32(v));
         self
     }
-    fn flag(mut self, v: bool) -> Self {
+    pub(super) fn flag(mut self, v: bool) -> Self {
         self.args.push(Arg::I32(v as i32));
         self
     }
@@ -96,11 +95,11 @@ impl Launch {
         self.args.push(Arg::I64(v));
         self
     }
-    fn i64(mut self, v: usize) -> Self {
+    pub(super) fn i64(mut self, v: usize) -> Self {
         self.args.push(Arg::I64(v as i64));
         self
     }
-    fn f64(mut self, v: f64) -> Self {
+    pub(super) fn f64(mut self, v: f64) -> Self {
         self.args.push(Arg::F64(v));
         self
     }
@@ -108,7 +107,7 @@ impl Launch {
         self.args.push(Arg::Strides(Box::new(s)));
         self
     }
-    fn run(mut self, kernel: &str, grid: u32) -> Result<()> {
+    pub(super) fn run(mut self, kernel: &str, grid: u32) -> Result<()> {
         let mut params: Vec<*mut c_void> = self
             .args
             .iter_mut()
@@ -138,7 +137,7 @@ impl Launch {
 }
 
 /// The kernels' dtype suffix (`bool` is stored as `u8`).
-fn suffix(dt: DType) -> Option<&'static str> {
+pub(super) fn suffix(dt: DType) -> Option<&'static str> {
     Some(match dt {
         DType::F32 => "f32",
         DType::F64 => "f64",
@@ -152,7 +151,7 @@ fn suffix(dt: DType) -> Option<&'static str> {
 }
 
 /// The GPU `t` lives on, when kernels of `module` run there.
-fn gpu_for(t: &Tensor, module: &str) -> Option<&'static Gpu> {
+pub(super) fn gpu_for(t: &Tensor, module: &str) -> Option<&'static Gpu> {
     let Device::Cuda(i) = t.device() else {
         return None;
     };
@@ -161,7 +160,7 @@ fn gpu_for(t: &Tensor, module: &str) -> Option<&'static Gpu> {
 }
 
 /// Blocks for a grid-stride loop over n elements.
-fn grid_for(g: &Gpu, n: usize) -> u32 {
+pub(super) fn grid_for(g: &Gpu, n: usize) -> u32 {
     n.div_ceil(g.block_size() as usize)
         .clamp(1, g.max_grid() as usize) as u32
 }
@@ -679,119 +678,6 @@ pub fn reduce_dims(
             .run(&format!("{}_mid_{}", stem, sfx), grid_for(g, outer * inner))?;
     }
     Ok(Some(out))
-}
-
-/// One fused optimizer step (SGD or Adam/AdamW) for every parameter, as kernels: only when all of
-/// them can take it (f32/f64, contiguous, on one GPU), so that none is updated twice.
-pub fn optim_step(
-    u: &Update,
-    params: &[Tensor],
-    grads: &[Tensor],
-    states: &[Vec<Tensor>],
-    coefs: &[Vec<f64>],
-) -> Result<bool> {
-    let Some(g0) = params.first().and_then(|p| gpu_for(p, "optim")) else {
-        return Ok(false);
-    };
-    let fits = |t: &Tensor, p: &Tensor| {
-        t.device() == p.device()
-            && t.dtype == p.dtype
-            && t.is_contiguous()
-            && t.numel() == p.numel()
-    };
-    let supported = matches!(u, Update::Sgd { .. } | Update::Adam { .. });
-    if !supported
-        || params.iter().zip(grads).zip(states).any(|((p, g), s)| {
-            !matches!(p.dtype, DType::F32 | DType::F64)
-                || !p.is_contiguous()
-                || !fits(g, p)
-                || s.iter().any(|t| !fits(t, p))
-        })
-    {
-        return Ok(false);
-    }
-    for (((p, g), s), c) in params.iter().zip(grads).zip(states).zip(coefs) {
-        let n = p.numel();
-        if n == 0 {
-            continue;
-        }
-        let sfx = suffix(p.dtype).unwrap_or("f32");
-        let launch = Launch::new(g0, "optim").tensor(p).tensor(g);
-        match *u {
-            Update::Sgd {
-                lr,
-                momentum,
-                dampening,
-                nesterov,
-                weight_decay,
-                maximize,
-            } => {
-                let launch = match s.first() {
-                    Some(buf) => launch.tensor(buf),
-                    None => launch.null(),
-                };
-                launch
-                    .i64(n)
-                    .f64(lr)
-                    .f64(momentum)
-                    .f64(dampening)
-                    .f64(weight_decay)
-                    .flag(nesterov)
-                    .flag(maximize)
-                    .flag(c[0] != 0.0)
-                    .run(&format!("sgd_{}", sfx), grid_for(g0, n))?;
-            }
-            Update::Adam { ref h, amsgrad } => {
-                // Python passes step_size = lr / bias_correction1; the kernel forms that ratio itself.
-                let bc1 = if h.lr == 0.0 || c[0] == 0.0 {
-                    1.0
-                } else {
-                    h.lr / c[0]
-                };
-                let launch = launch.tensor(&s[0]).tensor(&s[1]);
-                let launch = if amsgrad {
-                    launch.tensor(&s[2])
-                } else {
-                    launch.null()
-                };
-                launch
-                    .i64(n)
-                    .f64(h.lr)
-                    .f64(h.beta1)
-                    .f64(h.beta2)
-                    .f64(h.eps)
-                    .f64(h.weight_decay)
-                    .flag(h.decoupled)
-                    .flag(h.maximize)
-                    .f64(bc1)
-                    .f64(c[1])
-                    .run(&format!("adam_{}", sfx), grid_for(g0, n))?;
-            }
-            _ => unreachable!("checked above"),
-        }
-    }
-    Ok(true)
-}
-
-/// GradScaler's unscale (`ops::grad_scale`): one kernel per gradient, every one a contiguous
-/// floating tensor on found_inf's device (checked by the caller).
-pub fn unscale_grads(grads: &[Tensor], found_inf: &Tensor, inv_scale: f64) -> Result<bool> {
-    let Some(g0) = gpu_for(found_inf, "optim") else {
-        return Ok(false);
-    };
-    for g in grads.iter().filter(|g| g.numel() > 0) {
-        let n = g.numel();
-        Launch::new(g0, "optim")
-            .tensor(g)
-            .i64(n)
-            .f64(inv_scale)
-            .tensor(found_inf)
-            .run(
-                &format!("unscale_grad_{}", suffix(g.dtype).unwrap_or("f32")),
-                grid_for(g0, n),
-            )?;
-    }
-    Ok(true)
 }
 
 /// Layer norm without affine over the last `cols` elements of contiguous floating `x`: the

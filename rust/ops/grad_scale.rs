@@ -35,7 +35,7 @@ pub fn unscale_grads(grads: &[Tensor], found_inf: &Tensor, inv_scale: f64) -> Re
     }
     let took = kernel_took!(
         found_inf,
-        crate::cuda::ops::unscale_grads(grads, found_inf, inv_scale)
+        crate::cuda::optim::unscale_grads(grads, found_inf, inv_scale)
     );
     if !took {
         let mut found = false;

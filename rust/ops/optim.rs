@@ -131,11 +131,20 @@ fn load_grad<T: FloatElem>(d: &mut [T::C], g: &[T], p: &[T], maximize: bool, wd:
     }
 }
 
-/// `x = lerp(x, d, w)` for `w < 0.5`, as PyTorch computes it: `x + w * (d - x)`.
+/// `x = lerp(x, d, w)` as torch.lerp computes it: `x + w * (d - x)` for `|w| < 0.5`, else
+/// `d - (d - x) * (1 - w)` (exact at both ends).
 fn lerp_into<T: FloatElem>(x: &mut [T], d: &[T::C], w: T::C) {
-    x.iter_mut()
-        .zip(d)
-        .for_each(|(x, &d)| *x = T::from_c(x.to_c() + w * (d - x.to_c())));
+    let half = c::<T::C>(0.5);
+    if w < half && w > -half {
+        x.iter_mut()
+            .zip(d)
+            .for_each(|(x, &d)| *x = T::from_c(x.to_c() + w * (d - x.to_c())));
+    } else {
+        let one_minus = c::<T::C>(1.0) - w;
+        x.iter_mut()
+            .zip(d)
+            .for_each(|(x, &d)| *x = T::from_c(d - (d - x.to_c()) * one_minus));
+    }
 }
 
 /// `v = v * beta + (1 - beta) * d²`.
@@ -602,8 +611,8 @@ pub fn fused_update(
         );
     }
     #[cfg(feature = "cuda")]
-    let on_gpu =
-        first.device().is_cuda() && crate::cuda::ops::optim_step(u, params, grads, states, coefs)?;
+    let on_gpu = first.device().is_cuda()
+        && crate::cuda::optim::optim_step(u, params, grads, states, coefs)?;
     #[cfg(not(feature = "cuda"))]
     let on_gpu = false;
     if !on_gpu {
