@@ -604,7 +604,31 @@ def test_embedding_backward(kernels, dt, pad):
 # ----------------------------------------------------------------------------------------- optimizers
 # references are straight transcriptions of torch.optim's single-tensor code
 
-OPT_N = 1031
+OPT_SIZES = (5000, 0, 1031)  # a tensor longer than a chunk (4096), an empty one, and one crossing a chunk's end
+
+
+class TensorList(ctypes.Structure):
+    """Mirror of optim.cu's TensorList (up to 32 tensors)."""
+
+    _fields_ = [("p", U64 * 32), ("g", U64 * 32), ("s", (U64 * 32) * 3), ("start", ctypes.c_longlong * 33),
+                ("c", (D * 32) * 3), ("count", ctypes.c_int)]
+
+
+assert ctypes.sizeof(TensorList) == 2320
+
+
+def tensor_list(ps, gs, states=(), coefs=()):
+    """A TensorList over numpy buffers; ``states[k][t]`` / ``coefs[k][t]`` fill slot k of tensor t."""
+    tl = TensorList()
+    for t, (p, g) in enumerate(zip(ps, gs)):
+        tl.p[t], tl.g[t] = p.ctypes.data, g.ctypes.data
+        for k, bufs in enumerate(states):
+            tl.s[k][t] = bufs[t].ctypes.data if bufs[t] is not None else 0
+        for k, cs in enumerate(coefs):
+            tl.c[k][t] = cs[t]
+        tl.start[t + 1] = tl.start[t] + p.size
+    tl.count = len(ps)
+    return tl
 
 
 @pytest.mark.parametrize("mom,damp,wd,nest,maxim", [(0, 0, 0, 0, 0), (0.9, 0.1, 0.01, 0, 0), (0.9, 0, 0.01, 1, 1)])
@@ -612,22 +636,24 @@ OPT_N = 1031
 def test_sgd(kernels, dt, mom, damp, wd, nest, maxim):
     rng = np.random.default_rng(80)
     T = NP[dt]
-    p = rng.standard_normal(OPT_N).astype(T)
-    buf = np.zeros(OPT_N, T)
-    pr, br = p.copy(), None
+    ps = [rng.standard_normal(n).astype(T) for n in OPT_SIZES]
+    bufs = [np.zeros(n, T) for n in OPT_SIZES]
+    prs, brs = [p.copy() for p in ps], [None] * len(ps)
     lr = 0.05
     for step in range(3):
-        g = rng.standard_normal(OPT_N).astype(T)
-        kernels("optim").launch(f"sgd_{dt}", 2, 64, p, g, buf if mom else None, OPT_N, D(lr), D(mom), D(damp),
-                                D(wd), I(nest), I(maxim), I(step == 0))
-        d = -g if maxim else g.copy()
-        if wd:
-            d = d + T(wd) * pr
-        if mom:
-            br = d.copy() if br is None else br * T(mom) + T(1 - damp) * d
-            d = d + T(mom) * br if nest else br
-        pr = pr + T(-lr) * d
-    assert_close(p, pr, rtol=1e-6 if dt == "f32" else 1e-14, atol=1e-7)
+        gs = [rng.standard_normal(n).astype(T) for n in OPT_SIZES]
+        tl = tensor_list(ps, gs, [bufs if mom else [None] * 3], [[float(step == 0)] * 3])
+        kernels("optim").launch(f"sgd_{dt}", 1, 64, tl, D(lr), D(mom), D(damp), D(wd), I(nest), I(maxim))
+        for t, g in enumerate(gs):
+            d = -g if maxim else g.copy()
+            if wd:
+                d = d + T(wd) * prs[t]
+            if mom:
+                brs[t] = d.copy() if brs[t] is None else brs[t] * T(mom) + T(1 - damp) * d
+                d = d + T(mom) * brs[t] if nest else brs[t]
+            prs[t] = prs[t] - T(lr) * d
+    for p, pr in zip(ps, prs):
+        assert_close(p, pr, rtol=1e-6 if dt == "f32" else 1e-14, atol=1e-7)
 
 
 @pytest.mark.parametrize("wd,dec,maxim,ams", [(0, 0, 0, 0), (0.01, 0, 0, 1), (0.01, 1, 1, 0), (0.1, 1, 0, 1)])
@@ -636,29 +662,47 @@ def test_adam(kernels, dt, wd, dec, maxim, ams):
     rng = np.random.default_rng(81)
     T = NP[dt]
     lr, b1, b2, eps = 1e-2, 0.9, 0.999, 1e-8
-    p = rng.standard_normal(OPT_N).astype(T)
-    m, v, vm = np.zeros(OPT_N, T), np.zeros(OPT_N, T), np.zeros(OPT_N, T)
-    pr, mr, vr, vmr = p.copy(), m.copy(), v.copy(), vm.copy()
+    ps = [rng.standard_normal(n).astype(T) for n in OPT_SIZES]
+    ms, vs, vms = ([np.zeros(n, T) for n in OPT_SIZES] for _ in range(3))
+    prs, mrs, vrs, vmrs = ([x.copy() for x in xs] for xs in (ps, ms, vs, vms))
     for step in range(1, 4):
-        g = rng.standard_normal(OPT_N).astype(T)
+        gs = [rng.standard_normal(n).astype(T) for n in OPT_SIZES]
         bc1, bc2s = 1 - b1**step, math.sqrt(1 - b2**step)
-        kernels("optim").launch(f"adam_{dt}", 2, 64, p, g, m, v, vm if ams else None, OPT_N, D(lr), D(b1), D(b2),
-                                D(eps), D(wd), I(dec), I(maxim), D(bc1), D(bc2s))
-        d = -g if maxim else g.copy()
-        if wd:
-            if dec:
-                pr = pr * T(1 - lr * wd)
-            else:
-                d = d + T(wd) * pr
-        mr = mr + T(1 - b1) * (d - mr)
-        vr = vr * T(b2) + T(1 - b2) * (d * d)
-        if ams:
-            vmr = np.maximum(vmr, vr)
-        den = np.sqrt(vmr if ams else vr) / T(bc2s) + T(eps)
-        pr = pr + T(-(lr / bc1)) * (mr / den)
+        tl = tensor_list(ps, gs, [ms, vs, vms if ams else [None] * 3], [[lr / bc1] * 3, [bc2s] * 3])
+        kernels("optim").launch(f"adam_{dt}", 2, 64, tl, D(lr), D(b1), D(b2), D(eps), D(wd), I(dec), I(maxim))
+        for t, g in enumerate(gs):
+            d = -g if maxim else g.copy()
+            if wd:
+                if dec:
+                    prs[t] = prs[t] * T(1 - lr * wd)
+                else:
+                    d = d + T(wd) * prs[t]
+            mrs[t] = mrs[t] + T(1 - b1) * (d - mrs[t])
+            vrs[t] = vrs[t] * T(b2) + T(1 - b2) * d * d
+            if ams:
+                vmrs[t] = np.maximum(vmrs[t], vrs[t])
+            den = np.sqrt(vmrs[t] if ams else vrs[t]) / T(bc2s) + T(eps)
+            prs[t] = prs[t] - T(lr / bc1) * (mrs[t] / den)
     tol = 1e-6 if dt == "f32" else 1e-14
-    assert_close(p, pr, rtol=tol, atol=1e-7, msg="param")
-    assert_close(m, mr, rtol=tol, atol=1e-8, msg="exp_avg")
+    for t in range(len(ps)):
+        assert_close(ps[t], prs[t], rtol=tol, atol=1e-7, msg="param")
+        assert_close(ms[t], mrs[t], rtol=tol, atol=1e-8, msg="exp_avg")
+
+
+@pytest.mark.parametrize("dt", FLOATS)
+def test_unscale_grad_flags_non_finite_values_across_the_list(kernels, dt):
+    rng = np.random.default_rng(82)
+    T = NP[dt]
+    gs = [(rng.standard_normal(n) * 100).astype(T) for n in OPT_SIZES]
+    want = [(g.astype(np.float64) / 64).astype(T) for g in gs]
+    found = np.zeros(1, np.float32)
+    kernels("optim").launch(f"unscale_grad_{dt}", 2, 64, tensor_list(gs, gs), D(1 / 64), found)
+    assert found[0] == 0
+    for g, w in zip(gs, want):
+        assert_close(g, w, rtol=0, atol=0)
+    gs[2][1030] = np.inf  # the last element of the list
+    kernels("optim").launch(f"unscale_grad_{dt}", 1, 64, tensor_list(gs, gs), D(1.0), found)
+    assert found[0] == 1
 
 
 # -------------------------------------------------------------------------------------------- random

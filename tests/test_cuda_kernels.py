@@ -251,42 +251,8 @@ def test_embedding_gather_scatter_and_bounds():
 
 # ---- optimizers, random ----
 
-def test_sgd_momentum_nesterov_two_steps():
-    n, lr, mom, wd = 10_000, 0.1, 0.9, 0.01
-    p = rng.standard_normal(n).astype(np.float32)
-    buf = np.zeros(n, np.float32)
-    ref_p, ref_buf = p.astype(np.float64), None
-    for step in range(2):
-        g = rng.standard_normal(n).astype(np.float32)
-        K.launch("optim", "sgd_f32", grid(n), BLOCK, p, g, buf, ("i64", n), ("f64", lr), ("f64", mom),
-                 ("f64", 0.0), ("f64", wd), ("i32", 1), ("i32", 0), ("i32", int(step == 0)))
-        d = g + wd * ref_p
-        ref_buf = d if ref_buf is None else mom * ref_buf + d
-        ref_p = ref_p - lr * (d + mom * ref_buf)
-    np.testing.assert_allclose(p, ref_p, rtol=1e-5, atol=1e-6)
-
-
-@pytest.mark.parametrize("decoupled", [0, 1])
-def test_adam_and_adamw_steps(decoupled):
-    n, lr, b1, b2, eps, wd = 5000, 1e-2, 0.9, 0.999, 1e-8, 0.1
-    p = rng.standard_normal(n).astype(np.float32)
-    m, v = np.zeros(n, np.float32), np.zeros(n, np.float32)
-    rp, rm, rv = p.astype(np.float64), np.zeros(n), np.zeros(n)
-    for step in range(1, 4):
-        g = rng.standard_normal(n).astype(np.float32)
-        bc1, bc2s = 1 - b1 ** step, (1 - b2 ** step) ** 0.5
-        K.launch("optim", "adam_f32", grid(n), BLOCK, p, g, m, v, None, ("i64", n), ("f64", lr), ("f64", b1),
-                 ("f64", b2), ("f64", eps), ("f64", wd), ("i32", decoupled), ("i32", 0), ("f64", bc1),
-                 ("f64", bc2s))
-        gg = g.astype(np.float64)
-        if decoupled:
-            rp = rp * (1 - lr * wd)
-        else:
-            gg = gg + wd * rp
-        rm = b1 * rm + (1 - b1) * gg
-        rv = b2 * rv + (1 - b2) * gg * gg
-        rp = rp - lr / bc1 * rm / (np.sqrt(rv) / bc2s + eps)
-    np.testing.assert_allclose(p, rp, rtol=1e-4, atol=1e-5)
+# The optimizer kernels take a struct of device pointers (a tensor list), which numpy buffers cannot
+# fill: tests/test_devices.py checks them on the GPU through torch.optim against the CPU.
 
 
 def test_philox_uniform_and_normal_are_reproducible_and_distributed():

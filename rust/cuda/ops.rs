@@ -5,6 +5,7 @@
 //! the queued kernels first), so coverage grows op by op without changing results.
 
 use super::device::{gpu, DeviceAssert, Gpu};
+use super::optim::TensorList;
 use crate::ops::elementwise::{BinaryOp, UnaryOp};
 use crate::ops::nn::NllRows;
 use crate::ops::reduce::Reduction;
@@ -52,6 +53,7 @@ enum Arg {
     Strides(Box<Strides>),
     Conv(Box<ConvGeo>),
     Pool(Box<PoolGeo>),
+    List(Box<TensorList>),
 }
 
 /// A kernel launch being assembled: arguments in the kernel's parameter order.
@@ -103,6 +105,10 @@ impl Launch {
         self.args.push(Arg::F64(v));
         self
     }
+    pub(super) fn list(mut self, l: TensorList) -> Self {
+        self.args.push(Arg::List(Box::new(l)));
+        self
+    }
     fn strides(mut self, s: Strides) -> Self {
         self.args.push(Arg::Strides(Box::new(s)));
         self
@@ -119,6 +125,7 @@ impl Launch {
                 Arg::Strides(s) => s.as_mut() as *mut Strides as *mut c_void,
                 Arg::Conv(g) => g.as_mut() as *mut ConvGeo as *mut c_void,
                 Arg::Pool(g) => g.as_mut() as *mut PoolGeo as *mut c_void,
+                Arg::List(l) => l.as_mut() as *mut TensorList as *mut c_void,
             })
             .collect();
         // SAFETY: each entry point below passes the arguments its kernel declares (see the

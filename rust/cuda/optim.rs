@@ -1,10 +1,77 @@
 //! Launchers of the fused optimizer updates and GradScaler's unscale (`kernels/optim.cu`): one
-//! kernel per parameter (or gradient), reading the same per-parameter coefficients the host
-//! update (`ops::optim`) reads.
+//! launch per list of up to `TL_MAX` tensors (PyTorch's multi_tensor_apply), reading the same
+//! per-parameter coefficients the host update (`ops::optim`) reads.
 
-use super::ops::{gpu_for, grid_for, suffix, Launch};
+use super::device::Gpu;
+use super::ops::{gpu_for, suffix, Launch};
 use crate::ops::optim::{Moments, Update};
 use crate::tensor::{DType, Result, Tensor};
+
+/// Tensors per launch (`TL_MAX` in optim.cu).
+const TL_MAX: usize = 32;
+/// Elements per block-chunk (`TL_CHUNK` in optim.cu).
+const TL_CHUNK: usize = 4096;
+
+/// The kernels' tensor list (`TensorList` in optim.cu), passed by value: device pointers, element
+/// offsets and per-tensor coefficients.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(super) struct TensorList {
+    p: [u64; TL_MAX],
+    g: [u64; TL_MAX],
+    s: [[u64; TL_MAX]; 3],
+    start: [i64; TL_MAX + 1],
+    c: [[f64; TL_MAX]; 3],
+    count: i32,
+}
+
+const _: () = assert!(std::mem::size_of::<TensorList>() == 2320);
+
+impl TensorList {
+    fn new() -> TensorList {
+        TensorList {
+            p: [0; TL_MAX],
+            g: [0; TL_MAX],
+            s: [[0; TL_MAX]; 3],
+            start: [0; TL_MAX + 1],
+            c: [[0.0; TL_MAX]; 3],
+            count: 0,
+        }
+    }
+    /// Appends one tensor `p` with its gradient, state buffers (None: a null pointer) and coefficients.
+    fn push(&mut self, p: &Tensor, g: Option<&Tensor>, s: [Option<&Tensor>; 3], c: [f64; 3]) {
+        let t = self.count as usize;
+        let ptr = |x: Option<&Tensor>| x.map_or(0, |x| x.device_data_ptr());
+        self.p[t] = p.device_data_ptr();
+        self.g[t] = ptr(g);
+        for k in 0..3 {
+            self.s[k][t] = ptr(s[k]);
+            self.c[k][t] = c[k];
+        }
+        self.start[t + 1] = self.start[t] + p.numel() as i64;
+        self.count += 1;
+    }
+    fn total(&self) -> usize {
+        self.start[self.count as usize] as usize
+    }
+    /// Launches `kernel` (hyper-parameters appended by `scalars`) over the list and empties it.
+    fn flush(
+        &mut self,
+        gpu: &'static Gpu,
+        kernel: &str,
+        scalars: &dyn Fn(Launch) -> Launch,
+    ) -> Result<()> {
+        if self.total() > 0 {
+            let grid = self
+                .total()
+                .div_ceil(TL_CHUNK)
+                .clamp(1, gpu.max_grid() as usize) as u32;
+            scalars(Launch::new(gpu, "optim").list(*self)).run(kernel, grid)?;
+        }
+        *self = TensorList::new();
+        Ok(())
+    }
+}
 
 /// One fused step of `u` for every parameter, as kernels: only when all of them can take it
 /// (a floating dtype, contiguous, state like the parameter, on one GPU), so that none is updated twice.
@@ -15,7 +82,7 @@ pub fn optim_step(
     states: &[Vec<Tensor>],
     coefs: &[Vec<f64>],
 ) -> Result<bool> {
-    let Some(g0) = params.first().and_then(|p| gpu_for(p, "optim")) else {
+    let Some(gpu) = params.first().and_then(|p| gpu_for(p, "optim")) else {
         return Ok(false);
     };
     let fits = |t: &Tensor, p: &Tensor| {
@@ -32,25 +99,61 @@ pub fn optim_step(
     }) {
         return Ok(false);
     }
+    let kernel = format!("{}_{}", name(u), suffix(params[0].dtype).unwrap_or("f32"));
+    let scalars = |l: Launch| hyper(u, l);
+    let mut list = TensorList::new();
     for (((p, g), s), c) in params.iter().zip(grads).zip(states).zip(coefs) {
-        let n = p.numel();
-        if n == 0 {
+        if p.numel() == 0 {
             continue;
         }
-        let (name, launch) = args(u, Launch::new(g0, "optim").tensor(p).tensor(g), s, c, n);
-        let sfx = suffix(p.dtype).unwrap_or("f32");
-        launch.run(&format!("{}_{}", name, sfx), grid_for(g0, n))?;
+        let (bufs, cs) = per_tensor(u, s, c);
+        list.push(p, Some(g), bufs, cs);
+        if list.count as usize == TL_MAX {
+            list.flush(gpu, &kernel, &scalars)?;
+        }
     }
-    Ok(true)
+    list.flush(gpu, &kernel, &scalars).map(|()| true)
 }
 
-/// The rest of one parameter's arguments after `p, g` (see the header of optim.cu), and the
-/// kernel's name without its dtype suffix.
-fn args(u: &Update, launch: Launch, s: &[Tensor], c: &[f64], n: usize) -> (&'static str, Launch) {
-    let buf = |l: Launch, t: Option<&Tensor>| match t {
-        Some(t) => l.tensor(t),
-        None => l.null(),
-    };
+/// The kernel's name, less its dtype suffix.
+fn name(u: &Update) -> &'static str {
+    match u {
+        Update::Sgd { .. } => "sgd",
+        Update::Adam { .. } => "adam",
+        Update::Adagrad { .. } => "adagrad",
+        Update::RmsProp { .. } => "rmsprop",
+        Update::Adadelta { .. } => "adadelta",
+        Update::Adamax { .. } => "adamax",
+        Update::NAdam(_) => "nadam",
+        Update::RAdam(_) => "radam",
+    }
+}
+
+/// One parameter's state buffers and coefficients in the kernel's slots (see the header of optim.cu).
+fn per_tensor<'a>(u: &Update, s: &'a [Tensor], c: &[f64]) -> ([Option<&'a Tensor>; 3], [f64; 3]) {
+    let at = |k: usize| c.get(k).copied().unwrap_or(0.0);
+    match *u {
+        Update::Adam { amsgrad, .. } => (
+            [s.first(), s.get(1), s.get(2).filter(|_| amsgrad)],
+            [at(0), at(1), 0.0],
+        ),
+        Update::RmsProp {
+            momentum, centered, ..
+        } => {
+            // states: [square_avg, (momentum_buffer), (grad_avg)]
+            let mut rest = s[1..].iter();
+            let mom_buf = if momentum > 0.0 { rest.next() } else { None };
+            let grad_avg = if centered { rest.next() } else { None };
+            ([s.first(), mom_buf, grad_avg], [0.0; 3])
+        }
+        // the host takes sqrt(bias_correction2) in f64 too
+        Update::RAdam(_) => ([s.first(), s.get(1), None], [at(0), at(1).sqrt(), at(2)]),
+        _ => ([s.first(), s.get(1), s.get(2)], [at(0), at(1), at(2)]),
+    }
+}
+
+/// The hyper-parameters every tensor of the list shares, after the list (see the header of optim.cu).
+fn hyper(u: &Update, l: Launch) -> Launch {
     // lr, beta1, beta2, eps, weight_decay, decoupled, maximize: the Adam family's shared scalars.
     let moments = |l: Launch, h: &Moments| {
         l.f64(h.lr)
@@ -69,136 +172,79 @@ fn args(u: &Update, launch: Launch, s: &[Tensor], c: &[f64], n: usize) -> (&'sta
             nesterov,
             weight_decay,
             maximize,
-        } => (
-            "sgd",
-            buf(launch, s.first())
-                .i64(n)
-                .f64(lr)
-                .f64(momentum)
-                .f64(dampening)
-                .f64(weight_decay)
-                .flag(nesterov)
-                .flag(maximize)
-                .flag(c[0] != 0.0),
-        ),
-        Update::Adam { ref h, amsgrad } => {
-            // Python passes step_size = lr / bias_correction1; the kernel forms that ratio itself.
-            let bc1 = if h.lr == 0.0 || c[0] == 0.0 {
-                1.0
-            } else {
-                h.lr / c[0]
-            };
-            let l = buf(
-                launch.tensor(&s[0]).tensor(&s[1]),
-                s.get(2).filter(|_| amsgrad),
-            );
-            ("adam", moments(l.i64(n), h).f64(bc1).f64(c[1]))
-        }
+        } => l
+            .f64(lr)
+            .f64(momentum)
+            .f64(dampening)
+            .f64(weight_decay)
+            .flag(nesterov)
+            .flag(maximize),
+        Update::Adam { ref h, .. } | Update::NAdam(ref h) | Update::RAdam(ref h) => moments(l, h),
         Update::Adagrad {
             eps,
             weight_decay,
             maximize,
-        } => (
-            "adagrad",
-            launch
-                .tensor(&s[0])
-                .i64(n)
-                .f64(c[0])
-                .f64(eps)
-                .f64(weight_decay)
-                .flag(maximize),
-        ),
+        } => l.f64(eps).f64(weight_decay).flag(maximize),
         Update::RmsProp {
             lr,
             alpha,
             eps,
             weight_decay,
             momentum,
-            centered,
             maximize,
-        } => {
-            // states: [square_avg, (momentum_buffer), (grad_avg)]
-            let mut rest = s[1..].iter();
-            let mom_buf = if momentum > 0.0 { rest.next() } else { None };
-            let grad_avg = if centered { rest.next() } else { None };
-            let l = buf(buf(launch.tensor(&s[0]), mom_buf), grad_avg);
-            (
-                "rmsprop",
-                l.i64(n)
-                    .f64(lr)
-                    .f64(alpha)
-                    .f64(eps)
-                    .f64(weight_decay)
-                    .f64(momentum)
-                    .flag(maximize),
-            )
-        }
+            ..
+        } => l
+            .f64(lr)
+            .f64(alpha)
+            .f64(eps)
+            .f64(weight_decay)
+            .f64(momentum)
+            .flag(maximize),
         Update::Adadelta {
             lr,
             rho,
             eps,
             weight_decay,
             maximize,
-        } => (
-            "adadelta",
-            launch
-                .tensor(&s[0])
-                .tensor(&s[1])
-                .i64(n)
-                .f64(lr)
-                .f64(rho)
-                .f64(eps)
-                .f64(weight_decay)
-                .flag(maximize),
-        ),
+        } => l.f64(lr).f64(rho).f64(eps).f64(weight_decay).flag(maximize),
         Update::Adamax {
             beta1,
             beta2,
             eps,
             weight_decay,
             maximize,
-        } => (
-            "adamax",
-            launch
-                .tensor(&s[0])
-                .tensor(&s[1])
-                .i64(n)
-                .f64(c[0])
-                .f64(beta1)
-                .f64(beta2)
-                .f64(eps)
-                .f64(weight_decay)
-                .flag(maximize),
-        ),
-        Update::NAdam(ref h) | Update::RAdam(ref h) => {
-            let name = if matches!(u, Update::NAdam(_)) {
-                "nadam"
-            } else {
-                "radam"
-            };
-            let l = moments(launch.tensor(&s[0]).tensor(&s[1]).i64(n), h);
-            (name, l.f64(c[0]).f64(c[1]).f64(c[2]))
-        }
+        } => l
+            .f64(beta1)
+            .f64(beta2)
+            .f64(eps)
+            .f64(weight_decay)
+            .flag(maximize),
     }
 }
 
-/// GradScaler's unscale (`ops::grad_scale`): one kernel per gradient, every one a contiguous
-/// floating tensor on found_inf's device (checked by the caller).
+/// GradScaler's unscale (`ops::grad_scale`): one launch per list of gradients of one dtype, every
+/// one a contiguous floating tensor on found_inf's device (checked by the caller).
 pub fn unscale_grads(grads: &[Tensor], found_inf: &Tensor, inv_scale: f64) -> Result<bool> {
-    let Some(g0) = gpu_for(found_inf, "optim") else {
+    let Some(gpu) = gpu_for(found_inf, "optim") else {
         return Ok(false);
     };
-    for g in grads.iter().filter(|g| g.numel() > 0) {
-        let n = g.numel();
-        Launch::new(g0, "optim")
-            .tensor(g)
-            .i64(n)
-            .f64(inv_scale)
-            .tensor(found_inf)
-            .run(
-                &format!("unscale_grad_{}", suffix(g.dtype).unwrap_or("f32")),
-                grid_for(g0, n),
-            )?;
+    let scalars = |l: Launch| l.f64(inv_scale).tensor(found_inf);
+    let mut dtypes: Vec<DType> = Vec::new();
+    for g in grads {
+        if !dtypes.contains(&g.dtype) {
+            dtypes.push(g.dtype);
+        }
+    }
+    for dt in dtypes {
+        let kernel = format!("unscale_grad_{}", suffix(dt).unwrap_or("f32"));
+        let mut list = TensorList::new();
+        for g in grads.iter().filter(|g| g.dtype == dt && g.numel() > 0) {
+            list.push(g, None, [None; 3], [0.0; 3]);
+            if list.count as usize == TL_MAX {
+                list.flush(gpu, &kernel, &scalars)?;
+            }
+        }
+        list.flush(gpu, &kernel, &scalars)?;
     }
     Ok(true)
 }
