@@ -8,6 +8,7 @@ command runs this file that way). Without either they are skipped; the CPU cases
 from __future__ import annotations
 
 import copy
+import math
 import pickle
 from collections.abc import Callable
 from pathlib import Path
@@ -1062,3 +1063,54 @@ def test_cuda_autocast_and_scaler_on_the_device() -> None:
     scaler.update()
     assert scaler.get_scale() == 256.0
     assert not np.array_equal(lin_d.weight.detach().cpu().numpy(), before.numpy())
+
+
+@needs_cuda
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16, torch.float64], ids=str)
+@pytest.mark.parametrize("ord", [1.0, 2.0, float("inf")])
+def test_foreach_norm_is_two_launches_per_32_tensors(dtype: torch.dtype, ord: float, kernels_only: None) -> None:
+    """Tensors longer than a chunk (4096), an empty one and a NaN in one: norms as on the CPU."""
+    rng = np.random.default_rng(9)
+    sizes = [5000, 0, 3, 9000, 1] + [11] * 35  # 40 tensors: two lists
+    cpu = [torch.tensor(rng.standard_normal(n)).to(dtype) for n in sizes]
+    cpu[3][4500] = float("nan")
+    dev = [t.to("cuda") for t in cpu]
+    touched = torch._C._cuda_host_accesses(0)
+    got = []
+    assert launches(lambda: got.extend(torch._foreach_norm(dev, ord))) == 4
+    assert torch._C._cuda_host_accesses(0) == touched
+    for i, (g, t) in enumerate(zip(got, cpu)):
+        assert g.device == CUDA0 and g.dtype == dtype and g.dim() == 0
+        want = 0.0 if t.numel() == 0 else float(t.norm(ord))  # the CPU raises for inf of an empty tensor
+        tol = {torch.float16: 1e-3, torch.bfloat16: 8e-3}.get(dtype, 1e-5)
+        np.testing.assert_allclose(float(g), want, rtol=tol, err_msg=f"tensor {i}")
+    assert math.isnan(float(got[3]))
+
+
+@needs_cuda
+def test_foreach_mul_by_a_device_scalar_is_one_launch(kernels_only: None) -> None:
+    cpu = [rand(5000), rand(3), torch.zeros(0), rand(4, 4)]
+    dev = [t.to("cuda") for t in cpu]
+    factor = torch.tensor(0.25).to("cuda")
+    touched = torch._C._cuda_host_accesses(0)
+    assert launches(lambda: torch._foreach_mul_(dev, factor)) == 1
+    assert torch._C._cuda_host_accesses(0) == touched
+    for d, c in zip(dev, cpu):
+        np.testing.assert_array_equal(d.cpu().numpy(), (c * 0.25).numpy())
+
+
+@needs_cuda
+def test_clip_grad_norm_on_the_device_launches_per_list_not_per_gradient(kernels_only: None) -> None:
+    torch.manual_seed(0)
+    cpu_model = nn.Sequential(*[nn.Linear(8, 8) for _ in range(17)])  # 34 gradients
+    gpu_model = copy.deepcopy(cpu_model).to("cuda")
+    x = rand(4, 8)
+    cpu_model(x).sum().backward()
+    gpu_model(x.to("cuda")).sum().backward()
+    norms = [nn.utils.clip_grad_norm_(cpu_model.parameters(), 0.5)]
+    touched = torch._C._cuda_host_accesses(0)
+    n = launches(lambda: norms.append(nn.utils.clip_grad_norm_(gpu_model.parameters(), 0.5)))
+    assert n <= 16 and torch._C._cuda_host_accesses(0) == touched  # 212 launches for 34 gradients before
+    np.testing.assert_allclose(float(norms[1]), float(norms[0]), rtol=1e-5)
+    for p, q in zip(cpu_model.parameters(), gpu_model.parameters()):
+        np.testing.assert_allclose(q.grad.cpu().numpy(), p.grad.numpy(), rtol=1e-5, atol=1e-7)

@@ -86,6 +86,7 @@ globals().update(_LEGACY)
 from . import amp, autograd, backends, cuda
 from .amp import autocast
 from .amp.grad_scaler import _amp_foreach_non_finite_check_and_unscale_
+from ._foreach import _foreach_mul_, _foreach_norm
 from .amp.autocast_mode import (
     get_autocast_cpu_dtype,
     get_autocast_dtype,

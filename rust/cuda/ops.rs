@@ -85,7 +85,7 @@ impl Launch {
             .push(Arg::Ptr(self.gpu.assert_flag(site).unwrap_or(0)));
         self
     }
-    fn i32(mut self, v: i32) -> Self {
+    pub(super) fn i32(mut self, v: i32) -> Self {
         self.args.push(Arg::I32(v));
         self
     }

@@ -248,3 +248,82 @@ pub fn unscale_grads(grads: &[Tensor], found_inf: &Tensor, inv_scale: f64) -> Re
     }
     Ok(true)
 }
+
+/// `torch._foreach_norm` of contiguous floating `ts` of one dtype on one GPU, for ord 1, 2 and
+/// inf: a 1-D tensor of their norms in their dtype, in two launches per list. None for other orders.
+pub fn tensor_norms(ts: &[Tensor], ord: f64) -> Result<Option<Tensor>> {
+    let Some(gpu) = ts.first().and_then(|t| gpu_for(t, "optim")) else {
+        return Ok(None);
+    };
+    let code: i32 = match ord {
+        1.0 => 1,
+        2.0 => 2,
+        f64::INFINITY => -1,
+        _ => return Ok(None),
+    };
+    let (dt, device) = (ts[0].dtype, ts[0].device());
+    if !dt.is_float() || ts.iter().any(|t| t.dtype != dt || !t.is_contiguous()) {
+        return Ok(None);
+    }
+    let Some(sfx) = suffix(dt) else {
+        return Ok(None);
+    };
+    let acc = if dt == DType::F64 {
+        DType::F64
+    } else {
+        DType::F32
+    };
+    let out = Tensor::empty(&[ts.len()], dt, device)?;
+    for (k, group) in ts.chunks(TL_MAX).enumerate() {
+        let mut list = TensorList::new();
+        group
+            .iter()
+            .for_each(|t| list.push(t, None, [None; 3], [0.0; 3]));
+        let chunks: usize = group.iter().map(|t| t.numel().div_ceil(TL_CHUNK)).sum();
+        // freed at once: the stream orders a later user of the block after these kernels
+        let partial = Tensor::empty(&[chunks.max(1)], acc, device)?;
+        let grid = chunks.clamp(1, gpu.max_grid() as usize) as u32;
+        Launch::new(gpu, "optim")
+            .list(list)
+            .i32(code)
+            .tensor(&partial)
+            .run(&format!("tensor_norms_partial_{}", sfx), grid)?;
+        let out_k = out.narrow(0, (k * TL_MAX) as i64, group.len() as i64)?;
+        Launch::new(gpu, "optim")
+            .list(list)
+            .i32(code)
+            .tensor(&partial)
+            .tensor(&out_k)
+            .run(&format!("tensor_norms_finish_{}", sfx), group.len() as u32)?;
+    }
+    Ok(Some(out))
+}
+
+/// `x *= factor` for contiguous floating `ts` of one dtype on `factor`'s GPU, `factor` a
+/// one-element tensor of that dtype there: one launch per list. False where that does not hold.
+pub fn scale_by(ts: &[Tensor], factor: &Tensor) -> Result<bool> {
+    let Some(gpu) = gpu_for(factor, "optim") else {
+        return Ok(false);
+    };
+    let dt = factor.dtype;
+    let Some(sfx) = suffix(dt).filter(|_| dt.is_float() && factor.numel() == 1) else {
+        return Ok(false);
+    };
+    if ts
+        .iter()
+        .any(|t| t.dtype != dt || !t.is_contiguous() || t.device() != factor.device())
+    {
+        return Ok(false);
+    }
+    let kernel = format!("scale_by_{}", sfx);
+    let scalars = |l: Launch| l.tensor(factor);
+    let mut list = TensorList::new();
+    for t in ts.iter().filter(|t| t.numel() > 0) {
+        list.push(t, None, [None; 3], [0.0; 3]);
+        if list.count as usize == TL_MAX {
+            list.flush(gpu, &kernel, &scalars)?;
+        }
+    }
+    list.flush(gpu, &kernel, &scalars)?;
+    Ok(true)
+}

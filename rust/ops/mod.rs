@@ -17,6 +17,7 @@ pub mod arith;
 pub mod autocast;
 pub mod conv;
 pub mod elementwise;
+pub mod foreach;
 pub mod grad_scale;
 pub mod index;
 pub mod iter;

@@ -1,7 +1,8 @@
 //! Binding of the fused optimizer update (`ferrotorch._C._optim_update`), called from `optim`.
 
 use super::guard_nogil;
-use super::tensor::tensor_arg;
+use super::tensor::{tensor_arg, wrap};
+use crate::ops::foreach::{foreach_norms, foreach_scale_};
 use crate::ops::grad_scale::unscale_grads;
 use crate::ops::optim::{fused_update, Moments, Update};
 use crate::Tensor;
@@ -93,6 +94,11 @@ fn tensors(v: &[Bound<'_, PyAny>]) -> PyResult<Vec<Tensor>> {
     v.iter().map(tensor_arg).collect()
 }
 
+/// Whether a call over `ts` is worth releasing the GIL for.
+fn is_big(ts: &[Tensor]) -> bool {
+    ts.iter().map(|t| t.numel()).sum::<usize>() >= crate::ops::iter::PAR_THRESHOLD
+}
+
 /// Updates every parameter of one group in place (see `ops::optim`).
 #[pyfunction]
 fn _optim_update(
@@ -107,8 +113,7 @@ fn _optim_update(
     let u = parse(kind, hyper)?;
     let (p, g) = (tensors(&params)?, tensors(&grads)?);
     let s: Vec<Vec<Tensor>> = states.iter().map(|v| tensors(v)).collect::<PyResult<_>>()?;
-    let big = p.iter().map(|t| t.numel()).sum::<usize>() >= crate::ops::iter::PAR_THRESHOLD;
-    guard_nogil(py, big, || fused_update(&u, &p, &g, &s, &coefs))
+    guard_nogil(py, is_big(&p), || fused_update(&u, &p, &g, &s, &coefs))
 }
 
 /// GradScaler's unscale of every gradient in place, flagging an inf/NaN in `found_inf`.
@@ -120,11 +125,31 @@ fn _amp_foreach_non_finite_check_and_unscale_(
     inv_scale: f64,
 ) -> PyResult<()> {
     let (g, found) = (tensors(&grads)?, tensor_arg(found_inf)?);
-    let big = g.iter().map(|t| t.numel()).sum::<usize>() >= crate::ops::iter::PAR_THRESHOLD;
-    guard_nogil(py, big, || unscale_grads(&g, &found, inv_scale))
+    guard_nogil(py, is_big(&g), || unscale_grads(&g, &found, inv_scale))
+}
+
+/// The norm of each tensor as a 1-D tensor (`torch._foreach_norm` stacks nothing more).
+#[pyfunction]
+fn _foreach_norms(py: Python<'_>, list: Vec<Bound<'_, PyAny>>, ord: f64) -> PyResult<Py<PyAny>> {
+    let ts = tensors(&list)?;
+    let norms = guard_nogil(py, is_big(&ts), || foreach_norms(&ts, ord))?;
+    wrap(py, norms)
+}
+
+/// Every tensor times a one-element tensor, in place (`torch._foreach_mul_`).
+#[pyfunction]
+fn _foreach_scale_(
+    py: Python<'_>,
+    list: Vec<Bound<'_, PyAny>>,
+    factor: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    let (ts, f) = (tensors(&list)?, tensor_arg(factor)?);
+    guard_nogil(py, is_big(&ts), || foreach_scale_(&ts, &f))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(_foreach_norms, m)?)?;
+    m.add_function(wrap_pyfunction!(_foreach_scale_, m)?)?;
     m.add_function(wrap_pyfunction!(_optim_update, m)?)?;
     m.add_function(wrap_pyfunction!(
         _amp_foreach_non_finite_check_and_unscale_,

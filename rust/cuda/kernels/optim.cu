@@ -1,4 +1,5 @@
-// Fused optimizer steps and GradScaler's unscale over a list of up to TL_MAX contiguous tensors
+// Fused optimizer steps, GradScaler's unscale and the per-tensor norms and scaling of
+// clip_grad_norm_ over a list of up to TL_MAX contiguous tensors
 // (f32, f64, f16 or bf16) in one launch, as PyTorch's multi_tensor_apply: the elements of the
 // list, end to end, are cut into chunks of TL_CHUNK and each block takes chunks in turn. Launch
 // with any blockDim.x and any grid (ceil(total / TL_CHUNK) blocks covers every chunk once).
@@ -39,6 +40,16 @@
 //   unscale_grad_<dt>(l, double inv_scale, float* found_inf)    p[t] the gradients
 //       g *= inv_scale in place (halves in f32); *found_inf = 1 where g held an inf or NaN (tested
 //       before the multiply, as PyTorch's _amp_foreach_non_finite_check_and_unscale_).
+//   scale_by_<dt>(l, const T* factor)                            p[t] the tensors
+//       x *= *factor in place (halves in f32), as torch._foreach_mul_ with a device scalar.
+//
+// Per-tensor norms (torch._foreach_norm), in two launches that chunk each tensor on its own:
+//   tensor_norms_partial_<dt>(l, int ord, A* partial)   any grid
+//       partial[k] = the sum of |x| (ord 1), of x² (ord 2) or the max of |x| (ord -1: inf) over
+//       chunk k, chunks numbered tensor after tensor (ceil(n_t / TL_CHUNK) each); A is f64 for
+//       f64 tensors, else f32.
+//   tensor_norms_finish_<dt>(l, int ord, const A* partial, T* out)   any grid
+//       out[t] = the norm of tensor t (0 for an empty one), folding its chunks in order.
 
 #define TL_MAX 32
 #define TL_CHUNK 4096
@@ -272,6 +283,61 @@ template <class T> __device__ __forceinline__ void unscale_grad(const TensorList
     if (bad) *found_inf = 1.0f;  // every writer stores the same value: no atomic needed
 }
 
+template <class T> __device__ __forceinline__ void scale_by(const TensorList& l, const T* factor) {
+    typedef typename Compute<T>::type C;
+    const C f = to_compute(*factor);
+    for_each_element(l, [&](int t, i64 i) {
+        T* x = BUF(l.p);
+        ST(x, LD(x) * f);
+    });
+}
+
+__device__ __forceinline__ i64 chunks_of(const TensorList& l, int t) {
+    return (l.start[t + 1] - l.start[t] + TL_CHUNK - 1) / TL_CHUNK;
+}
+
+// ord 1 and 2 sum, ord -1 (inf) takes the max (NaN propagates).
+template <class A> __device__ __forceinline__ A norm_fold(int ord, A acc, A v) {
+    return ord == 2 ? acc + v * v : ord == 1 ? acc + abs_t(v) : max_nan(acc, abs_t(v));
+}
+template <class A> __device__ __forceinline__ A norm_block(int ord, A acc) {
+    return ord < 0 ? block_reduce(acc, MaxOp()) : block_sum(acc);
+}
+
+template <class T>
+__device__ __forceinline__ void tensor_norms_partial(const TensorList& l, int ord, typename Acc<T>::type* partial) {
+    typedef typename Acc<T>::type A;
+    i64 nchunks = 0;
+    for (int t = 0; t < l.count; ++t) nchunks += chunks_of(l, t);
+    for (i64 c = blockIdx.x; c < nchunks; c += gridDim.x) {  // uniform over the block: no thread skips a barrier
+        int t = 0;
+        i64 first = 0;
+        while (c >= first + chunks_of(l, t)) first += chunks_of(l, t++);
+        const T* x = BUF(l.p);
+        const i64 n = l.start[t + 1] - l.start[t], lo = (c - first) * TL_CHUNK;
+        const i64 hi = lo + TL_CHUNK < n ? lo + TL_CHUNK : n;
+        A acc = (A)0;
+        for (i64 i = lo + threadIdx.x; i < hi; i += blockDim.x) acc = norm_fold(ord, acc, (A)to_compute(x[i]));
+        acc = norm_block(ord, acc);
+        if (threadIdx.x == 0) partial[c] = acc;
+    }
+}
+
+template <class T>
+__device__ __forceinline__ void tensor_norms_finish(const TensorList& l, int ord, const typename Acc<T>::type* partial,
+                                                    T* out) {
+    typedef typename Acc<T>::type A;
+    for (int t = blockIdx.x; t < l.count; t += gridDim.x) {
+        i64 first = 0;
+        for (int k = 0; k < t; ++k) first += chunks_of(l, k);
+        A acc = (A)0;
+        for (i64 c = threadIdx.x; c < chunks_of(l, t); c += blockDim.x)
+            acc = ord < 0 ? max_nan(acc, partial[first + c]) : acc + partial[first + c];
+        acc = norm_block(ord, acc);
+        if (threadIdx.x == 0) out[t] = from_compute<T>((typename Compute<T>::type)(ord == 2 ? sqrt_t(acc) : acc));
+    }
+}
+
 #define ADAM_ARGS double lr, double beta1, double beta2, double eps, double weight_decay, int decoupled, int maximize
 #define OPTIM_KERNELS(T)                                                                                      \
     extern "C" __global__ void sgd_##T(TensorList l, double lr, double momentum, double dampening,            \
@@ -304,6 +370,14 @@ template <class T> __device__ __forceinline__ void unscale_grad(const TensorList
     }                                                                                                         \
     extern "C" __global__ void unscale_grad_##T(TensorList l, double inv_scale, float* found_inf) {           \
         unscale_grad<T>(l, inv_scale, found_inf);                                                             \
+    }                                                                                                         \
+    extern "C" __global__ void scale_by_##T(TensorList l, const T* factor) { scale_by<T>(l, factor); }        \
+    extern "C" __global__ void tensor_norms_partial_##T(TensorList l, int ord, Acc<T>::type* partial) {       \
+        tensor_norms_partial<T>(l, ord, partial);                                                             \
+    }                                                                                                         \
+    extern "C" __global__ void tensor_norms_finish_##T(TensorList l, int ord, const Acc<T>::type* partial,    \
+                                                       T* out) {                                              \
+        tensor_norms_finish<T>(l, ord, partial, out);                                                         \
     }
 
 OPTIM_KERNELS(f32)

@@ -1,0 +1,64 @@
+//! `torch._foreach_norm` and `torch._foreach_mul_` by a one-element tensor: what clip_grad_norm_
+//! runs over every gradient. On a GPU each is one or two launches per list of up to 32 tensors
+//! (the tensor-list kernels of `cuda::optim`) instead of several launches per tensor; elsewhere
+//! they compose the per-tensor ops.
+
+use super::elementwise::{BinaryOp, Operand};
+use crate::tensor::{Device, Result, Tensor};
+
+/// The `ord` norm of each of `ts` (floating, one dtype, one device) as a 1-D tensor.
+pub fn foreach_norms(ts: &[Tensor], ord: f64) -> Result<Tensor> {
+    let Some(first) = ts.first() else {
+        crate::bail!(
+            Runtime,
+            "_foreach_norm: tensor list must have at least one tensor."
+        );
+    };
+    Device::same(&ts.iter().collect::<Vec<_>>())?;
+    if let Some(t) = ts.iter().find(|t| t.dtype != first.dtype) {
+        crate::bail!(
+            Runtime,
+            "_foreach_norm: all tensors must share a dtype, got {} and {}",
+            first.dtype.name(),
+            t.dtype.name()
+        );
+    }
+    if !first.dtype.is_float() {
+        crate::bail!(
+            Runtime,
+            "linalg.vector_norm: Expected a floating point or complex tensor as input. Got {}",
+            super::dtype_title(first.dtype)
+        );
+    }
+    #[cfg(feature = "cuda")]
+    if first.device().is_cuda() {
+        if let Some(norms) = crate::cuda::optim::tensor_norms(ts, ord)? {
+            return Ok(norms);
+        }
+    }
+    let norms = ts
+        .iter()
+        .map(|t| t.norm(ord, None, false))
+        .collect::<Result<Vec<_>>>()?;
+    Tensor::stack(&norms, 0)
+}
+
+/// `t *= factor` for each of `ts`, in place; `factor` holds one element.
+pub fn foreach_scale_(ts: &[Tensor], factor: &Tensor) -> Result<()> {
+    if factor.numel() != 1 {
+        crate::bail!(
+            Runtime,
+            "_foreach_mul_: the scalar tensor must hold one element, got shape {:?}",
+            factor.shape()
+        );
+    }
+    let took = kernel_took!(factor, crate::cuda::optim::scale_by(ts, factor));
+    if took {
+        ts.iter().for_each(|t| t.bump_version());
+        return Ok(());
+    }
+    for t in ts {
+        t.clone().binary_(Operand::T(factor), BinaryOp::Mul)?;
+    }
+    Ok(())
+}
