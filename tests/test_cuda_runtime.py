@@ -119,7 +119,7 @@ EXPECTED = {
     "norm": ["layer_norm_rows_f32", "layer_norm_backward_rows_f32"],
     "loss": ["nll_rows_f32", "cross_entropy_backward_rows_f32"],
     "embedding": ["embedding_f32", "embedding_backward_f32"],
-    "optim": ["sgd_f32", "adam_f32", "tensor_norms_partial_f16", "tensor_norms_finish_bf16", "scale_by_f64", "adagrad_f16", "rmsprop_bf16", "adadelta_f64", "adamax_f32", "nadam_bf16", "radam_f16", "sgd_bf16", "unscale_grad_f32", "unscale_grad_f64", "unscale_grad_f16", "unscale_grad_bf16"],
+    "optim": ["sgd_f32", "adam_f32", "foreach_apply_bf16", "tensor_norms_partial_f16", "tensor_norms_finish_bf16", "scale_by_f64", "adagrad_f16", "rmsprop_bf16", "adadelta_f64", "adamax_f32", "nadam_bf16", "radam_f16", "sgd_bf16", "unscale_grad_f32", "unscale_grad_f64", "unscale_grad_f16", "unscale_grad_bf16"],
     "random": ["uniform_f32", "normal_f32", "uniform_f16", "normal_bf16", "randint_i64"],
     "conv": ["im2col_f32", "col2im_bf16"],
     "pool": ["max_pool2d_f32", "max_pool2d_backward_f64"],

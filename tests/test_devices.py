@@ -1114,3 +1114,64 @@ def test_clip_grad_norm_on_the_device_launches_per_list_not_per_gradient(kernels
     np.testing.assert_allclose(float(norms[1]), float(norms[0]), rtol=1e-5)
     for p, q in zip(cpu_model.parameters(), gpu_model.parameters()):
         np.testing.assert_allclose(q.grad.cpu().numpy(), p.grad.numpy(), rtol=1e-5, atol=1e-7)
+
+
+@needs_cuda
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16], ids=str)
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda xs, ys: torch._foreach_add_(xs, ys, alpha=0.5),
+        lambda xs, ys: torch._foreach_add_(xs, 2.5),
+        lambda xs, ys: torch._foreach_mul_(xs, ys),
+        lambda xs, ys: torch._foreach_mul_(xs, -3),
+        lambda xs, ys: torch._foreach_lerp_(xs, ys, 0.1),  # an EMA update
+        lambda xs, ys: torch._foreach_lerp_(xs, ys, 0.9),
+        lambda xs, ys: torch._foreach_copy_(xs, ys),
+        lambda xs, ys: torch._foreach_zero_(xs),
+    ],
+)
+def test_inplace_foreach_ops_are_a_launch_per_32_tensors(dtype: torch.dtype, call: Callable, kernels_only: None) -> None:
+    rng = np.random.default_rng(12)
+    sizes = [5000, 0, 3, 9000] + [6] * 36  # 39 tensors with elements: two lists
+    cpu_x = [torch.tensor(rng.standard_normal(n)).to(dtype) for n in sizes]
+    cpu_y = [torch.tensor(rng.standard_normal(n)).to(dtype) for n in sizes]
+    dev_x, dev_y = [t.to("cuda") for t in cpu_x], [t.to("cuda") for t in cpu_y]
+    touched = torch._C._cuda_host_accesses(0)
+    assert launches(lambda: call(dev_x, dev_y)) == 2
+    assert torch._C._cuda_host_accesses(0) == touched
+    # the kernels compute halves in f32 and round once, as PyTorch's do
+    ref_x = [t.float() for t in cpu_x]
+    call(ref_x, [t.float() for t in cpu_y])
+    tol = 1e-3 if dtype == torch.float16 else 1e-6  # a GPU may fuse the multiply-add
+    for d, r in zip(dev_x, ref_x):
+        assert d.device == CUDA0 and d.dtype == dtype
+        np.testing.assert_allclose(d.cpu().float().numpy(), r.to(dtype).float().numpy(), rtol=tol, atol=tol)
+
+
+@needs_cuda
+def test_foreach_ops_fall_back_per_tensor_where_kernels_do_not_apply(kernels_only: None) -> None:
+    """A transposed view, a broadcast operand, an integer tensor and a CPU/GPU mix give the per-tensor results."""
+    a, b = rand(3, 4), rand(4, 3)
+    ints = torch.arange(6)
+    dev = [a.to("cuda").t(), ints.to("cuda"), b.to("cuda")]
+    others = [b.to("cuda"), torch.ones(6, dtype=torch.int64).to("cuda"), torch.ones(3).to("cuda")]  # broadcast row
+    torch._foreach_add_(dev, others)
+    np.testing.assert_allclose(dev[0].cpu().numpy(), (a.t() + b).numpy(), rtol=1e-6)
+    assert dev[1].cpu().tolist() == [1, 2, 3, 4, 5, 6]
+    np.testing.assert_allclose(dev[2].cpu().numpy(), (b + 1).numpy(), rtol=1e-6)
+    mixed = [rand(2), rand(2).to("cuda")]
+    want = [mixed[0] * 2, (mixed[1] * 2).cpu()]
+    torch._foreach_mul_(mixed, 2.0)
+    assert mixed[1].device == CUDA0
+    for m, w in zip(mixed, want):
+        np.testing.assert_allclose(m.cpu().numpy(), w.numpy(), rtol=1e-6)
+
+
+@needs_cuda
+def test_zero_grad_set_to_none_false_is_a_launch_per_32_gradients(kernels_only: None) -> None:
+    model = nn.Sequential(*[nn.Linear(4, 4) for _ in range(17)]).to("cuda")  # 34 gradients
+    model(rand(2, 4).to("cuda")).sum().backward()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    assert launches(lambda: opt.zero_grad(set_to_none=False)) == 2
+    assert all(float(p.grad.abs().sum()) == 0.0 for p in model.parameters())

@@ -75,3 +75,86 @@ def test_clip_grad_norm_mixes_dtypes_like_one_vector() -> None:
     np.testing.assert_allclose(float(total), np.linalg.norm(flat), rtol=1e-3)
     clipped = np.concatenate([p.grad.double().numpy().ravel() for p in ps])
     np.testing.assert_allclose(np.linalg.norm(clipped), 1.0, rtol=2e-3)
+
+
+def _pair() -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    rng = np.random.default_rng(6)
+    xs = [torch.tensor(rng.standard_normal(s).astype(np.float32)) for s in ((3, 4), (5,), (0,))]
+    ys = [torch.tensor(rng.standard_normal(s).astype(np.float32)) for s in ((3, 4), (5,), (0,))]
+    return xs, ys
+
+
+@pytest.mark.parametrize(
+    "call, ref",
+    [
+        (lambda xs, ys: torch._foreach_add_(xs, ys, alpha=0.5), lambda x, y: x + 0.5 * y),
+        (lambda xs, ys: torch._foreach_add_(xs, 2.5), lambda x, y: x + 2.5),
+        (lambda xs, ys: torch._foreach_add_(xs, [1.0, 2.0, 3.0]), None),
+        (lambda xs, ys: torch._foreach_sub_(xs, ys, alpha=2), lambda x, y: x - 2 * y),
+        (lambda xs, ys: torch._foreach_sub_(xs, 1.5), lambda x, y: x - 1.5),
+        (lambda xs, ys: torch._foreach_mul_(xs, ys), lambda x, y: x * y),
+        (lambda xs, ys: torch._foreach_mul_(xs, 3), lambda x, y: x * 3),
+        (lambda xs, ys: torch._foreach_lerp_(xs, ys, 0.25), lambda x, y: x + 0.25 * (y - x)),
+        (lambda xs, ys: torch._foreach_lerp_(xs, ys, 0.75), lambda x, y: y - (y - x) * 0.25),
+        (lambda xs, ys: torch._foreach_copy_(xs, ys), lambda x, y: y),
+        (lambda xs, ys: torch._foreach_zero_(xs), lambda x, y: np.zeros_like(x)),
+        (lambda xs, ys: torch._foreach_addcmul_(xs, ys, ys, value=0.5), lambda x, y: x + 0.5 * y * y),
+        (lambda xs, ys: torch._foreach_div_(xs, 4.0), lambda x, y: x / 4),
+    ],
+)
+def test_inplace_foreach_ops_match_numpy(call, ref) -> None:
+    xs, ys = _pair()
+    before = [x.numpy().copy() for x in xs]
+    assert call(xs, ys) is None
+    if ref is None:  # a list of numbers, one per tensor
+        ref_values = [b + s for b, s in zip(before, (1.0, 2.0, 3.0))]
+    else:
+        ref_values = [ref(b, y.numpy()) for b, y in zip(before, ys)]
+    for x, want in zip(xs, ref_values):
+        assert x.dtype == torch.float32
+        np.testing.assert_allclose(x.numpy(), want.astype(np.float32), rtol=1e-6, atol=1e-7)
+
+
+def test_out_of_place_foreach_ops_leave_inputs_alone() -> None:
+    xs, ys = _pair()
+    before = [x.numpy().copy() for x in xs]
+    out = torch._foreach_add(xs, ys, alpha=2)
+    for o, b, y in zip(out, before, ys):
+        np.testing.assert_allclose(o.numpy(), b + 2 * y.numpy(), rtol=1e-6)
+    for s, b in zip(torch._foreach_sqrt([x.abs() for x in xs]), before):
+        np.testing.assert_allclose(s.numpy(), np.sqrt(np.abs(b)), rtol=1e-6)
+    for x, b in zip(xs, before):
+        np.testing.assert_array_equal(x.numpy(), b)
+
+
+def test_foreach_errors_are_pytorchs() -> None:
+    xs, ys = _pair()
+    with pytest.raises(RuntimeError, match="same number of tensors, got 3 and 2"):
+        torch._foreach_add_(xs, ys[:2])
+    with pytest.raises(RuntimeError, match="result type Float can't be cast to the desired output type Long"):
+        torch._foreach_add_([torch.arange(3)], 0.5)
+    with pytest.raises(RuntimeError):  # shapes that do not broadcast
+        torch._foreach_mul_([torch.ones(3)], [torch.ones(4)])
+    leaf = torch.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        torch._foreach_add_([leaf], 1.0)
+
+
+def test_foreach_ops_record_autograd_like_the_per_tensor_ops() -> None:
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    (y,) = torch._foreach_mul([x], 3.0)
+    z = y.clone()
+    torch._foreach_lerp_([z], [torch.zeros(2)], 0.5)
+    z.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [1.5, 1.5])
+
+
+def test_zero_grad_without_none_zeroes_through_foreach() -> None:
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    model(torch.ones(1, 3)).sum().backward()
+    opt.zero_grad(set_to_none=False)
+    assert all(p.grad is not None and not p.grad.any() for p in model.parameters())
+    model(torch.ones(1, 3)).sum().backward()
+    model.zero_grad(set_to_none=False)
+    assert all(p.grad is not None and not p.grad.any() for p in model.parameters())

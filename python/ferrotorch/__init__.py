@@ -86,7 +86,9 @@ globals().update(_LEGACY)
 from . import amp, autograd, backends, cuda
 from .amp import autocast
 from .amp.grad_scaler import _amp_foreach_non_finite_check_and_unscale_
-from ._foreach import _foreach_mul_, _foreach_norm
+from ._foreach import FOREACH as _FOREACH
+
+globals().update(_FOREACH)
 from .amp.autocast_mode import (
     get_autocast_cpu_dtype,
     get_autocast_dtype,

@@ -4,6 +4,7 @@
 
 use super::device::Gpu;
 use super::ops::{gpu_for, suffix, Launch};
+use crate::ops::foreach::ForeachOp;
 use crate::ops::optim::{Moments, Update};
 use crate::tensor::{DType, Result, Tensor};
 
@@ -320,6 +321,54 @@ pub fn scale_by(ts: &[Tensor], factor: &Tensor) -> Result<bool> {
     let mut list = TensorList::new();
     for t in ts.iter().filter(|t| t.numel() > 0) {
         list.push(t, None, [None; 3], [0.0; 3]);
+        if list.count as usize == TL_MAX {
+            list.flush(gpu, &kernel, &scalars)?;
+        }
+    }
+    list.flush(gpu, &kernel, &scalars)?;
+    Ok(true)
+}
+
+/// `torch._foreach_<op>_` (add_, mul_, lerp_, copy_ / fill) over contiguous floating `ts` of one
+/// dtype on one GPU, with `others` (the same shapes, dtype and device, no partial overlap with
+/// `ts`) or `scalar`: one launch per list. False where that does not hold.
+pub fn foreach_apply(
+    op: ForeachOp,
+    ts: &[Tensor],
+    others: Option<&[Tensor]>,
+    alpha: f64,
+    scalar: f64,
+) -> Result<bool> {
+    let Some(gpu) = ts.first().and_then(|t| gpu_for(t, "optim")) else {
+        return Ok(false);
+    };
+    let (dt, device) = (ts[0].dtype, ts[0].device());
+    let Some(sfx) = suffix(dt).filter(|_| dt.is_float()) else {
+        return Ok(false);
+    };
+    let fits = |t: &Tensor| t.dtype == dt && t.device() == device && t.is_contiguous();
+    if ts.iter().any(|t| !fits(t)) {
+        return Ok(false);
+    }
+    if let Some(o) = others {
+        // another view into a tensor's storage at another offset would race with its writes
+        let apart = |o: &Tensor, t: &Tensor| {
+            !std::sync::Arc::ptr_eq(&o.storage, &t.storage)
+                || o.device_data_ptr() == t.device_data_ptr()
+        };
+        if o.len() != ts.len()
+            || o.iter()
+                .zip(ts)
+                .any(|(o, t)| !fits(o) || o.shape() != t.shape() || !apart(o, t))
+        {
+            return Ok(false);
+        }
+    }
+    let kernel = format!("foreach_apply_{}", sfx);
+    let scalars = |l: Launch| l.i32(op as i32).f64(alpha).f64(scalar);
+    let mut list = TensorList::new();
+    for (k, t) in ts.iter().enumerate().filter(|(_, t)| t.numel() > 0) {
+        list.push(t, others.map(|o| &o[k]), [None; 3], [0.0; 3]);
         if list.count as usize == TL_MAX {
             list.flush(gpu, &kernel, &scalars)?;
         }

@@ -1,7 +1,8 @@
-//! `torch._foreach_norm` and `torch._foreach_mul_` by a one-element tensor: what clip_grad_norm_
-//! runs over every gradient. On a GPU each is one or two launches per list of up to 32 tensors
-//! (the tensor-list kernels of `cuda::optim`) instead of several launches per tensor; elsewhere
-//! they compose the per-tensor ops.
+//! The `torch._foreach_*` ops that matter on a GPU: `_foreach_norm` and `_foreach_mul_` by a
+//! one-element tensor (what clip_grad_norm_ runs over every gradient), and the in-place add_ /
+//! mul_ / lerp_ / copy_ / zero_ of EMA updates and `zero_grad`. On a GPU each is one or two
+//! launches per list of up to 32 tensors (the tensor-list kernels of `cuda::optim`) instead of
+//! several launches per tensor; elsewhere they compose the per-tensor ops.
 
 use super::elementwise::{BinaryOp, Operand};
 use crate::tensor::{Device, Result, Tensor};
@@ -61,4 +62,41 @@ pub fn foreach_scale_(ts: &[Tensor], factor: &Tensor) -> Result<()> {
         t.clone().binary_(Operand::T(factor), BinaryOp::Mul)?;
     }
     Ok(())
+}
+
+/// The in-place elementwise ops of the tensor-list kernel (`foreach_apply` in optim.cu).
+#[derive(Clone, Copy, Debug)]
+#[repr(i32)]
+pub enum ForeachOp {
+    /// `x += alpha * other` (or `+ scalar`).
+    Add = 0,
+    /// `x *= other` (or `* scalar`).
+    Mul = 1,
+    /// `x = lerp(x, other, scalar)`.
+    Lerp = 2,
+    /// `x = other` (or `= scalar`).
+    Copy = 3,
+}
+
+/// `op` in place over `ts` with `others` (pairwise) or `scalar`, as tensor-list kernels. False
+/// where they do not apply (host tensors, mixed dtypes or devices, strided, integer, shapes that
+/// differ): the caller then runs the per-tensor ops, which also broadcast and check.
+pub fn foreach_apply_(
+    op: ForeachOp,
+    ts: &[Tensor],
+    others: Option<&[Tensor]>,
+    alpha: f64,
+    scalar: f64,
+) -> Result<bool> {
+    let Some(first) = ts.first() else {
+        return Ok(true);
+    };
+    let took = kernel_took!(
+        first,
+        crate::cuda::optim::foreach_apply(op, ts, others, alpha, scalar)
+    );
+    if took {
+        ts.iter().for_each(|t| t.bump_version());
+    }
+    Ok(took)
 }

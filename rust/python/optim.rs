@@ -2,7 +2,7 @@
 
 use super::guard_nogil;
 use super::tensor::{tensor_arg, wrap};
-use crate::ops::foreach::{foreach_norms, foreach_scale_};
+use crate::ops::foreach::{foreach_apply_, foreach_norms, foreach_scale_, ForeachOp};
 use crate::ops::grad_scale::unscale_grads;
 use crate::ops::optim::{fused_update, Moments, Update};
 use crate::Tensor;
@@ -147,7 +147,39 @@ fn _foreach_scale_(
     guard_nogil(py, is_big(&ts), || foreach_scale_(&ts, &f))
 }
 
+/// `op` ("add", "mul", "lerp" or "copy") in place over `list`, pairwise with `others` or with
+/// `scalar`, as tensor-list kernels; False where they do not apply (the caller loops instead).
+#[pyfunction]
+#[pyo3(signature = (op, list, others, alpha, scalar))]
+fn _foreach_apply_(
+    py: Python<'_>,
+    op: &str,
+    list: Vec<Bound<'_, PyAny>>,
+    others: Option<Vec<Bound<'_, PyAny>>>,
+    alpha: f64,
+    scalar: f64,
+) -> PyResult<bool> {
+    let op = match op {
+        "add" => ForeachOp::Add,
+        "mul" => ForeachOp::Mul,
+        "lerp" => ForeachOp::Lerp,
+        "copy" => ForeachOp::Copy,
+        _ => {
+            return Err(PyValueError::new_err(format!(
+                "unknown foreach op '{}'",
+                op
+            )))
+        }
+    };
+    let ts = tensors(&list)?;
+    let os = others.as_deref().map(tensors).transpose()?;
+    guard_nogil(py, is_big(&ts), || {
+        foreach_apply_(op, &ts, os.as_deref(), alpha, scalar)
+    })
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(_foreach_apply_, m)?)?;
     m.add_function(wrap_pyfunction!(_foreach_norms, m)?)?;
     m.add_function(wrap_pyfunction!(_foreach_scale_, m)?)?;
     m.add_function(wrap_pyfunction!(_optim_update, m)?)?;

@@ -105,6 +105,7 @@ class Optimizer:
     # ------------------------------------------------------------------ steps
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Resets the gradients of all optimized tensors (to None by default, as PyTorch does)."""
+        grads = []
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
@@ -117,7 +118,8 @@ class Optimizer:
                         g.detach_()
                     else:
                         g.requires_grad_(False)
-                    g.zero_()
+                    grads.append(g)
+        ferrotorch._foreach_zero_(grads)  # a launch per 32 gradients on a GPU
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Performs a single optimization step; ``closure`` re-evaluates the model and returns the loss."""

@@ -42,6 +42,10 @@
 //       before the multiply, as PyTorch's _amp_foreach_non_finite_check_and_unscale_).
 //   scale_by_<dt>(l, const T* factor)                            p[t] the tensors
 //       x *= *factor in place (halves in f32), as torch._foreach_mul_ with a device scalar.
+//   foreach_apply_<dt>(l, int op, double alpha, double scalar)    p[t] self, g[t] other (or null)
+//       in place, o = other[i] or scalar when other is null, in the compute type:
+//       op 0 add_: x + alpha * o;  1 mul_: x * o;  2 lerp_: lerp(x, other, weight = scalar);
+//       3 copy_ / fill: o.
 //
 // Per-tensor norms (torch._foreach_norm), in two launches that chunk each tensor on its own:
 //   tensor_norms_partial_<dt>(l, int ord, A* partial)   any grid
@@ -292,6 +296,17 @@ template <class T> __device__ __forceinline__ void scale_by(const TensorList& l,
     });
 }
 
+template <class T>
+__device__ __forceinline__ void foreach_apply(const TensorList& l, int op, double alpha, double scalar) {
+    typedef typename Compute<T>::type C;
+    const C a = (C)alpha, s = (C)scalar;
+    for_each_element(l, [&](int t, i64 i) {
+        T *x = BUF(l.p), *other = BUF(l.g);
+        const C o = other ? LD(other) : s;
+        ST(x, op == 0 ? LD(x) + a * o : op == 1 ? LD(x) * o : op == 2 ? lerp_exact(LD(x), o, s) : o);
+    });
+}
+
 __device__ __forceinline__ i64 chunks_of(const TensorList& l, int t) {
     return (l.start[t + 1] - l.start[t] + TL_CHUNK - 1) / TL_CHUNK;
 }
@@ -372,6 +387,9 @@ __device__ __forceinline__ void tensor_norms_finish(const TensorList& l, int ord
         unscale_grad<T>(l, inv_scale, found_inf);                                                             \
     }                                                                                                         \
     extern "C" __global__ void scale_by_##T(TensorList l, const T* factor) { scale_by<T>(l, factor); }        \
+    extern "C" __global__ void foreach_apply_##T(TensorList l, int op, double alpha, double scalar) {         \
+        foreach_apply<T>(l, op, alpha, scalar);                                                               \
+    }                                                                                                         \
     extern "C" __global__ void tensor_norms_partial_##T(TensorList l, int ord, Acc<T>::type* partial) {       \
         tensor_norms_partial<T>(l, ord, partial);                                                             \
     }                                                                                                         \
