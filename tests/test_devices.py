@@ -1175,3 +1175,29 @@ def test_zero_grad_set_to_none_false_is_a_launch_per_32_gradients(kernels_only: 
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     assert launches(lambda: opt.zero_grad(set_to_none=False)) == 2
     assert all(float(p.grad.abs().sum()) == 0.0 for p in model.parameters())
+
+
+@needs_cuda
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+@pytest.mark.parametrize(
+    "fn, values",
+    [
+        (torch.erfc, [-3.0, -0.4, 0.0, 0.3, 2.0, 9.0]),
+        (torch.erfinv, [-0.999, -0.5, 0.0, 0.2, 0.9, 1.0]),
+        (torch.lgamma, [-2.5, -0.5, 0.1, 1.0, 2.0, 7.5, 300.0]),
+        (torch.digamma, [-2.5, -0.5, 0.1, 1.0, 2.0, 7.5, 300.0]),
+        (lambda t: torch.polygamma(1, t), [-2.5, 0.1, 1.0, 7.5]),
+        (lambda t: torch.polygamma(3, t), [0.4, 1.0, 7.5]),
+    ],
+)
+def test_special_functions_are_one_kernel_with_the_cpus_values(
+    dtype: torch.dtype, fn: Callable, values: list, kernels_only: None
+) -> None:
+    cpu = torch.tensor(values, dtype=dtype)
+    dev = cpu.to("cuda")
+    touched = torch._C._cuda_host_accesses(0)
+    out = []
+    assert launches(lambda: out.append(fn(dev))) == 1
+    assert torch._C._cuda_host_accesses(0) == touched
+    tol = 2e-6 if dtype == torch.float32 else 1e-12  # the device's libm, f32 series on f32
+    np.testing.assert_allclose(out[0].cpu().numpy(), fn(cpu).numpy(), rtol=tol, atol=tol)

@@ -84,6 +84,12 @@ globals().update({k: v for k, v in _FUNCTIONS.items() if k not in globals()})
 globals().update(_LEGACY)
 
 from . import amp, autograd, backends, cuda
+from .linalg import (  # also binds the ferrotorch.linalg submodule; the older top-level forms:
+    _chain_matmul as chain_matmul, _cholesky_inverse as cholesky_inverse, _cholesky_solve as cholesky_solve,
+    _det as det, _inverse as inverse, _logdet as logdet, _matrix_exp as matrix_exp,
+    _matrix_power as matrix_power, _pinverse as pinverse, _slogdet as slogdet, _torch_cholesky as cholesky,
+    _torch_cross as cross, _torch_qr as qr, _torch_svd as svd,
+)
 from .amp import autocast
 from .amp.grad_scaler import _amp_foreach_non_finite_check_and_unscale_
 from ._foreach import FOREACH as _FOREACH
@@ -97,6 +103,9 @@ from .amp.autocast_mode import (
     is_autocast_enabled,
 )
 from . import datasets, nn, optim, utils
+from . import special
+from ._dtype_info import finfo, iinfo
+from .special import polygamma
 from .serialization import load, save
 
 __version__ = "0.1.0"

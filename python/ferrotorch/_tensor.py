@@ -24,7 +24,8 @@ def _named(name: str, fields: Sequence[str]) -> type:
         inner = ",\n".join(f"{f}={getattr(self, f)!r}" for f in fields)
         return f"torch.return_types.{name}(\n{inner})"
 
-    return type(name, (base,), {"__repr__": __repr__, "__module__": "torch.return_types", "__slots__": ()})
+    # builtins.type: this module defines a Tensor method named ``type`` further down
+    return builtins.type(name, (base,), {"__repr__": __repr__, "__module__": "torch.return_types", "__slots__": ()})
 
 
 class return_types:
@@ -101,7 +102,7 @@ _UNARY = [
     "sign", "exp2", "expm1", "log1p", "log2", "log10", "rsqrt", "square", "sin", "cos", "tan", "asin",
     "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "floor", "ceil", "trunc", "frac",
     "reciprocal", "erf", "logical_not", "bitwise_not", "isnan", "isinf", "isfinite", "isposinf", "isneginf",
-    "signbit",
+    "signbit", "erfc", "erfinv", "lgamma", "digamma",
 ]
 _ALIASES = {"arcsin": "asin", "arccos": "acos", "arctan": "atan", "arcsinh": "asinh", "arccosh": "acosh",
             "arctanh": "atanh", "negative": "neg", "absolute": "abs", "fix": "trunc"}
@@ -125,6 +126,43 @@ for _n in _UNARY + ["exp", "log", "relu", "sigmoid", "tanh", "sqrt", "neg", "abs
 for _a, _n in _ALIASES.items():
     _method(_a)(getattr(Tensor, _n))
     _method(_a + "_")(getattr(Tensor, _n + "_"))
+
+
+def _polygamma_order(n: Any) -> float:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise RuntimeError(f"polygamma(n, x) does not support negative n or a non-integer n, got {n!r}")
+    return float(n)
+
+
+@_method("polygamma")
+def polygamma(self: Tensor, n: int) -> Tensor:
+    """The ``n``-th derivative of digamma at each element (n = 0 is digamma)."""
+    return self._unary("polygamma", _polygamma_order(n))
+
+
+@_method("polygamma_")
+def polygamma_(self: Tensor, n: int) -> Tensor:
+    return self._unary_("polygamma", _polygamma_order(n))
+
+
+@_method("mvlgamma")
+def mvlgamma(self: Tensor, p: int) -> Tensor:
+    """The log of the multivariate gamma function of dimension ``p``:
+    ``p(p-1)/4 log(pi) + sum_i lgamma(x - i/2)`` for i in [0, p)."""
+    import ferrotorch
+
+    if p < 1:
+        raise RuntimeError(f"p has to be greater than or equal to 1, got {p}")
+    x = self if self.is_floating_point() else self.to(ferrotorch.get_default_dtype())
+    if bool((x <= (p - 1) / 2).any()):
+        raise RuntimeError(f"All elements must be greater than (p-1)/2, got p = {p}")
+    offsets = ferrotorch.arange(p, dtype=x.dtype, device=x.device) * -0.5
+    return (x.unsqueeze(-1) + offsets).lgamma().sum(-1) + p * (p - 1) / 4 * math.log(math.pi)
+
+
+@_method("mvlgamma_")
+def mvlgamma_(self: Tensor, p: int) -> Tensor:
+    return self.copy_(self.mvlgamma(p))
 
 
 @_method("round")
@@ -441,7 +479,9 @@ def norm(self: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False, d
     if p is None or p == "fro":
         p = 2.0
     elif p == "nuc":
-        raise NotImplementedError("nuclear norm is not supported")
+        from .linalg import matrix_norm
+
+        return matrix_norm(x, "nuc", (-2, -1) if dim is None else dim, keepdim)
     return x._norm(_py_float(p), dim, keepdim)
 
 

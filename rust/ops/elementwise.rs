@@ -1,8 +1,9 @@
 //! Elementwise ops with broadcasting and type promotion: binary, unary, casts, copies.
 //! Each op's backward formula sits next to its forward.
 
-use super::arith::{erf, float_rem, round_half_even, IntElem};
+use super::arith::{float_rem, round_half_even, IntElem};
 use super::iter::{map1, map2, map3};
+use super::special::{self, erf, via_f64};
 use super::vmath::{map1_simd, map1_simd_fused, VFloat};
 use crate::autograd::{needs_grad, record1, Saved};
 use crate::tensor::{
@@ -871,6 +872,11 @@ pub enum UnaryOp {
     Threshold(f64, f64),
     NanToNum(f64, f64, f64),
     RoundDecimals(i64),
+    Erfc,
+    Erfinv,
+    Lgamma,
+    /// the n-th derivative of digamma (n = 0: digamma)
+    Polygamma(f64),
 }
 
 impl UnaryOp {
@@ -888,7 +894,7 @@ impl UnaryOp {
     pub fn params(self) -> [f64; 3] {
         use UnaryOp::*;
         match self {
-            PowScalar(a) | RPowScalar(a) | LeakyRelu(a) | Celu(a) => [a, 0.0, 0.0],
+            PowScalar(a) | RPowScalar(a) | LeakyRelu(a) | Celu(a) | Polygamma(a) => [a, 0.0, 0.0],
             Elu(a, b, c) | NanToNum(a, b, c) => [a, b, c],
             Softplus(a, b) | Clamp(a, b) | Threshold(a, b) => [a, b, 0.0],
             RoundDecimals(d) => [10f64.powi(d as i32), 0.0, 0.0],
@@ -970,6 +976,11 @@ impl UnaryOp {
             NanToNum(..) => "NanToNumBackward0",
             Sign | Floor | Ceil | Round | Trunc | RoundDecimals(_) => "RoundBackward0",
             Frac => "FracBackward0",
+            Erfc => "ErfcBackward0",
+            Erfinv => "ErfinvBackward0",
+            Lgamma => "LgammaBackward0",
+            Polygamma(0.0) => "DigammaBackward0",
+            Polygamma(_) => "PolygammaBackward0",
             _ => "NotDifferentiable",
         }
     }
@@ -1052,6 +1063,10 @@ fn float_fn<F: Float>(op: UnaryOp, x: F) -> F {
         Silu => x * sigmoid(x),
         Mish => x * softplus(x).tanh(),
         Erf => erf(x),
+        Erfc => via_f64(x, special::erfc_f64),
+        Erfinv => via_f64(x, special::erfinv_f64),
+        Lgamma => via_f64(x, special::lgamma_f64),
+        Polygamma(n) => via_f64(x, |v| special::polygamma_f64(n, v)),
         Softsign => x / (one + x.abs()),
         Hardsigmoid => (x / c(6.0) + c(0.5)).max(F::zero()).min(one),
         Hardswish => x * (x + c(3.0)).max(F::zero()).min(c(6.0)) / c(6.0),
@@ -1530,6 +1545,27 @@ fn unary_backward(op: UnaryOp, x: &Tensor, out: Tensor) -> Tensor {
         Relu => Box::new(move |g| g.mul(&so.get()?.cmp_scalar(BinaryOp::Gt, 0.0)?.cast(g.dtype)?)),
         Sign | Floor | Ceil | Round | RoundDecimals(_) | Trunc => Box::new(|g| g.mul_scalar(0.0)),
         Frac => Box::new(|g| Ok(g.clone())),
+        // d erfc = -2/sqrt(pi) exp(-x²); d erfinv = sqrt(pi)/2 exp(erfinv(x)²); d lgamma = digamma;
+        // d polygamma(n) = polygamma(n + 1): tensor expressions, so every order is differentiable
+        Erfc => Box::new(move |g| {
+            let x = sx.get()?;
+            g.mul(
+                &x.mul(x)?
+                    .neg()?
+                    .unary(Exp)?
+                    .mul_scalar(-std::f64::consts::FRAC_2_SQRT_PI)?,
+            )
+        }),
+        Erfinv => Box::new(move |g| {
+            let o = &so.value()?;
+            g.mul(
+                &o.mul(o)?
+                    .unary(Exp)?
+                    .mul_scalar(std::f64::consts::PI.sqrt() / 2.0)?,
+            )
+        }),
+        Lgamma => Box::new(move |g| g.mul(&sx.get()?.unary(Polygamma(0.0))?)),
+        Polygamma(n) => Box::new(move |g| g.mul(&sx.get()?.unary(Polygamma(n + 1.0))?)),
         _ => Box::new(move |g| {
             let x = sx.get()?;
             // building a graph of the backward pass: the derivative must itself be differentiable
@@ -1680,6 +1716,10 @@ mod tests {
             (Threshold(0.0, 0.0), "U_THRESHOLD"),
             (NanToNum(0.0, 1.0, -1.0), "U_NAN_TO_NUM"),
             (RoundDecimals(2), "U_ROUND_DECIMALS"),
+            (Erfc, "U_ERFC"),
+            (Erfinv, "U_ERFINV"),
+            (Lgamma, "U_LGAMMA"),
+            (Polygamma(0.0), "U_POLYGAMMA"),
         ];
         assert_eq!(cuda.len(), ops.len());
         for (op, name) in ops {

@@ -29,6 +29,7 @@ pub mod random;
 pub mod reduce;
 pub mod reduce_fast;
 pub mod sort;
+pub mod special;
 pub mod threads;
 pub mod view;
 pub mod vmath;

@@ -45,6 +45,21 @@ inline long long __double_as_longlong(double f) { long long u; std::memcpy(&u, &
 inline unsigned __umulhi(unsigned a, unsigned b) { return (unsigned)(((unsigned long long)a * b) >> 32); }
 inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
 inline double rsqrt(double x) { return 1.0 / std::sqrt(x); }
+// CUDA's erfinv, which libm lacks: Newton steps on erf from a start in the right basin.
+inline double erfinv(double y) {
+    if (!(std::fabs(y) <= 1.0)) return NAN;
+    if (std::fabs(y) == 1.0) return y * INFINITY;
+    const double w = -std::log1p(-y * y);
+    double x = std::copysign(std::sqrt(w), y) * 0.8;  // below the root: erf is concave there
+    for (int i = 0; i < 60; ++i) {
+        const double r = std::fabs(y) > 0.5 ? (1.0 - std::fabs(y)) - std::erfc(std::fabs(x)) : std::erf(x) - y;
+        const double step = (std::fabs(y) > 0.5 && y < 0 ? -r : r) / (1.1283791670955126 * std::exp(-x * x));
+        x -= step;
+        if (std::fabs(step) <= 1e-17 * std::fabs(x)) break;
+    }
+    return x;
+}
+inline float erfinvf(float y) { return (float)erfinv((double)y); }
 inline void sincospif(float x, float* s, float* c) { double a = M_PI * (double)x; *s = (float)std::sin(a); *c = (float)std::cos(a); }
 inline void sincospi(double x, double* s, double* c) { double a = M_PI * x; *s = std::sin(a); *c = std::cos(a); }
 inline float emu_h2f(unsigned short b) { _Float16 h; std::memcpy(&h, &b, 2); return (float)h; }

@@ -19,7 +19,7 @@ enum UnaryCode {
     U_RECIPROCAL, U_RELU, U_GELU, U_GELU_TANH, U_SILU, U_MISH, U_ERF, U_SOFTSIGN, U_HARDSIGMOID,
     U_HARDSWISH, U_SELU, U_LOGICAL_NOT, U_BIT_NOT, U_IS_NAN, U_IS_INF, U_IS_FINITE, U_IS_POS_INF,
     U_IS_NEG_INF, U_SIGN_BIT, U_POW, U_RPOW, U_LEAKY_RELU, U_ELU, U_CELU, U_SOFTPLUS, U_CLAMP,
-    U_THRESHOLD, U_NAN_TO_NUM, U_ROUND_DECIMALS,
+    U_THRESHOLD, U_NAN_TO_NUM, U_ROUND_DECIMALS, U_ERFC, U_ERFINV, U_LGAMMA, U_POLYGAMMA,
 };
 
 // The math library by overload: f32 calls the *f functions, f64 the plain ones.
@@ -52,6 +52,9 @@ MATH1(m_ceil, ceilf, ceil)
 MATH1(m_rint, rintf, rint)  // round half to even, as torch.round
 MATH1(m_trunc, truncf, trunc)
 MATH1(m_erf, erff, erf)
+MATH1(m_erfc, erfcf, erfc)
+MATH1(m_erfinv, erfinvf, erfinv)
+MATH1(m_lgamma, lgammaf, lgamma)
 #undef MATH1
 __device__ __forceinline__ float m_pow(float x, float y) { return powf(x, y); }
 __device__ __forceinline__ double m_pow(double x, double y) { return pow(x, y); }
@@ -63,6 +66,73 @@ template <class C> __device__ __forceinline__ C m_max(C a, C b) { return a > b ?
 template <class C> __device__ __forceinline__ C m_min(C a, C b) { return a < b ? a : b; }
 template <class C> __device__ __forceinline__ C m_sigmoid(C x) { return (C)1 / ((C)1 + m_exp(-x)); }
 template <class C> __device__ __forceinline__ C m_softplus(C x) { return x > (C)20 ? x : m_log1p(m_exp(x)); }
+
+// digamma and the Hurwitz zeta function, by the algorithms of rust/ops/special.rs.
+#define FT_PI 3.14159265358979323846
+template <class C> __device__ C m_digamma(C x) {
+    if (is_nan(x) || x == pos_inf<C>()) return x;
+    if (x == (C)0) return m_sign_bit(x) ? pos_inf<C>() : neg_inf<C>();
+    C r = (C)0;
+    if (x < (C)0) {
+        if (x == m_floor(x)) return quiet_nan<C>();
+        r = -(C)FT_PI / m_tan((C)FT_PI * x);  // reflection: psi(x) = psi(1 - x) - pi / tan(pi x)
+        x = (C)1 - x;
+    }
+    while (x < (C)10) {
+        r -= (C)1 / x;
+        x += (C)1;
+    }
+    const C f = (C)1 / (x * x);
+    const double coef[7] = {1.0 / 12, -1.0 / 120, 1.0 / 252, -1.0 / 240, 1.0 / 132, -691.0 / 32760, 1.0 / 12};
+    C series = (C)0;
+    for (int k = 6; k >= 0; --k) series = (series + (C)coef[k]) * f;
+    return r + m_log(x) - (C)0.5 / x - series;
+}
+
+template <class C> __device__ C m_zeta(C x, C q) {
+    const double A[12] = {12.0, -720.0, 30240.0, -1209600.0, 47900160.0, -1.8924375803183791606e9, 7.47242496e10,
+                          -2.950130727918164224e12, 1.1646782814350067249e14, -4.5979787224074726105e15,
+                          1.8152105401943546773e17, -7.1661652561756670113e18};
+    const C eps = sizeof(C) == 4 ? (C)6e-8 : (C)1.11e-16;
+    if (x == (C)1) return pos_inf<C>();
+    if (x < (C)1 || is_nan(x) || is_nan(q)) return quiet_nan<C>();
+    if (q <= (C)0) {
+        if (q == m_floor(q)) return pos_inf<C>();
+        if (x != m_floor(x)) return quiet_nan<C>();
+    }
+    C s = m_pow(q, -x), a = q, b = (C)0;
+    int i = 0;
+    while (i < 9 || a <= (C)9) {
+        ++i;
+        a += (C)1;
+        b = m_pow(a, -x);
+        s += b;
+        if (m_abs(b / s) < eps) return s;
+    }
+    const C w = a;
+    s += b * w / (x - (C)1);
+    s -= (C)0.5 * b;
+    C k = (C)0;
+    a = (C)1;
+    for (int j = 0; j < 12; ++j) {
+        a *= x + k;
+        b /= w;
+        const C t = a * b / (C)A[j];
+        s += t;
+        if (m_abs(t / s) < eps) break;
+        k += (C)1;
+        a *= x + k;
+        b /= w;
+        k += (C)1;
+    }
+    return s;
+}
+
+template <class C> __device__ C m_polygamma(double n, C x) {
+    if (n == 0.0) return m_digamma(x);
+    const C sign = ((long long)n % 2 == 1) ? (C)1 : (C)-1;
+    return sign * m_exp(m_lgamma((C)(n + 1.0))) * m_zeta((C)(n + 1.0), x);
+}
 
 #define SELU_ALPHA 1.6732632423543772848170429916717
 #define SELU_SCALE 1.0507009873554804934193349852946
@@ -133,6 +203,10 @@ __device__ __forceinline__ C unary_value(int op, C x, double p0, double p1, doub
             if (x == neg_inf<C>()) return (C)p2;
             return x;
         case U_ROUND_DECIMALS: return m_rint(x * (C)p0) / (C)p0;
+        case U_ERFC: return m_erfc(x);
+        case U_ERFINV: return m_erfinv(x);
+        case U_LGAMMA: return m_lgamma(x);
+        case U_POLYGAMMA: return m_polygamma(p0, x);
         default: return quiet_nan<C>();
     }
 }
