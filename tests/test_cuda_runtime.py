@@ -125,7 +125,7 @@ EXPECTED = {
     "pool": ["max_pool2d_f32", "max_pool2d_backward_f64"],
     "index": ["gather_f32", "gather_u8", "gather_bf16", "scatter_bf16", "scatter_add_f64", "scatter_add_i64",
               "nonzero_count_f32", "nonzero_offsets_i64", "nonzero_write_u8", "merge_index_i64"],
-    "sort": ["sort_rows_f32", "sort_rows_f64", "sort_rows_bf16", "sort_rows_u8"],
+    "sort": ["search_sorted_f16", "search_sorted_i64", "sort_rows_f32", "sort_rows_f64", "sort_rows_bf16", "sort_rows_u8"],
 }
 
 

@@ -1201,3 +1201,20 @@ def test_special_functions_are_one_kernel_with_the_cpus_values(
     assert torch._C._cuda_host_accesses(0) == touched
     tol = 2e-6 if dtype == torch.float32 else 1e-12  # the device's libm, f32 series on f32
     np.testing.assert_allclose(out[0].cpu().numpy(), fn(cpu).numpy(), rtol=tol, atol=tol)
+
+
+@needs_cuda
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.int64], ids=str)
+@pytest.mark.parametrize("right", [False, True])
+def test_searchsorted_is_one_kernel(dtype: torch.dtype, right: bool, kernels_only: None) -> None:
+    rng = np.random.default_rng(4)
+    seq = torch.tensor(np.sort(rng.integers(-9, 9, (3, 40)), axis=-1)).to(dtype)
+    vals = torch.tensor(rng.integers(-10, 10, (3, 25))).to(dtype)
+    seq_d, vals_d = seq.to("cuda"), vals.to("cuda")
+    touched = torch._C._cuda_host_accesses(0)
+    out = []
+    assert launches(lambda: out.append(torch.searchsorted(seq_d, vals_d, right=right))) == 1
+    assert torch._C._cuda_host_accesses(0) == touched
+    assert out[0].device == CUDA0 and out[0].cpu().tolist() == torch.searchsorted(seq, vals, right=right).tolist()
+    flat = torch.bucketize(vals_d, seq_d[0], right=right)
+    assert flat.cpu().tolist() == torch.bucketize(vals, seq[0], right=right).tolist()

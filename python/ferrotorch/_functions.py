@@ -351,3 +351,46 @@ def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -
 
 Tensor.bincount = bincount  # type: ignore[attr-defined]
 _TITLES = {"torch.float32": "Float", "torch.float64": "Double", "torch.float16": "Half", "torch.bfloat16": "BFloat16"}
+
+
+def searchsorted(sorted_sequence: Tensor, input: Any, *, out_int32: bool = False, right: bool = False,
+                 side: str | None = None, out: Tensor | None = None, sorter: Tensor | None = None) -> Tensor:
+    """Where each value would be inserted into its row of ``sorted_sequence`` (sorted along the last dim,
+    or through ``sorter``, the indices that sort it) to keep it sorted: the first index whose element is
+    not below the value (``right=True`` / ``side='right'``: not below or equal)."""
+    if side is not None:
+        if side not in ("left", "right"):
+            raise RuntimeError(f"torch.searchsorted(): side can only be 'left' or 'right' but got {side}")
+        if right and side == "left":
+            raise RuntimeError(
+                "torch.searchsorted(): side and right can't be set to opposites, got side of left while right was True"
+            )
+        right = side == "right"
+    seq = sorted_sequence
+    if sorter is not None:
+        if tuple(sorter.shape) != tuple(seq.shape):
+            raise RuntimeError(
+                "torch.searchsorted(): boundary and sorter must have the same size, but got boundary tensor "
+                f"{list(seq.shape)} and got sorter tensor {list(sorter.shape)}"
+            )
+        if sorter.dtype != _C.int64:
+            raise RuntimeError(f"torch.searchsorted(): sorter must be a tensor of long dtype but got dtype {sorter.dtype}")
+        seq = seq.gather(-1, sorter)
+    if not isinstance(input, Tensor):
+        if seq.dim() != 1:
+            raise RuntimeError(
+                "torch.searchsorted(): input value can be a scalar only when boundaries tensor dimension is 1, "
+                f"but we got boundaries tensor dim({seq.dim()}) and input value's dim(0) numel(1)"
+            )
+        input = _C.tensor(input, device=seq.device)
+    r = seq._searchsorted(input, right, out_int32)
+    return r if out is None else _C._write_out(r, out)
+
+
+def bucketize(input: Any, boundaries: Tensor, *, out_int32: bool = False, right: bool = False,
+              out: Tensor | None = None) -> Tensor:
+    """The bucket of each element: i with ``boundaries[i-1] < x <= boundaries[i]``
+    (``right=True``: ``boundaries[i-1] <= x < boundaries[i]``); ``boundaries`` is 1-D and increasing."""
+    if boundaries.dim() != 1:
+        raise RuntimeError(f"boundaries tensor must be 1 dimension, but got dim({boundaries.dim()})")
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right, out=out)

@@ -1483,6 +1483,34 @@ pub fn sort_rows(
     Ok(true)
 }
 
+/// `ops::search`: for each of the n contiguous values (rows of m), its insertion point in its
+/// row of contiguous `seq` ([seq_rows, k]), into contiguous int64 `out`.
+pub fn search_sorted(
+    out: &Tensor,
+    seq: &Tensor,
+    vals: &Tensor,
+    seq_rows: usize,
+    k: usize,
+    m: usize,
+    right: bool,
+) -> Result<bool> {
+    let (Some(g), Some(sfx)) = (gpu_for(vals, "sort"), suffix(vals.dtype)) else {
+        return Ok(false);
+    };
+    let n = vals.numel();
+    Launch::new(g, "sort")
+        .tensor(out)
+        .tensor(seq)
+        .tensor(vals)
+        .i64(seq_rows)
+        .i64(k)
+        .i64(m)
+        .i64(n)
+        .flag(right)
+        .run(&format!("search_sorted_{sfx}"), grid_for(g, n))?;
+    Ok(true)
+}
+
 /// Elements per chunk of the nonzero kernels, at least (at most 1024 chunks, one block each).
 const NONZERO_CHUNK_MIN: usize = 4096;
 

@@ -28,6 +28,7 @@ pub mod optim;
 pub mod random;
 pub mod reduce;
 pub mod reduce_fast;
+pub mod search;
 pub mod sort;
 pub mod special;
 pub mod threads;

@@ -1486,6 +1486,17 @@ impl PyTensor {
         let i = tensor_arg(index)?;
         wrap(py, guard(|| self.t.index_select(dim, &i))?)
     }
+    /// `torch.searchsorted(self, values)` (self: the sorted boundaries).
+    fn _searchsorted(
+        &self,
+        py: Python<'_>,
+        values: &Bound<'_, PyAny>,
+        right: bool,
+        out_int32: bool,
+    ) -> PyResult<Py<PyAny>> {
+        let v = tensor_arg(values)?;
+        wrap(py, guard(|| self.t.searchsorted(&v, right, out_int32))?)
+    }
     fn gather(&self, py: Python<'_>, dim: i64, index: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let i = tensor_arg(index)?;
         wrap(py, guard(|| self.t.gather(dim, &i))?)
