@@ -1218,3 +1218,15 @@ def test_searchsorted_is_one_kernel(dtype: torch.dtype, right: bool, kernels_onl
     assert out[0].device == CUDA0 and out[0].cpu().tolist() == torch.searchsorted(seq, vals, right=right).tolist()
     flat = torch.bucketize(vals_d, seq_d[0], right=right)
     assert flat.cpu().tolist() == torch.bucketize(vals, seq[0], right=right).tolist()
+
+
+@needs_cuda
+def test_unique_dim_and_unique_consecutive_on_the_device() -> None:
+    x = torch.tensor([[1, 2], [3, 4], [1, 2], [1, 2]])
+    d = x.to("cuda")
+    for got, want in zip(torch.unique(d, dim=0, return_inverse=True, return_counts=True),
+                         torch.unique(x, dim=0, return_inverse=True, return_counts=True)):
+        assert got.device == CUDA0 and got.cpu().tolist() == want.tolist()
+    for got, want in zip(torch.unique_consecutive(d, dim=0, return_counts=True),
+                         torch.unique_consecutive(x, dim=0, return_counts=True)):
+        assert got.device == CUDA0 and got.cpu().tolist() == want.tolist()

@@ -532,15 +532,84 @@ def median(self: Tensor, dim: Any = None, keepdim: bool = False):
 @_method("unique")
 def unique(self: Tensor, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False,
            dim: int | None = None):
-    if dim is not None:
-        raise NotImplementedError("unique(dim=...) is not supported")
-    u, inv, counts = self._unique()
+    if dim is None:
+        u, inv, counts = self._unique()
+    else:
+        u, inv, counts = _unique_dim(self, dim)
+    return _unique_result(u, inv, counts, return_inverse, return_counts)
+
+
+def _unique_result(u: Tensor, inv: Tensor, counts: Tensor, return_inverse: bool, return_counts: bool) -> Any:
     out = [u]
     if return_inverse:
         out.append(inv)
     if return_counts:
         out.append(counts)
     return out[0] if len(out) == 1 else tuple(out)
+
+
+def _as_rows(x: Tensor, dim: int) -> tuple[Tensor, int]:
+    """``x`` with ``dim`` first, flattened to ``[size, -1]`` rows (and the wrapped dim)."""
+    if x.dim() == 0:
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
+    d = dim + x.dim() if dim < 0 else dim
+    if not 0 <= d < x.dim():
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-x.dim()}, {x.dim() - 1}], "
+                         f"but got {dim})")
+    return x.movedim(d, 0).reshape(x.shape[d], -1), d
+
+
+def _from_rows(rows: Tensor, like: Tensor, d: int) -> Tensor:
+    shape = [rows.shape[0]] + [n for i, n in enumerate(like.shape) if i != d]
+    return rows.reshape(shape).movedim(0, d)
+
+
+def _unique_dim(x: Tensor, dim: int) -> tuple[Tensor, Tensor, Tensor]:
+    """The distinct slices along ``dim`` in lexicographic order (numpy's ``unique(axis=)`` on a host copy:
+    the output size depends on the data, so PyTorch waits for the device here too)."""
+    import numpy as np
+
+    rows, d = _as_rows(x, dim)
+    host = rows.cpu()
+    wide = host.dtype == _C.bfloat16  # numpy has no bfloat16; float32 holds it exactly
+    arr = (host.float() if wide else host).numpy()
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        keep = min(arr.shape[0], 1)
+        u = arr[:keep]
+        inv = np.zeros(arr.shape[0], np.int64)
+        counts = np.full(keep, arr.shape[0], np.int64)
+    else:
+        u, inv, counts = np.unique(arr, axis=0, return_inverse=True, return_counts=True)
+    ut = _C.from_numpy(np.ascontiguousarray(u))
+    ut = (ut.to(_C.bfloat16) if wide else ut).to(x.device)
+    return (_from_rows(ut, x, d), _C.from_numpy(inv.reshape(-1).astype(np.int64)).to(x.device),
+            _C.from_numpy(counts.astype(np.int64)).to(x.device))
+
+
+@_method("unique_consecutive")
+def unique_consecutive(self: Tensor, return_inverse: bool = False, return_counts: bool = False,
+                       dim: int | None = None) -> Any:
+    """Collapses each run of equal consecutive elements (slices along ``dim``) to one."""
+    if dim is None:
+        flat, d = self.reshape(-1, 1), 0
+    else:
+        flat, d = _as_rows(self, dim)
+    n = flat.shape[0]
+    if n == 0:
+        empty = _C.zeros(0, dtype=_C.int64, device=self.device)
+        u = self.reshape(-1) if dim is None else self
+        return _unique_result(u, empty.reshape(self.shape if dim is None else (0,)), empty, return_inverse,
+                              return_counts)
+    starts = _C.ones(n, dtype=_C.bool, device=self.device)
+    if n > 1:
+        starts[1:] = (flat[1:] != flat[:-1]).any(1)
+    rows = flat[starts]
+    u = rows.reshape(-1) if dim is None else _from_rows(rows, self, d)
+    inv = starts.long().cumsum(0) - 1
+    counts = _C.zeros(rows.shape[0], dtype=_C.int64, device=self.device).index_add(
+        0, inv, _C.ones(n, dtype=_C.int64, device=self.device))
+    return _unique_result(u, inv.reshape(self.shape) if dim is None else inv, counts, return_inverse,
+                          return_counts)
 
 
 @_method("nonzero")
