@@ -84,6 +84,9 @@ from ._legacy import LEGACY as _LEGACY
 
 globals().update({k: v for k, v in _FUNCTIONS.items() if k not in globals()})
 globals().update(_LEGACY)
+from ._composite_ops import COMPOSITES as _COMPOSITES  # adds their Tensor methods too
+
+globals().update({k: v for k, v in _COMPOSITES.items() if k not in globals()})
 
 from . import amp, autograd, backends, cuda
 from .linalg import (  # also binds the ferrotorch.linalg submodule; the older top-level forms:

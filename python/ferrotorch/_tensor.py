@@ -793,13 +793,6 @@ def index_add(self: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: A
     return self.clone().index_add_(dim, index, source, alpha=alpha)
 
 
-@_method("index_fill_")
-def index_fill_(self: Tensor, dim: int, index: Tensor, value: Any) -> Tensor:
-    idx: list = [None] * (dim % self.dim())
-    v = value if isinstance(value, Tensor) else _C.tensor(value, dtype=self.dtype)
-    return self.index_put_(tuple(idx + [index]), v)
-
-
 # ---- dtype / device conversion ----
 def _parse_to(args: tuple, kwargs: dict):
     dtype = kwargs.get("dtype")
