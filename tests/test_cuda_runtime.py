@@ -123,7 +123,7 @@ EXPECTED = {
     "random": ["uniform_f32", "normal_f32", "uniform_f16", "normal_bf16", "randint_i64"],
     "conv": ["im2col_f32", "col2im_bf16"],
     "pool": ["max_pool2d_f32", "max_pool2d_backward_f64"],
-    "index": ["gather_f32", "gather_u8", "gather_bf16", "scatter_bf16", "scatter_add_f64", "scatter_add_i64",
+    "index": ["scatter_max_f32", "scatter_mul_i64", "scatter_min_f64", "gather_f32", "gather_u8", "gather_bf16", "scatter_bf16", "scatter_add_f64", "scatter_add_i64",
               "nonzero_count_f32", "nonzero_offsets_i64", "nonzero_write_u8", "merge_index_i64"],
     "sort": ["search_sorted_f16", "search_sorted_i64", "sort_rows_f32", "sort_rows_f64", "sort_rows_bf16", "sort_rows_u8"],
 }

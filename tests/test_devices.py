@@ -1230,3 +1230,21 @@ def test_unique_dim_and_unique_consecutive_on_the_device() -> None:
     for got, want in zip(torch.unique_consecutive(d, dim=0, return_counts=True),
                          torch.unique_consecutive(x, dim=0, return_counts=True)):
         assert got.device == CUDA0 and got.cpu().tolist() == want.tolist()
+
+
+@needs_cuda
+@pytest.mark.parametrize("dtype", [torch.float32, torch.int64], ids=str)
+@pytest.mark.parametrize("reduce", ["sum", "prod", "mean", "amax", "amin"])
+@pytest.mark.parametrize("include_self", [True, False])
+def test_scatter_reduce_runs_as_kernels(dtype: torch.dtype, reduce: str, include_self: bool, kernels_only: None) -> None:
+    rng = np.random.default_rng(5)
+    x = torch.tensor(rng.integers(-3, 4, (5, 6))).to(dtype)
+    src = torch.tensor(rng.integers(-3, 4, (4, 6))).to(dtype)
+    index = torch.tensor(rng.integers(0, 5, (4, 6)))
+    xd, sd, idd = x.to("cuda"), src.to("cuda"), index.to("cuda")
+    touched = torch._C._cuda_host_accesses(0)
+    got = xd.scatter_reduce(0, idd, sd, reduce, include_self=include_self)
+    assert torch._C._cuda_host_accesses(0) == touched
+    want = x.scatter_reduce(0, index, src, reduce, include_self=include_self)
+    assert got.device == CUDA0
+    np.testing.assert_allclose(got.cpu().numpy(), want.numpy(), rtol=1e-6)

@@ -760,14 +760,22 @@ def scatter(self: Tensor, dim: int, index: Tensor, src: Any = None, *, value: An
     s = value if src is None else src
     if reduce == "add":
         return self._scatter(dim, index, s, True)
+    if reduce == "multiply":
+        if not isinstance(s, Tensor):
+            s = _C.full(tuple(index.shape), s, dtype=self.dtype, device=self.device)
+        return self._scatter_mode(dim, index, s, "prod")
     if reduce is not None:
-        raise NotImplementedError(f"scatter(reduce={reduce!r}) is not supported")
+        raise RuntimeError(f"reduce argument must be either add or multiply, got {reduce}")
     return self._scatter(dim, index, s, False)
 
 
 @_method("scatter_")
 def scatter_(self: Tensor, dim: int, index: Tensor, src: Any = None, *, value: Any = None, reduce: Any = None) -> Tensor:
     s = value if src is None else src
+    if reduce == "multiply":
+        return self.copy_(scatter(self, dim, index, s, reduce=reduce))
+    if reduce not in (None, "add"):
+        raise RuntimeError(f"reduce argument must be either add or multiply, got {reduce}")
     return self._scatter_(dim, index, s, reduce == "add")
 
 

@@ -7,6 +7,7 @@
 use super::device::{gpu, DeviceAssert, Gpu};
 use super::optim::TensorList;
 use crate::ops::elementwise::{BinaryOp, UnaryOp};
+use crate::ops::index::ScatterMode;
 use crate::ops::nn::NllRows;
 use crate::ops::reduce::Reduction;
 use crate::tensor::{DType, Device, Layout, Ramp, Result, Scalar, Tensor};
@@ -1304,7 +1305,7 @@ pub fn scatter(
     dim: usize,
     index: &Tensor,
     src: &Tensor,
-    accumulate: bool,
+    mode: ScatterMode,
     check_index: bool,
 ) -> Result<bool> {
     let (Some(g), Some(sfx)) = (gpu_for(out, "index"), suffix(out.dtype)) else {
@@ -1318,7 +1319,7 @@ pub fn scatter(
         && (src.ndim() == 0
             || (src.ndim() == index.ndim()
                 && (0..src.ndim()).all(|a| index.shape()[a] <= src.shape()[a])));
-    if (accumulate && !atomic)
+    if (mode != ScatterMode::Store && !atomic)
         || !out.is_contiguous()
         || !shapes_fit
         || index.device() != dev
@@ -1363,7 +1364,13 @@ pub fn scatter(
     } else {
         launch.null()
     };
-    let kernel = if accumulate { "scatter_add" } else { "scatter" };
+    let kernel = match mode {
+        ScatterMode::Store => "scatter",
+        ScatterMode::Add => "scatter_add",
+        ScatterMode::Mul => "scatter_mul",
+        ScatterMode::Max => "scatter_max",
+        ScatterMode::Min => "scatter_min",
+    };
     launch.run(&format!("{}_{}", kernel, sfx), grid_for(g, n))?;
     Ok(true)
 }

@@ -91,6 +91,8 @@ pub fn foreach_apply_(
     let Some(first) = ts.first() else {
         return Ok(true);
     };
+    #[cfg(not(feature = "cuda"))]
+    let _ = (op, others, alpha, scalar, first);
     let took = kernel_took!(
         first,
         crate::cuda::optim::foreach_apply(op, ts, others, alpha, scalar)

@@ -128,6 +128,30 @@ impl Tensor {
         Ok(out)
     }
 
+    /// A contiguous copy of self with `src` scattered into it by `mode` (no autograd record).
+    fn scatter_raw(
+        &self,
+        d: usize,
+        index: &Tensor,
+        src: &Tensor,
+        mode: ScatterMode,
+        check_index: bool,
+    ) -> Result<Tensor> {
+        crate::tensor::Device::same(&[self, index])?;
+        crate::tensor::Device::common(&[self, src])?;
+        let out = self.detach().clone_contiguous()?;
+        let src_c = src.cast_raw(self.dtype)?;
+        #[cfg(not(feature = "cuda"))]
+        let _ = check_index;
+        if !kernel_took!(
+            out,
+            crate::cuda::ops::scatter(&out, d, index, &src_c, mode, check_index)
+        ) {
+            scatter_into(&out, d, index, &src_c, mode)?;
+        }
+        Ok(out)
+    }
+
     /// Out-of-place `scatter(dim, index, src)` / `scatter_add` (accumulate).
     pub fn scatter_op(
         &self,
@@ -151,6 +175,18 @@ impl Tensor {
         self.scatter_checked(d, index, src, accumulate, false)
     }
 
+    /// `scatter_reduce`'s combining step, out of place and without autograd: each of `src`'s
+    /// elements combined into its place of a copy of self by `mode` (the caller adds the gradient).
+    pub fn scatter_mode(
+        &self,
+        d: usize,
+        index: &Tensor,
+        src: &Tensor,
+        mode: ScatterMode,
+    ) -> Result<Tensor> {
+        self.detach().scatter_raw(d, index, src, mode, true)
+    }
+
     fn scatter_checked(
         &self,
         d: usize,
@@ -159,18 +195,12 @@ impl Tensor {
         accumulate: bool,
         check_index: bool,
     ) -> Result<Tensor> {
-        crate::tensor::Device::same(&[self, index])?;
-        crate::tensor::Device::common(&[self, src])?;
-        let out = self.detach().clone_contiguous()?;
-        let src_c = src.cast_raw(self.dtype)?;
-        #[cfg(not(feature = "cuda"))]
-        let _ = check_index;
-        if !kernel_took!(
-            out,
-            crate::cuda::ops::scatter(&out, d, index, &src_c, accumulate, check_index)
-        ) {
-            scatter_into(&out, d, index, &src_c, accumulate)?;
-        }
+        let mode = if accumulate {
+            ScatterMode::Add
+        } else {
+            ScatterMode::Store
+        };
+        let out = self.scatter_raw(d, index, src, mode, check_index)?;
         if needs_grad(&[self, src]) {
             let ix = index.clone();
             let src_shape = src.shape().to_vec();
@@ -504,12 +534,38 @@ impl Tensor {
     }
 }
 
+/// How a scatter combines a source element into its target: scatter's store, scatter_add's sum,
+/// and scatter_reduce's prod, amax and amin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScatterMode {
+    Store,
+    Add,
+    Mul,
+    Max,
+    Min,
+}
+
+/// `t (mode) v` for one element (max/min propagate NaN, as torch.maximum/minimum).
+fn combine<T: Elem>(mode: ScatterMode, t: T, v: T) -> T {
+    let nan = |x: T| x.partial_cmp(&x).is_none();
+    match mode {
+        ScatterMode::Store => v,
+        ScatterMode::Add => add_elem(t, v),
+        ScatterMode::Mul if T::DTYPE.is_float() => T::from_f64(t.to_f64() * v.to_f64()),
+        ScatterMode::Mul => T::from_i64(t.to_i64().wrapping_mul(v.to_i64())),
+        ScatterMode::Max | ScatterMode::Min if nan(t) => t,
+        ScatterMode::Max if nan(v) || v > t => v,
+        ScatterMode::Min if nan(v) || v < t => v,
+        ScatterMode::Max | ScatterMode::Min => t,
+    }
+}
+
 fn scatter_into(
     out: &Tensor,
     d: usize,
     index: &Tensor,
     src: &Tensor,
-    accumulate: bool,
+    mode: ScatterMode,
 ) -> Result<()> {
     let iv = long_values(index, "scatter")?;
     if index.ndim() != out.ndim() && out.ndim() > 0 {
@@ -550,7 +606,7 @@ fn scatter_into(
             unsafe {
                 let v = *sp.add(offset_of(&src_b.layout, ix));
                 let p = dst.add(off);
-                *p = if accumulate { add_elem(*p, v) } else { v };
+                *p = combine(mode, *p, v);
             }
             k += 1;
             Ok(())
@@ -642,7 +698,18 @@ fn gpu_index_put(
     let shape = one.flat_shape(target.shape());
     let v = v.detach().contiguous()?.reshape(&shape)?;
     let index = one.broadcast(&shape);
-    let done = crate::cuda::ops::scatter(&target, one.dim, &index, &v, accumulate, check_index)?;
+    let done = crate::cuda::ops::scatter(
+        &target,
+        one.dim,
+        &index,
+        &v,
+        if accumulate {
+            ScatterMode::Add
+        } else {
+            ScatterMode::Store
+        },
+        check_index,
+    )?;
     if done && one.perm.is_some() {
         let arranged = one.arranged(out)?;
         arranged.copy_raw(&target.reshape(arranged.shape())?)?;

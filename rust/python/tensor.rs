@@ -1501,6 +1501,38 @@ impl PyTensor {
         let i = tensor_arg(index)?;
         wrap(py, guard(|| self.t.gather(dim, &i))?)
     }
+    /// `scatter_reduce`'s combining step ("sum", "prod", "amax", "amin"), without autograd.
+    fn _scatter_mode(
+        &self,
+        py: Python<'_>,
+        dim: i64,
+        index: &Bound<'_, PyAny>,
+        src: &Bound<'_, PyAny>,
+        mode: &str,
+    ) -> PyResult<Py<PyAny>> {
+        use crate::ops::index::ScatterMode;
+        let mode = match mode {
+            "sum" => ScatterMode::Add,
+            "prod" => ScatterMode::Mul,
+            "amax" => ScatterMode::Max,
+            "amin" => ScatterMode::Min,
+            _ => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown scatter mode '{}'",
+                    mode
+                )))
+            }
+        };
+        let (i, s) = (tensor_arg(index)?, tensor_arg(src)?);
+        let t = &self.t;
+        wrap(
+            py,
+            guard(|| {
+                let d = crate::tensor::wrap_dim(dim, t.ndim())?;
+                t.scatter_mode(d, &i, &s, mode)
+            })?,
+        )
+    }
     fn _scatter(
         &self,
         py: Python<'_>,

@@ -37,6 +37,7 @@ template <class T> T __shfl_down_sync(unsigned, T v, int delta) {
     return r;
 }
 template <class T> T atomicAdd(T* p, T v) { std::lock_guard<std::mutex> g(g_atomic); T o = *p; *p = o + v; return o; }
+template <class T> T atomicCAS(T* p, T cmp, T v) { std::lock_guard<std::mutex> g(g_atomic); T o = *p; if (o == cmp) *p = v; return o; }
 inline unsigned __float_as_uint(float f) { unsigned u; std::memcpy(&u, &f, 4); return u; }
 inline float __uint_as_float(unsigned u) { float f; std::memcpy(&f, &u, 4); return f; }
 inline float __int_as_float(int u) { float f; std::memcpy(&f, &u, 4); return f; }

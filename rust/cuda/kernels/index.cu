@@ -17,6 +17,8 @@
 //       ss; shape entries unused). Repeated targets take one of their values (which is unspecified,
 //       as in PyTorch). A j outside [0, size) writes nothing and sets *err = 1 when err is not null.
 //   scatter_add_<dt>(same arguments)   the same with +=, by atomicAdd (dt: f32 f64 i64 i32)
+//   scatter_mul_/scatter_max_/scatter_min_<dt>(same arguments)   *=, max, min by compare-and-swap
+//       (scatter_reduce's prod / amax / amin; NaN propagates; dt: f32 f64 i64 i32)
 //
 // Advanced indexing with several index tensors (x[i, j], x[:, i, j]): one flat index into the
 // indexed dims merged, so that one gather or scatter along the merged dim does the rest.
@@ -94,21 +96,52 @@ __device__ __forceinline__ void scatter_offsets(i64 i, i64 j, const Strides& sx,
     }
 }
 
+enum ScatterOp { S_STORE, S_ADD, S_MUL, S_MAX, S_MIN };
+
 // atomicAdd for the types the hardware adds atomically (i64 as its two's-complement u64).
 __device__ __forceinline__ void atomic_add(float* p, float v) { atomicAdd(p, v); }
 __device__ __forceinline__ void atomic_add(double* p, double v) { atomicAdd(p, v); }
 __device__ __forceinline__ void atomic_add(i32* p, i32 v) { atomicAdd(p, v); }
 __device__ __forceinline__ void atomic_add(i64* p, i64 v) { atomicAdd((u64*)p, (u64)v); }
 
-// Plain store or atomic add (a struct, so that only the dtypes of scatter_add need atomic_add).
-template <bool ADD> struct ScatterStore {
+// x = x (op) v by compare-and-swap on the element's bits: scatter_reduce's prod, amax and amin
+// (NaN propagates through amax/amin, as in PyTorch).
+template <int OP, class T> __device__ __forceinline__ T combine(T a, T b) {
+    return OP == S_MUL ? a * b : OP == S_MAX ? max_nan(a, b) : min_nan(a, b);
+}
+// An element's bits, for atomicCAS (32- or 64-bit words).
+__device__ __forceinline__ unsigned to_bits(float v) { return __float_as_uint(v); }
+__device__ __forceinline__ float from_bits(unsigned b, float) { return __uint_as_float(b); }
+__device__ __forceinline__ unsigned long long to_bits(double v) { return (unsigned long long)__double_as_longlong(v); }
+__device__ __forceinline__ double from_bits(unsigned long long b, double) { return __longlong_as_double((long long)b); }
+__device__ __forceinline__ unsigned to_bits(i32 v) { return (unsigned)v; }
+__device__ __forceinline__ i32 from_bits(unsigned b, i32) { return (i32)b; }
+__device__ __forceinline__ unsigned long long to_bits(i64 v) { return (unsigned long long)v; }
+__device__ __forceinline__ i64 from_bits(unsigned long long b, i64) { return (i64)b; }
+
+template <int OP, class T> __device__ __forceinline__ void atomic_combine(T* p, T v) {
+    typedef decltype(to_bits(v)) B;
+    B* a = (B*)p;
+    B old = *a, assumed;
+    do {
+        assumed = old;
+        old = atomicCAS(a, assumed, to_bits(combine<OP>(from_bits(assumed, v), v)));
+    } while (assumed != old);
+}
+
+// Plain store, atomic add or a CAS-combine (a struct, so that only the dtypes of the reducing
+// scatters need atomics).
+template <int OP> struct ScatterStore {
+    template <class T> __device__ static __forceinline__ void apply(T* p, T v) { atomic_combine<OP>(p, v); }
+};
+template <> struct ScatterStore<S_STORE> {
     template <class T> __device__ static __forceinline__ void apply(T* p, T v) { *p = v; }
 };
-template <> struct ScatterStore<true> {
+template <> struct ScatterStore<S_ADD> {
     template <class T> __device__ static __forceinline__ void apply(T* p, T v) { atomic_add(p, v); }
 };
 
-template <bool ADD, class T>
+template <int ADD, class T>
 __device__ __forceinline__ void scatter(T* out, const Strides& so, const T* src, const Strides& ss, const i64* idx,
                                         const Strides& sx, i64 dim, i64 size, i64 n, int* err) {
     GRID_STRIDE_LOOP(i, n) {
@@ -129,17 +162,22 @@ __device__ __forceinline__ void scatter(T* out, const Strides& so, const T* src,
         scatter<ADD>(out, so, src, ss, idx, sx, dim, size, n, err);                                   \
     }
 
-SCATTER_KERNEL(scatter, false, f32)
-SCATTER_KERNEL(scatter, false, f64)
-SCATTER_KERNEL(scatter, false, f16)
-SCATTER_KERNEL(scatter, false, bf16)
-SCATTER_KERNEL(scatter, false, i64)
-SCATTER_KERNEL(scatter, false, i32)
-SCATTER_KERNEL(scatter, false, u8)
-SCATTER_KERNEL(scatter_add, true, f32)
-SCATTER_KERNEL(scatter_add, true, f64)
-SCATTER_KERNEL(scatter_add, true, i64)
-SCATTER_KERNEL(scatter_add, true, i32)
+SCATTER_KERNEL(scatter, S_STORE, f32)
+SCATTER_KERNEL(scatter, S_STORE, f64)
+SCATTER_KERNEL(scatter, S_STORE, f16)
+SCATTER_KERNEL(scatter, S_STORE, bf16)
+SCATTER_KERNEL(scatter, S_STORE, i64)
+SCATTER_KERNEL(scatter, S_STORE, i32)
+SCATTER_KERNEL(scatter, S_STORE, u8)
+#define SCATTER_REDUCING(T)             \
+    SCATTER_KERNEL(scatter_add, S_ADD, T) \
+    SCATTER_KERNEL(scatter_mul, S_MUL, T) \
+    SCATTER_KERNEL(scatter_max, S_MAX, T) \
+    SCATTER_KERNEL(scatter_min, S_MIN, T)
+SCATTER_REDUCING(f32)
+SCATTER_REDUCING(f64)
+SCATTER_REDUCING(i64)
+SCATTER_REDUCING(i32)
 
 extern "C" __global__ void merge_index_i64(i64* out, const i64* idx, i64 k, i64 n, Strides sizes) {
     i64 total = 1;
