@@ -685,6 +685,21 @@ def test_optimizer_state_lives_with_its_parameter(opt_cls: Any) -> None:
     assert p.device == CUDA0
 
 
+def _stepped(device: str, init: list, grads: list, make: Callable[[list], Any], dtype: Any = None) -> tuple:
+    """The parameters ``make``'s optimizer reaches from ``init`` through ``grads`` on ``device`` (as float64
+    arrays), with each step's (kernel launches, host accesses) there."""
+    ps = [p.detach().clone().to(device).requires_grad_() for p in init]
+    opt = make(ps)
+    counts = []
+    for step_grads in grads:
+        for p, g in zip(ps, step_grads):
+            p.grad = g.to(device)
+        touched = torch._C._cuda_host_accesses(0)
+        counts.append((launches(opt.step), torch._C._cuda_host_accesses(0) - touched))
+    assert dtype is None or all(p.dtype == dtype for p in ps)
+    return [p.detach().cpu().double().numpy() for p in ps], counts
+
+
 @needs_cuda
 @pytest.mark.parametrize(
     "make",
@@ -712,24 +727,12 @@ def test_optimizer_steps_run_as_kernels(emulated_kernels: bool, make: Callable[[
         pytest.skip("no kernels for the emulated device (g++ missing)")
     init = [rand(3, 4), rand(5)]
     grads = [[rand(3, 4), rand(5)] for _ in range(7)]
-    results = []
-    for device in ("cpu", "cuda"):
-        ps = [p.detach().clone().to(device).requires_grad_() for p in init]
-        opt = make(ps)
-        for i, step_grads in enumerate(grads):
-            for p, g in zip(ps, step_grads):
-                p.grad = g.to(device)
-            if device == "cpu":
-                opt.step()
-            elif i == 0:
-                assert launches(opt.step) >= 1  # and the launches that fill the state buffers
-            else:
-                touched = torch._C._cuda_host_accesses(0)
-                assert launches(opt.step) == 1
-                assert torch._C._cuda_host_accesses(0) == touched
-        results.append([p.detach().cpu().numpy() for p in ps])
-    for got, want in zip(results[1], results[0]):
-        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+    want, _ = _stepped("cpu", init, grads, make)
+    got, counts = _stepped("cuda", init, grads, make)
+    assert counts[0][0] >= 1  # with the launches that fill the state buffers
+    assert counts[1:] == [(1, 0)] * (len(grads) - 1)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-7)
 
 
 @needs_cuda
@@ -744,20 +747,12 @@ def test_optimizer_kernels_take_up_to_32_tensors_a_launch(emulated_kernels: bool
     if mixed:
         init = [p.to(torch.float16) if i % 3 == 0 else p for i, p in enumerate(init)]  # 19 f16, 36 f32 with elements
     grads = [[rand(n).to(p.dtype) for n, p in zip(sizes, init)] for _ in range(2)]
-    results = []
-    for device in ("cpu", "cuda"):
-        ps = [p.detach().clone().to(device).requires_grad_() for p in init]
-        opt = torch.optim.Adam(ps, lr=0.01)
-        for step_grads in grads:
-            for p, g in zip(ps, step_grads):
-                p.grad = g.to(device)
-            n = launches(opt.step)
-        if device == "cuda":
-            assert n == (3 if mixed else 2)
-        results.append([p.detach().cpu().float().numpy() for p in ps])
+    want, _ = _stepped("cpu", init, grads, lambda ps: torch.optim.Adam(ps, lr=0.01))
+    got, counts = _stepped("cuda", init, grads, lambda ps: torch.optim.Adam(ps, lr=0.01))
+    assert counts[-1] == ((3 if mixed else 2), 0)
     tol = 1e-3 if mixed else 1e-6  # f16: a GPU may fuse a multiply-add the host rounds twice
-    for got, want in zip(results[1], results[0]):
-        np.testing.assert_allclose(got, want, rtol=tol, atol=tol / 10)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=tol, atol=tol / 10)
 
 
 @needs_cuda
@@ -784,21 +779,13 @@ def test_half_and_double_optimizer_steps_are_kernels(
         pytest.skip("no kernels for the emulated device (g++ missing)")
     init = [rand(4, 5).to(dtype), rand(7).to(dtype)]
     grads = [[rand(4, 5).to(dtype), rand(7).to(dtype)] for _ in range(7)]
-    results = []
-    for device in ("cpu", "cuda"):
-        ps = [p.detach().clone().to(device).requires_grad_() for p in init]
-        opt = make(ps)
-        for i, step_grads in enumerate(grads):
-            for p, g in zip(ps, step_grads):
-                p.grad = g.to(device)
-            n = launches(opt.step)
-            assert device == "cpu" or n == 1 or i == 0
-        assert all(p.dtype == dtype for p in ps)
-        results.append([p.detach().cpu().double().numpy() for p in ps])
+    want, _ = _stepped("cpu", init, grads, make, dtype)
+    got, counts = _stepped("cuda", init, grads, make, dtype)
+    assert counts[1:] == [(1, 0)] * (len(grads) - 1)
     # one rounding step of the dtype: a GPU may fuse a multiply-add the host rounds twice
     tol = {torch.float16: 1e-3, torch.bfloat16: 8e-3, torch.float64: 1e-12}[dtype]
-    for got, want in zip(results[1], results[0]):
-        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=tol, atol=tol)
 
 
 # ---- checkpoints and copies --------------------------------------------------------------------------------
