@@ -108,3 +108,23 @@ def test_errors_are_pytorchs() -> None:
         x.scatter_reduce(0, torch.tensor([5]), torch.ones(1), "amax")
     with pytest.raises(RuntimeError, match="reduce argument must be either add or multiply"):
         x.scatter(0, i, torch.ones(1), reduce="max")
+
+
+@pytest.mark.parametrize("include_self", [True, False])
+@pytest.mark.parametrize("reduce", ["prod", "mean", "amax", "amin"])
+def test_index_reduce_matches_a_loop_reference(reduce: str, include_self: bool) -> None:
+    x = rng.integers(-3, 4, (4, 3)).astype(np.float64)
+    source = rng.integers(-3, 4, (4, 5)).astype(np.float64)
+    index = np.array([2, 0, 2, 1, 2])
+    got = torch.tensor(x).index_reduce(1, torch.tensor(index), torch.tensor(source), reduce,
+                                       include_self=include_self)
+    full = np.broadcast_to(index, source.shape)
+    np.testing.assert_allclose(got.numpy(), reference(x, 1, full, source, reduce, include_self), rtol=1e-12)
+    y = torch.tensor(x)
+    assert y.index_reduce_(1, torch.tensor(index), torch.tensor(source), reduce, include_self=include_self) is y
+    np.testing.assert_allclose(y.numpy(), got.numpy())
+    with pytest.raises(RuntimeError, match="Expected reduce to be one of prod, mean, amax or amin but got sum"):
+        y.index_reduce(1, torch.tensor(index), torch.tensor(source), "sum")
+    assert torch.index_reduce(torch.ones(2), 0, torch.tensor([1, 1]), torch.tensor([2.0, 3.0]), "prod").tolist() == [1, 6]
+    with pytest.raises(RuntimeError, match="must have same slice shapes"):
+        y.index_reduce(1, torch.tensor([0, 1]), torch.tensor(source), "prod")

@@ -110,6 +110,7 @@ from .amp.autocast_mode import (
 from . import datasets, nn, optim, utils
 from . import special
 from ._dtype_info import finfo, iinfo
+from ._scatter_reduce import index_reduce_fn as index_reduce
 from ._scatter_reduce import scatter_reduce_fn as scatter_reduce
 from .special import polygamma
 from .serialization import load, save

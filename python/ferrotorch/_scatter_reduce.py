@@ -138,3 +138,44 @@ def scatter_reduce_fn(input: Tensor, dim: int, index: Tensor, src: Tensor, reduc
     """``torch.scatter_reduce``."""
     r = scatter_reduce(input, dim, index, src, reduce, include_self=include_self)
     return r if out is None else out.copy_(r)
+
+
+def _index_as_scatter(self: Tensor, dim: int, index: Tensor, source: Tensor) -> tuple[int, Tensor]:
+    """index_reduce's 1-D ``index`` (a slot of ``dim`` per slice of ``source``) as scatter_reduce's index."""
+    d = dim + self.dim() if dim < 0 else dim
+    if index.dim() > 1:
+        raise IndexError("index_reduce_(): Index is supposed to be a vector")
+    if index.dtype not in (_C.int64, _C.int32):
+        raise RuntimeError("index_reduce_(): Expected dtype int32/int64 for index")
+    n = index.numel()
+    if source.dim() != self.dim() or source.shape[d] != n:
+        raise RuntimeError("index_reduce_(): Source/destination tensor must have same slice shapes. "
+                           f"Destination slice shape: {list(self.shape)} at dimension {d} and source slice "
+                           f"shape: {list(source.shape)} at dimension {d}.")
+    shape = [1] * self.dim()
+    shape[d] = n
+    return d, index.long().reshape(shape).expand(*source.shape)
+
+
+@_method("index_reduce")
+def index_reduce(self: Tensor, dim: int, index: Tensor, source: Tensor, reduce: str, *,
+                 include_self: bool = True) -> Tensor:
+    """``self[..., index[i], ...] = reduce(self[..., index[i], ...], source[..., i, ...])`` along ``dim``
+    (reduce: prod, mean, amax or amin)."""
+    if reduce not in ("prod", "mean", "amax", "amin"):
+        raise RuntimeError(f"index_reduce(): Expected reduce to be one of prod, mean, amax or amin but got {reduce}.")
+    d, full = _index_as_scatter(self, dim, index, source)
+    return scatter_reduce(self, d, full, source, reduce, include_self=include_self)
+
+
+@_method("index_reduce_")
+def index_reduce_(self: Tensor, dim: int, index: Tensor, source: Tensor, reduce: str, *,
+                  include_self: bool = True) -> Tensor:
+    return self.copy_(index_reduce(self, dim, index, source, reduce, include_self=include_self))
+
+
+def index_reduce_fn(input: Tensor, dim: int, index: Tensor, source: Tensor, reduce: str, *,
+                    include_self: bool = True, out: Tensor | None = None) -> Tensor:
+    """``torch.index_reduce``."""
+    r = index_reduce(input, dim, index, source, reduce, include_self=include_self)
+    return r if out is None else out.copy_(r)
