@@ -20,6 +20,12 @@ exp2 = torch.exp2
 expm1 = torch.expm1
 log1p = torch.log1p
 round = torch.round
+xlogy = torch.xlogy
+logit = torch.logit
+sinc = torch.sinc
+softmax = torch.softmax
+log_softmax = torch.log_softmax
+logsumexp = torch.logsumexp
 
 
 def _tensor(x: Any) -> Tensor:
@@ -63,27 +69,3 @@ def xlog1py(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:
     x, y = _tensor(input), _tensor(other)
     r = x * y.log1p()
     return _out(torch.where((x == 0) & ~y.isnan(), torch.zeros_like(r), r), out)
-
-
-def xlogy(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:
-    return torch.xlogy(input, other, out=out)
-
-
-def logit(input: Tensor, eps: float | None = None, *, out: Tensor | None = None) -> Tensor:
-    return torch.logit(input, eps, out=out)
-
-
-def sinc(input: Tensor, *, out: Tensor | None = None) -> Tensor:
-    return torch.sinc(input, out=out)
-
-
-def softmax(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
-    return torch.softmax(input, dim, dtype=dtype)
-
-
-def log_softmax(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
-    return torch.log_softmax(input, dim, dtype=dtype)
-
-
-def logsumexp(input: Tensor, dim: Any, keepdim: bool = False, *, out: Tensor | None = None) -> Tensor:
-    return torch.logsumexp(input, dim, keepdim, out=out)

@@ -74,6 +74,35 @@ impl TensorList {
     }
 }
 
+/// One tensor of a list: the tensor, its gradient (or other operand), its state buffers and its
+/// coefficients.
+type Entry<'a> = (
+    &'a Tensor,
+    Option<&'a Tensor>,
+    [Option<&'a Tensor>; 3],
+    [f64; 3],
+);
+
+/// Launches `kernel` over `entries`, `TL_MAX` tensors a launch (empty tensors left out).
+fn launch_lists<'a>(
+    gpu: &'static Gpu,
+    kernel: &str,
+    scalars: &dyn Fn(Launch) -> Launch,
+    entries: impl IntoIterator<Item = Entry<'a>>,
+) -> Result<()> {
+    let mut list = TensorList::new();
+    for (p, g, s, c) in entries {
+        if p.numel() == 0 {
+            continue;
+        }
+        list.push(p, g, s, c);
+        if list.count as usize == TL_MAX {
+            list.flush(gpu, kernel, scalars)?;
+        }
+    }
+    list.flush(gpu, kernel, scalars)
+}
+
 /// One fused step of `u` for every parameter, as kernels: only when all of them can take it
 /// (a floating dtype, contiguous, state like the parameter, on one GPU), so that none is updated twice.
 pub fn optim_step(
@@ -101,19 +130,17 @@ pub fn optim_step(
         return Ok(false);
     }
     let kernel = format!("{}_{}", name(u), suffix(params[0].dtype).unwrap_or("f32"));
-    let scalars = |l: Launch| hyper(u, l);
-    let mut list = TensorList::new();
-    for (((p, g), s), c) in params.iter().zip(grads).zip(states).zip(coefs) {
-        if p.numel() == 0 {
-            continue;
-        }
-        let (bufs, cs) = per_tensor(u, s, c);
-        list.push(p, Some(g), bufs, cs);
-        if list.count as usize == TL_MAX {
-            list.flush(gpu, &kernel, &scalars)?;
-        }
-    }
-    list.flush(gpu, &kernel, &scalars).map(|()| true)
+    let entries = params
+        .iter()
+        .zip(grads)
+        .zip(states)
+        .zip(coefs)
+        .map(|(((p, g), s), c)| {
+            let (bufs, cs) = per_tensor(u, s, c);
+            (p, Some(g), bufs, cs)
+        });
+    launch_lists(gpu, &kernel, &|l| hyper(u, l), entries)?;
+    Ok(true)
 }
 
 /// The kernel's name, less its dtype suffix.
@@ -238,14 +265,13 @@ pub fn unscale_grads(grads: &[Tensor], found_inf: &Tensor, inv_scale: f64) -> Re
     }
     for dt in dtypes {
         let kernel = format!("unscale_grad_{}", suffix(dt).unwrap_or("f32"));
-        let mut list = TensorList::new();
-        for g in grads.iter().filter(|g| g.dtype == dt && g.numel() > 0) {
-            list.push(g, None, [None; 3], [0.0; 3]);
-            if list.count as usize == TL_MAX {
-                list.flush(gpu, &kernel, &scalars)?;
-            }
-        }
-        list.flush(gpu, &kernel, &scalars)?;
+        let entries = grads.iter().filter(|g| g.dtype == dt);
+        launch_lists(
+            gpu,
+            &kernel,
+            &scalars,
+            entries.map(|g| (g, None, [None; 3], [0.0; 3])),
+        )?;
     }
     Ok(true)
 }
@@ -316,16 +342,13 @@ pub fn scale_by(ts: &[Tensor], factor: &Tensor) -> Result<bool> {
     {
         return Ok(false);
     }
-    let kernel = format!("scale_by_{}", sfx);
-    let scalars = |l: Launch| l.tensor(factor);
-    let mut list = TensorList::new();
-    for t in ts.iter().filter(|t| t.numel() > 0) {
-        list.push(t, None, [None; 3], [0.0; 3]);
-        if list.count as usize == TL_MAX {
-            list.flush(gpu, &kernel, &scalars)?;
-        }
-    }
-    list.flush(gpu, &kernel, &scalars)?;
+    let entries = ts.iter().map(|t| (t, None, [None; 3], [0.0; 3]));
+    launch_lists(
+        gpu,
+        &format!("scale_by_{}", sfx),
+        &|l| l.tensor(factor),
+        entries,
+    )?;
     Ok(true)
 }
 
@@ -364,15 +387,11 @@ pub fn foreach_apply(
             return Ok(false);
         }
     }
-    let kernel = format!("foreach_apply_{}", sfx);
+    let entries = ts
+        .iter()
+        .enumerate()
+        .map(|(k, t)| (t, others.map(|o| &o[k]), [None; 3], [0.0; 3]));
     let scalars = |l: Launch| l.i32(op as i32).f64(alpha).f64(scalar);
-    let mut list = TensorList::new();
-    for (k, t) in ts.iter().enumerate().filter(|(_, t)| t.numel() > 0) {
-        list.push(t, others.map(|o| &o[k]), [None; 3], [0.0; 3]);
-        if list.count as usize == TL_MAX {
-            list.flush(gpu, &kernel, &scalars)?;
-        }
-    }
-    list.flush(gpu, &kernel, &scalars)?;
+    launch_lists(gpu, &format!("foreach_apply_{}", sfx), &scalars, entries)?;
     Ok(true)
 }

@@ -6,6 +6,7 @@ import warnings
 from collections.abc import Iterable
 
 import ferrotorch as torch
+from ferrotorch._foreach import _groups
 
 __all__ = ["clip_grad_norm", "clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm"]
 
@@ -28,11 +29,9 @@ def get_total_norm(
     if len(tensors) == 0:
         return torch.tensor(0.0)
     # per (device, dtype): a 1-D tensor of norms, one or two launches per 32 tensors on a GPU
-    groups: dict[tuple, list[Tensor]] = {}
-    for t in tensors:
-        groups.setdefault((t.device, t.dtype), []).append(t.detach())
     first = tensors[0].device
-    norms = [torch._C._foreach_norms(group, norm_type).to(first) for group in groups.values()]
+    norms = [torch._C._foreach_norms([tensors[i].detach() for i in idx], norm_type).to(first)
+             for idx in _groups(tensors).values()]
     total = (norms[0] if len(norms) == 1 else torch.cat(norms)).norm(norm_type)
     if error_if_nonfinite and not bool(torch.isfinite(total)):
         raise RuntimeError(
