@@ -257,3 +257,26 @@ def test_f32_sum_is_close_to_the_float64_sum(n):
     m = x[: n - n % 7].reshape(-1, 7) if n >= 7 else x.reshape(1, -1)
     np.testing.assert_allclose(torch.tensor(m).sum(0).numpy(), m.astype(np.float64).sum(0), rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(torch.tensor(m).sum(1).numpy(), m.astype(np.float64).sum(1), rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "float16", "float32", "float64", "int64"])
+@pytest.mark.parametrize("shape,perm", [
+    ((8, 8), (1, 0)), ((33, 70), (1, 0)), ((300, 257), (1, 0)),  # the tile edges, and above the threading threshold
+    ((3, 40, 9), (0, 2, 1)), ((40, 3, 9), (2, 1, 0)), ((5, 6, 7, 8), (0, 3, 2, 1)), ((2, 64, 48), (2, 0, 1)),
+])
+def test_transposed_copies_match_numpy(dtype, shape, perm):
+    """contiguous() / clone() / copy_() out of a permuted view take the tiled transpose."""
+    a = (np.arange(np.prod(shape)) % 251).astype(dtype).reshape(shape)
+    want = np.ascontiguousarray(a.transpose(perm))
+    view = torch.from_numpy(a).permute(*perm)
+    np.testing.assert_array_equal(view.contiguous().numpy(), want)
+    np.testing.assert_array_equal(view.clone().numpy(), want)
+    dst = torch.empty(want.shape, dtype=view.dtype)
+    dst.copy_(view)
+    np.testing.assert_array_equal(dst.numpy(), want)
+
+
+def test_transposed_copy_of_an_offset_strided_view():
+    a = np.arange(60 * 50, dtype=np.float32).reshape(60, 50)
+    view = torch.from_numpy(a)[5:47:2, 3:43].t()  # offset, row step 2, then transposed
+    np.testing.assert_array_equal(view.contiguous().numpy(), np.ascontiguousarray(a[5:47:2, 3:43].T))

@@ -180,7 +180,9 @@ impl Tensor {
         if out.device().is_cuda() && crate::cuda::ops::copy(&out, self)? {
             return Ok(out);
         }
-        crate::dispatch_all!(self.dtype, T => map1::<T, T>(&out, self, |v| v));
+        if !super::transpose::transpose_copy(&out, self) {
+            crate::dispatch_all!(self.dtype, T => map1::<T, T>(&out, self, |v| v));
+        }
         Ok(out)
     }
 
@@ -229,6 +231,9 @@ impl Tensor {
         }
         #[cfg(feature = "cuda")]
         if self.device().is_cuda() && crate::cuda::ops::copy(self, &src_b)? {
+            return Ok(());
+        }
+        if super::transpose::transpose_copy(self, &src_b) {
             return Ok(());
         }
         crate::dispatch_all!(src.dtype, S => crate::dispatch_all!(self.dtype, D => map1::<S, D>(self, &src_b, |v| v.cast::<D>())));

@@ -17,7 +17,10 @@ unsafe impl<const N: usize> Send for Ptrs<N> {}
 unsafe impl<const N: usize> Sync for Ptrs<N> {}
 
 /// Drops size-1 dims and merges neighbours that are contiguous with each other in every operand.
-fn coalesce<const N: usize>(shape: &[usize], strides: [&[usize]; N]) -> (Dims, [Dims; N]) {
+pub(crate) fn coalesce<const N: usize>(
+    shape: &[usize],
+    strides: [&[usize]; N],
+) -> (Dims, [Dims; N]) {
     let mut out_shape: Dims = SmallVec::new();
     let mut out_strides: [Dims; N] = std::array::from_fn(|_| SmallVec::new());
     for d in 0..shape.len() {

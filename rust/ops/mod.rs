@@ -32,6 +32,7 @@ pub mod search;
 pub mod sort;
 pub mod special;
 pub mod threads;
+pub mod transpose;
 pub mod view;
 pub mod vmath;
 

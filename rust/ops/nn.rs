@@ -375,18 +375,7 @@ pub(super) trait Act: Float {
 impl Act for f32 {
     #[inline(always)]
     fn fexp(self) -> f32 {
-        let x = self.clamp(-87.3, 88.7);
-        // round to nearest through the 1.5·2^23 trick (no SSE4.1 `round` needed)
-        let n = (x * std::f32::consts::LOG2_E + 12_582_912.0) - 12_582_912.0;
-        let r = x - n * 0.693_359_4 - n * -2.121_944_4e-4;
-        let mut p = 1.987_569_1e-4f32;
-        p = p * r + 1.398_199_9e-3;
-        p = p * r + 8.333_452e-3;
-        p = p * r + 4.166_579_6e-2;
-        p = p * r + 1.666_666_5e-1;
-        p = p * r + 0.5;
-        let y = p * r * r + r + 1.0;
-        y * f32::from_bits(((n as i32 + 127) as u32) << 23)
+        super::vmath::exp_f32(self)
     }
     #[inline(always)]
     fn ftanh(self) -> f32 {
@@ -773,6 +762,95 @@ fn step_at(s: usize, steps: usize, reverse: bool) -> usize {
     }
 }
 
+/// One time step of the LSTM cell over every batch row: `at` [B, 4H] :=
+/// σ(i) σ(f) tanh(g) σ(o) of `x + hg`, then `c = f·c_prev + i·g`, `tc = tanh(c)`, `h = o·tc`.
+struct CellStep<'a, T> {
+    h: usize,
+    at: &'a mut [T],
+    x: &'a [T],
+    hg: &'a [T],
+    c_prev: &'a [T],
+    c: &'a mut [T],
+    tc: &'a mut [T],
+    h_out: &'a mut [T],
+}
+
+impl<T: FloatElem> CellStep<'_, T>
+where
+    T::C: Act,
+{
+    /// Runs the loops compiled for the widest SIMD the CPU has (the activations are branch-free
+    /// polynomials: 16 lanes on AVX-512 against the baseline's 4).
+    fn run(self) {
+        #[cfg(target_arch = "x86_64")]
+        match super::vmath::simd_level() {
+            // SAFETY: simd_level() checked that the CPU has these features.
+            4 => return unsafe { self.run_v4() },
+            3 => return unsafe { self.run_v3() },
+            _ => {}
+        }
+        self.rows()
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma,bmi2")]
+    unsafe fn run_v4(self) {
+        self.rows()
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma,bmi2")]
+    unsafe fn run_v3(self) {
+        self.rows()
+    }
+
+    /// Straight contiguous passes per row (no chained iterators, no bounds checks), so they vectorise.
+    #[inline(always)]
+    fn rows(self) {
+        let h = self.h;
+        let g4 = 4 * h;
+        let rows = self.c.len() / h.max(1);
+        for r in 0..rows {
+            let (gates, cells) = (r * g4..(r + 1) * g4, r * h..(r + 1) * h);
+            let at = &mut self.at[gates.clone()];
+            for ((a, xv), hv) in at
+                .iter_mut()
+                .zip(&self.x[gates.clone()])
+                .zip(&self.hg[gates])
+            {
+                *a = T::from_c(xv.to_c() + hv.to_c());
+            }
+            let (ii, rest) = at.split_at_mut(h);
+            let (ff, rest) = rest.split_at_mut(h);
+            let (gg, oo) = rest.split_at_mut(h);
+            for v in ii.iter_mut() {
+                *v = T::from_c(sigm(v.to_c()));
+            }
+            for v in ff.iter_mut() {
+                *v = T::from_c(sigm(v.to_c()));
+            }
+            for v in oo.iter_mut() {
+                *v = T::from_c(sigm(v.to_c()));
+            }
+            for v in gg.iter_mut() {
+                *v = T::from_c(v.to_c().ftanh());
+            }
+            let c = &mut self.c[cells.clone()];
+            let c_prev = &self.c_prev[cells.clone()];
+            for ((((cn, cp), i), f), g) in c.iter_mut().zip(c_prev).zip(&*ii).zip(&*ff).zip(&*gg) {
+                *cn = T::from_c(f.to_c() * cp.to_c() + i.to_c() * g.to_c());
+            }
+            let tc = &mut self.tc[cells.clone()];
+            for (t, cn) in tc.iter_mut().zip(&*c) {
+                *t = T::from_c(cn.to_c().ftanh());
+            }
+            for ((hv, t), o) in self.h_out[cells].iter_mut().zip(&*tc).zip(&*oo) {
+                *hv = T::from_c(o.to_c() * t.to_c());
+            }
+        }
+    }
+}
+
 /// The whole recurrence of one LSTM layer-direction: per step one GEMM `h W_hhᵀ + b_hh` (bias as
 /// its initial value) and the fused pointwise cell. Returns `(out [T,B,H], c_T, tape)`.
 #[allow(clippy::too_many_arguments)]
@@ -795,14 +873,7 @@ where
     let cs = Tensor::empty(&[steps, b, h], dt, h0.device())?;
     let tcs = Tensor::empty(&[steps, b, h], dt, h0.device())?;
     // SAFETY: contiguous inputs of dtype T; the outputs are fresh and written only here.
-    let (xv, h0v, c0v, wv) = unsafe {
-        (
-            elems::<T>(xg),
-            elems::<T>(h0),
-            elems::<T>(c0),
-            elems::<T>(w),
-        )
-    };
+    let (xv, h0v, c0v) = unsafe { (elems::<T>(xg), elems::<T>(h0), elems::<T>(c0)) };
     let bv = bias.map(|t| unsafe { elems::<T>(t) });
     let (ov, av, cv, tv) = unsafe {
         (
@@ -812,6 +883,11 @@ where
             elems_mut::<T>(&tcs),
         )
     };
+    // W_hhᵀ [H, 4H] copied once: every step's GEMM then reads a row-major right operand, which
+    // the gemm crate packs far faster than the transposed view (3x at batch 32)
+    let wt = w.t()?.clone_contiguous()?;
+    // SAFETY: a fresh contiguous [h, 4h] tensor of dtype T.
+    let wtv = unsafe { elems::<T>(&wt) };
     let mut hg = vec![T::zero(); b * g4];
     let par = gemm_par(b * g4 * h);
     let (bh, bg) = (b * h, b * g4);
@@ -828,7 +904,16 @@ where
                 Some(p) => &ov[p * bh..(p + 1) * bh],
                 None => h0v,
             };
-            super::conv::gemm_into(b, g4, h, &mut hg, bv.is_some(), (hp, h, 1), (wv, 1, h), par);
+            super::conv::gemm_into(
+                b,
+                g4,
+                h,
+                &mut hg,
+                bv.is_some(),
+                (hp, h, 1),
+                (wtv, g4, 1),
+                par,
+            );
         }
         let x = &xv[t * bg..(t + 1) * bg];
         let (c_prev, c_cur): (&[T], &mut [T]) = match prev {
@@ -843,38 +928,17 @@ where
             None => (c0v, &mut cv[t * bh..(t + 1) * bh]),
         };
         let (tvt, ovt) = (&mut tv[t * bh..(t + 1) * bh], &mut ov[t * bh..(t + 1) * bh]);
-        for r in 0..b {
-            // contiguous passes without bounds checks, so the branch-free activations vectorise
-            let at = &mut av[t * bg + r * g4..t * bg + (r + 1) * g4];
-            for ((a, xv), hv) in at
-                .iter_mut()
-                .zip(&x[r * g4..(r + 1) * g4])
-                .zip(&hg[r * g4..(r + 1) * g4])
-            {
-                *a = T::from_c(xv.to_c() + hv.to_c());
-            }
-            let (sig_if, rest) = at.split_at_mut(2 * h);
-            let (gg, oo) = rest.split_at_mut(h);
-            for v in sig_if.iter_mut().chain(oo.iter_mut()) {
-                *v = T::from_c(sigm(v.to_c()));
-            }
-            for v in gg.iter_mut() {
-                *v = T::from_c(v.to_c().ftanh());
-            }
-            let (ii, ff) = sig_if.split_at(h);
-            let rows = r * h..(r + 1) * h;
-            let cc = c_cur[rows.clone()].iter_mut().zip(&c_prev[rows.clone()]);
-            for ((((cn, cp), i), f), g) in cc.zip(ii.iter()).zip(ff.iter()).zip(gg.iter()) {
-                *cn = T::from_c(f.to_c() * cp.to_c() + i.to_c() * g.to_c());
-            }
-            let th = tvt[rows.clone()].iter_mut().zip(&c_cur[rows.clone()]);
-            for (t, c) in th {
-                *t = T::from_c(c.to_c().ftanh());
-            }
-            for ((hv, t), o) in ovt[rows.clone()].iter_mut().zip(&tvt[rows]).zip(oo.iter()) {
-                *hv = T::from_c(o.to_c() * t.to_c());
-            }
-        }
+        let step = CellStep {
+            h,
+            at: &mut av[t * bg..(t + 1) * bg],
+            x,
+            hg: &hg,
+            c_prev,
+            c: c_cur,
+            tc: tvt,
+            h_out: ovt,
+        };
+        step.run();
     }
     let last = step_at(steps - 1, steps, reverse);
     let c_n = cs.select(0, last as i64)?.contiguous()?;
