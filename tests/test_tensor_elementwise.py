@@ -578,3 +578,19 @@ def test_big_tensor_parallel_paths():
     np.testing.assert_allclose((xs - y[1::2]).numpy(), a[::2] - b[1::2], rtol=1e-6)
     x.mul_(2)
     np.testing.assert_allclose(x.numpy(), a * 2)
+
+
+def test_reflected_python_numbers_keep_float64_precision_and_promote_as_wrapped_numbers():
+    x = torch.tensor([1.0, 2.0, 4.0], dtype=torch.float64)
+    xn = x.numpy()
+    np.testing.assert_array_equal((0.1 * x).numpy(), 0.1 * xn)
+    np.testing.assert_array_equal((0.1 + x).numpy(), 0.1 + xn)
+    np.testing.assert_array_equal((0.1 - x).numpy(), 0.1 - xn)
+    np.testing.assert_array_equal((0.1 / x).numpy(), 0.1 / xn)
+    np.testing.assert_allclose((0.1 ** x).numpy(), 0.1 ** xn, rtol=1e-15)  # not 0.1 rounded to float32
+    ints = torch.arange(1, 4)
+    assert (2 ** ints).dtype == torch.int64 and (2 ** ints).tolist() == [2, 4, 8]
+    assert (1 / ints).dtype == torch.float32
+    assert (0.5 * ints).dtype == torch.float32
+    assert (3 * torch.tensor([True, False])).dtype == torch.int64
+    assert (2.0 - torch.ones(2, dtype=torch.float16)).dtype == torch.float16

@@ -275,6 +275,13 @@ impl Tensor {
         Ok(out)
     }
 
+    /// The reflected op `s (op) self` for a Python number `s`: the number takes the dtype the
+    /// pair computes in (as a wrapped number, so `0.1 * x` keeps 0.1 exact for float64 `x`).
+    pub fn rbinary(&self, s: Scalar, op: BinaryOp) -> Result<Tensor> {
+        let dt = compute_dtype(op, self, &Operand::S(s))?;
+        Tensor::scalar_tensor(s, dt)?.binary(Operand::T(self), op)
+    }
+
     /// The in-place form `self (op)= b`: writes through every view of self's storage.
     pub fn binary_(&mut self, b: Operand, op: BinaryOp) -> Result<()> {
         self.check_no_internal_overlap()?;

@@ -183,9 +183,9 @@ impl PyTensor {
             return Ok(py.NotImplemented());
         };
         let t = &self.t;
-        let r = guard(|| {
-            let left = o.tensor()?;
-            left.binary(Operand::T(t), op)
+        let r = guard(|| match o {
+            Other::S(s) => t.rbinary(s, op),
+            Other::T(left) => left.binary(Operand::T(t), op),
         })?;
         wrap(py, r)
     }
@@ -1011,7 +1011,13 @@ impl PyTensor {
         let op = binary_op(op)?;
         let o = other_arg(other)?;
         let t = &self.t;
-        wrap(py, guard(|| o.tensor()?.binary(Operand::T(t), op))?)
+        wrap(
+            py,
+            guard(|| match o {
+                Other::S(s) => t.rbinary(s, op),
+                Other::T(left) => left.binary(Operand::T(t), op),
+            })?,
+        )
     }
     fn _binary_<'py>(
         slf: &Bound<'py, Self>,
