@@ -954,6 +954,137 @@ def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = 
     return _adaptive_max_poolnd(input, output_size, return_indices, 2)
 
 
+from ferrotorch.nn._grid_sample import affine_grid  # noqa: F401  (re-export; that module needs no F)
+
+
+def adaptive_max_pool3d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
+    """Max of ``(N, C, D, H, W)`` over adaptive windows."""
+    return _adaptive_max_poolnd(input, output_size, return_indices, 3)
+
+
+def adaptive_avg_pool3d(input: Tensor, output_size: Any) -> Tensor:
+    """Average ``(N, C, D, H, W)`` over adaptive windows; ``output_size`` entries may be ``None`` (keep)."""
+    return _adaptive_avg_poolnd(input, output_size, 3)
+
+
+def max_pool1d_with_indices(
+    input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+    ceil_mode: bool = False, return_indices: bool = False,
+) -> tuple[Tensor, Tensor]:
+    """``max_pool1d`` that always returns ``(values, indices)``."""
+    return _max_poolnd(input, kernel_size, stride, padding, dilation, ceil_mode, True, 1)
+
+
+def max_pool2d_with_indices(
+    input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+    ceil_mode: bool = False, return_indices: bool = False,
+) -> tuple[Tensor, Tensor]:
+    """``max_pool2d`` that always returns ``(values, indices)``."""
+    return _max_poolnd(input, kernel_size, stride, padding, dilation, ceil_mode, True, 2)
+
+
+def max_pool3d_with_indices(
+    input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+    ceil_mode: bool = False, return_indices: bool = False,
+) -> tuple[Tensor, Tensor]:
+    """``max_pool3d`` that always returns ``(values, indices)``."""
+    return _max_poolnd(input, kernel_size, stride, padding, dilation, ceil_mode, True, 3)
+
+
+def adaptive_max_pool1d_with_indices(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
+    """``adaptive_max_pool1d`` that always returns ``(values, indices)``."""
+    return _adaptive_max_poolnd(input, output_size, True, 1)
+
+
+def adaptive_max_pool2d_with_indices(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
+    """``adaptive_max_pool2d`` that always returns ``(values, indices)``."""
+    return _adaptive_max_poolnd(input, output_size, True, 2)
+
+
+def adaptive_max_pool3d_with_indices(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
+    """``adaptive_max_pool3d`` that always returns ``(values, indices)``."""
+    return _adaptive_max_poolnd(input, output_size, True, 3)
+
+
+def _unpool_output_size(
+    input: Tensor, kernel: tuple, stride: tuple, padding: tuple, output_size: Any,
+) -> list[int]:
+    nd = len(kernel)
+    default = [(input.shape[-nd + d] - 1) * stride[d] + kernel[d] - 2 * padding[d] for d in range(nd)]
+    if output_size is None:
+        return default
+    output_size = list(output_size)
+    if len(output_size) == nd + 2:
+        output_size = output_size[2:]
+    if len(output_size) != nd:
+        raise ValueError(f"output_size should be a sequence containing {nd} or {nd + 2} elements, but it has a "
+                         f"length of '{len(output_size)}'")
+    for d in range(nd):
+        lo, hi = default[d] - stride[d], default[d] + stride[d]
+        if not lo < output_size[d] < hi:
+            raise ValueError(f'invalid output_size "{tuple(output_size)}" (dim {d} must be between {lo} and {hi})')
+    return [int(o) for o in output_size]
+
+
+def _max_unpoolnd(
+    input: Tensor, indices: Tensor, kernel_size: Any, stride: Any, padding: Any, output_size: Any, nd: int,
+) -> Tensor:
+    x, squeeze = _unbatched(input, nd, f"max_unpool{nd}d")
+    kernel = _ntuple(nd)(kernel_size)
+    stride = _ntuple(nd)(stride) if stride is not None else kernel
+    padding = _ntuple(nd)(padding)
+    out = _unpool_output_size(x, kernel, stride, padding, output_size)
+    idx = indices.unsqueeze(0) if squeeze else indices
+    if tuple(idx.shape) != tuple(x.shape):
+        raise RuntimeError(f"Expected shape of indices to be same as that of the input tensor ({list(x.shape)}) "
+                           f"but got indices tensor with shape: {list(idx.shape)}")
+    n, c = x.shape[0], x.shape[1]
+    idx = idx.reshape(n, c, -1)
+    volume = math.prod(out)
+    if idx.numel() and (int(idx.max()) >= volume or int(idx.min()) < 0):
+        bad = int(idx.max()) if int(idx.max()) >= volume else int(idx.min())
+        raise RuntimeError(f"Found an invalid max index: {bad} (output volumes are of size {'x'.join(map(str, out))})")
+    # scatter is differentiable w.r.t. the scattered values, so gradients reach ``input``
+    flat = torch.zeros(n, c, volume, dtype=x.dtype, device=x.device).scatter(2, idx, x.reshape(n, c, -1))
+    y = flat.reshape(n, c, *out)
+    return y.squeeze(0) if squeeze else y
+
+
+def max_unpool1d(
+    input: Tensor, indices: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, output_size: Any = None,
+) -> Tensor:
+    """Partial inverse of ``max_pool1d``: put ``input`` at ``indices`` of a zero ``(N, C, L_out)`` tensor."""
+    return _max_unpoolnd(input, indices, kernel_size, stride, padding, output_size, 1)
+
+
+def max_unpool2d(
+    input: Tensor, indices: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, output_size: Any = None,
+) -> Tensor:
+    """Partial inverse of ``max_pool2d``; ``indices`` are flat over ``H_out * W_out``."""
+    return _max_unpoolnd(input, indices, kernel_size, stride, padding, output_size, 2)
+
+
+def max_unpool3d(
+    input: Tensor, indices: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, output_size: Any = None,
+) -> Tensor:
+    """Partial inverse of ``max_pool3d``; ``indices`` are flat over ``D_out * H_out * W_out``."""
+    return _max_unpoolnd(input, indices, kernel_size, stride, padding, output_size, 3)
+
+
+def lp_pool1d(input: Tensor, norm_type: float, kernel_size: Any, stride: Any = None, ceil_mode: bool = False) -> Tensor:
+    """``(Σ x^p)^(1/p)`` over sliding windows of ``(N, C, L)``."""
+    k = kernel_size[0] if isinstance(kernel_size, (tuple, list)) else kernel_size
+    out = avg_pool1d(input.pow(norm_type), kernel_size, stride, 0, ceil_mode)
+    return (torch.sign(out) * relu(torch.abs(out))).mul(k).pow(1.0 / norm_type)
+
+
+def lp_pool3d(input: Tensor, norm_type: float, kernel_size: Any, stride: Any = None, ceil_mode: bool = False) -> Tensor:
+    """``(Σ x^p)^(1/p)`` over sliding windows of ``(N, C, D, H, W)``."""
+    kd, kh, kw = _ntuple(3)(kernel_size)
+    out = avg_pool3d(input.pow(norm_type), kernel_size, stride, 0, ceil_mode)
+    return (torch.sign(out) * relu(torch.abs(out))).mul(kd * kh * kw).pow(1.0 / norm_type)
+
+
 # ============================================================================ normalization
 
 
@@ -1389,6 +1520,31 @@ def scaled_dot_product_attention(
     if dropout_p > 0.0:
         weights = dropout(weights, dropout_p, True)
     return torch.matmul(weights, value)
+
+
+def multi_head_attention_forward(
+    query: Tensor, key: Tensor, value: Tensor, embed_dim_to_check: int, num_heads: int,
+    in_proj_weight: Tensor | None, in_proj_bias: Tensor | None, bias_k: Tensor | None, bias_v: Tensor | None,
+    add_zero_attn: bool, dropout_p: float, out_proj_weight: Tensor, out_proj_bias: Tensor | None,
+    training: bool = True, key_padding_mask: Tensor | None = None, need_weights: bool = True,
+    attn_mask: Tensor | None = None, use_separate_proj_weight: bool = False, q_proj_weight: Tensor | None = None,
+    k_proj_weight: Tensor | None = None, v_proj_weight: Tensor | None = None, static_k: Tensor | None = None,
+    static_v: Tensor | None = None, average_attn_weights: bool = True, is_causal: bool = False,
+) -> tuple[Tensor, Tensor | None]:
+    """The maths of ``nn.MultiheadAttention``, sequence first: ``(L, N, E)``, ``(S, N, E)`` -> ``((L, N, E), weights)``.
+
+    Implemented beside the module in ``nn/modules/attention.py`` (which imports this file).
+    """
+    from ferrotorch.nn.modules.attention import multi_head_attention_forward as _mha_forward
+
+    return _mha_forward(
+        query, key, value, embed_dim_to_check, num_heads, in_proj_weight, in_proj_bias, bias_k, bias_v,
+        add_zero_attn, dropout_p, out_proj_weight, out_proj_bias, training=training,
+        key_padding_mask=key_padding_mask, need_weights=need_weights, attn_mask=attn_mask,
+        use_separate_proj_weight=use_separate_proj_weight, q_proj_weight=q_proj_weight, k_proj_weight=k_proj_weight,
+        v_proj_weight=v_proj_weight, static_k=static_k, static_v=static_v,
+        average_attn_weights=average_attn_weights, is_causal=is_causal,
+    )
 
 
 # ============================================================================ losses

@@ -1,4 +1,4 @@
-"""Instance normalisation: ``InstanceNorm1d``, ``InstanceNorm2d``."""
+"""Instance normalisation: ``InstanceNorm1d``, ``InstanceNorm2d``, ``InstanceNorm3d``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import ferrotorch as torch
 from ferrotorch.nn import functional as F
 from ferrotorch.nn.modules.batchnorm import _NormBase
 
-__all__ = ["InstanceNorm1d", "InstanceNorm2d"]
+__all__ = ["InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"]
 
 
 class _InstanceNorm(_NormBase):
@@ -44,3 +44,9 @@ class InstanceNorm2d(_InstanceNorm):
     """Instance norm over ``(N, C, H, W)`` / ``(C, H, W)``."""
 
     _spatial = 2
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Instance norm over ``(N, C, D, H, W)`` / ``(C, D, H, W)``."""
+
+    _spatial = 3

@@ -1,4 +1,4 @@
-"""Padding layers: constant/zero, reflection, replication and circular padding in 1-D and 2-D."""
+"""Padding layers: constant/zero, reflection, replication and circular padding in 1-D, 2-D and 3-D."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from ferrotorch.nn._utils import _ntuple
 from ferrotorch.nn.modules.module import Module
 
 __all__ = [
-    "CircularPad1d", "CircularPad2d", "ConstantPad1d", "ConstantPad2d", "ReflectionPad1d", "ReflectionPad2d",
-    "ReplicationPad1d", "ReplicationPad2d", "ZeroPad1d", "ZeroPad2d",
+    "CircularPad1d", "CircularPad2d", "CircularPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d",
+    "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d",
+    "ReplicationPad3d", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d",
 ]
 
 
@@ -108,4 +109,44 @@ class CircularPad2d(_PadNd):
     """Wrap the last two dims around."""
 
     _nd = 2
+    _mode = "circular"
+
+
+class ConstantPad3d(_PadNd):
+    """Pad the last three dims with ``value``; ``padding`` is an int or a 6-tuple (last dim first)."""
+
+    _nd = 3
+
+    def __init__(self, padding: Any, value: float) -> None:
+        super().__init__(padding, value)
+
+
+class ZeroPad3d(ConstantPad3d):
+    """Pad the last three dims with zeros."""
+
+    def __init__(self, padding: Any) -> None:
+        super().__init__(padding, 0.0)
+
+    def extra_repr(self) -> str:
+        return f"{self.padding}"
+
+
+class ReflectionPad3d(_PadNd):
+    """Reflect the last three dims at their borders."""
+
+    _nd = 3
+    _mode = "reflect"
+
+
+class ReplicationPad3d(_PadNd):
+    """Repeat the border values of the last three dims."""
+
+    _nd = 3
+    _mode = "replicate"
+
+
+class CircularPad3d(_PadNd):
+    """Wrap the last three dims around."""
+
+    _nd = 3
     _mode = "circular"
