@@ -87,8 +87,14 @@ globals().update(_LEGACY)
 from ._composite_ops import COMPOSITES as _COMPOSITES  # adds their Tensor methods too
 
 globals().update({k: v for k, v in _COMPOSITES.items() if k not in globals()})
+from ._torch_aliases import ALIASES as _ALIASES  # adds their Tensor methods too
+from ._windows import WINDOWS as _WINDOWS
+
+globals().update({k: v for k, v in {**_ALIASES, **_WINDOWS}.items() if k not in globals()})
 
 from . import amp, autograd, backends, cuda
+from .autograd.anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled, set_anomaly_enabled
+from .cuda import OutOfMemoryError
 from .linalg import (  # also binds the ferrotorch.linalg submodule; the older top-level forms:
     _chain_matmul as chain_matmul, _cholesky_inverse as cholesky_inverse, _cholesky_solve as cholesky_solve,
     _det as det, _inverse as inverse, _logdet as logdet, _matrix_exp as matrix_exp,
@@ -139,8 +145,10 @@ e = 2.718281828459045
 
 
 def seed() -> _builtins.int:
-    """Seeds the default generator from the clock and returns the seed."""
-    return default_generator.seed()
+    """Seeds the default generator from the clock and returns the seed (the CUDA one too, as PyTorch)."""
+    s = default_generator.seed()
+    cuda.manual_seed_all(s)
+    return s
 
 
 def get_rng_state():

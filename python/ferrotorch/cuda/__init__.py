@@ -21,6 +21,8 @@ computes everything else, matrix products included, on the host.
 from __future__ import annotations
 
 import threading
+import warnings
+from collections import OrderedDict
 from typing import Any, NamedTuple
 
 from .. import _C
@@ -197,14 +199,28 @@ def get_sync_debug_mode() -> int:
     return _C._cuda_get_sync_debug_mode() if _BUILT else 0
 
 
-def manual_seed(seed: int) -> None:
-    """Seeds the CUDA generator (Philox on the device: its values differ from the CPU generator's
-    for the same seed, as in PyTorch); ``torch.manual_seed`` seeds both."""
-    if _BUILT:
-        _C._cuda_manual_seed(seed)
+def is_tf32_supported() -> bool:
+    """TF32 tensor cores: compute capability 8.0 or later (not the emulated device, whose capability is 0.0)."""
+    return is_available() and get_device_properties().major >= 8
 
 
-manual_seed_all = manual_seed
+def get_arch_list() -> list[str]:
+    """The architectures kernels are built for. NVRTC compiles them at run time for each device found,
+    so these are the present devices' ``sm_XY`` (none without a GPU; the emulated device has none)."""
+    if not is_available():
+        return []
+    archs = {_C._cuda_device_arch(i) for i in range(device_count())}
+    return sorted(a for a in archs if a.startswith("sm_"))
+
+
+def get_gencode_flags() -> str:
+    """NVCC-style ``-gencode`` flags for ``get_arch_list()``."""
+    return " ".join(f"-gencode compute=compute_{a},code={k}_{a}" for k, a in (x.split("_") for x in get_arch_list()))
+
+
+class OutOfMemoryError(RuntimeError):
+    """PyTorch's ``torch.cuda.OutOfMemoryError``. The allocator in Rust raises a plain RuntimeError
+    ("CUDA out of memory. Tried to allocate ..."), which this class does not catch."""
 
 
 def _gpu_index(device: Any) -> int | None:
@@ -237,11 +253,54 @@ def memory_reserved(device: Any = None) -> int:
     return _memory_stats(device)[2]
 
 
+def memory_cached(device: Any = None) -> int:
+    """Deprecated; see ``memory_reserved``."""
+    warnings.warn("`torch.cuda.memory_cached` has been renamed to `torch.cuda.memory_reserved`",
+                  FutureWarning, stacklevel=2)
+    return memory_reserved(device)
+
+
 def memory_stats(device: Any = None) -> dict[str, int]:
-    """The caching allocator's counters under PyTorch's key names (the ones this allocator keeps)."""
+    """The caching allocator's counters under PyTorch's key names (the ones this allocator keeps:
+    current and peak allocated bytes, current reserved bytes); empty without a GPU, as PyTorch's."""
+    if _gpu_index(device) is None:
+        return OrderedDict()
     allocated, peak, reserved = _memory_stats(device)
-    return {"allocated_bytes.all.current": allocated, "allocated_bytes.all.peak": peak,
-            "reserved_bytes.all.current": reserved}
+    return OrderedDict([("allocated_bytes.all.current", allocated), ("allocated_bytes.all.peak", peak),
+                        ("reserved_bytes.all.current", reserved)])
+
+
+def _format_size(n: int) -> str:
+    for unit in ("B  ", "KiB", "MiB", "GiB"):
+        if n < 1024 * 10 or unit == "GiB":
+            return f"{n:6d} {unit}"
+        n //= 1024
+    return f"{n:6d} TiB"  # pragma: no cover
+
+
+def memory_summary(device: Any = None, abbreviated: bool = False) -> str:
+    """A printable table of ``memory_stats``. Without a GPU it raises KeyError, as PyTorch's does."""
+    stats = memory_stats(device)
+    index = _gpu_index(device)
+    rule = "|" + "=" * 75 + "|"
+    rows = [
+        ("Allocated memory", stats["allocated_bytes.all.current"], stats["allocated_bytes.all.peak"]),
+        ("Reserved memory", stats["reserved_bytes.all.current"], None),
+    ]
+    lines = [rule, "|" + f" PyTorch CUDA memory summary, device ID {index}".ljust(75) + "|", rule,
+             "|" + "        Metric         | Cur Usage  | Peak Usage |".ljust(75) + "|", rule]
+    for name, cur, peak in rows:
+        peak_s = _format_size(peak) if peak is not None else "       n/a"
+        lines.append("|" + f" {name:<22}| {_format_size(cur)} | {peak_s} |".ljust(75) + "|")
+    lines.append(rule)
+    return "\n".join(lines) + "\n"
+
+
+def reset_accumulated_memory_stats(device: Any = None) -> None:
+    """Resets the allocator's accumulated counters: this allocator keeps none (only current and peak
+    values), so on a device there is nothing to reset. Without a GPU it raises, as PyTorch's."""
+    if _gpu_index(device) is None:
+        raise RuntimeError("invalid argument to reset_accumulated_memory_stats")
 
 
 def reset_peak_memory_stats(device: Any = None) -> None:
@@ -259,5 +318,8 @@ def mem_get_info(device: Any = None) -> tuple[int, int]:
     return tuple(_C._cuda_mem_get_info(_index(device)))
 
 
-from . import amp  # torch.cuda.amp: after the functions above, which it uses
+from . import amp, random  # torch.cuda.amp: after the functions above, which it uses
+from ._legacy import (BFloat16Tensor, BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor,
+                      IntTensor, LongTensor, ShortTensor)
+from .random import initial_seed, manual_seed, manual_seed_all, seed, seed_all
 from .streams import Event, Stream, StreamContext, current_stream, default_stream, set_stream, stream
