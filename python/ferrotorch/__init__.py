@@ -114,6 +114,7 @@ from .amp.autocast_mode import (
     is_autocast_enabled,
 )
 from . import datasets, nn, optim, utils
+from . import func  # torch.func (functional_call); after nn, which it builds on
 from . import special
 from ._dtype_info import finfo, iinfo
 from ._scatter_reduce import index_reduce_fn as index_reduce

@@ -4,4 +4,5 @@ from ferrotorch.nn import functional as functional
 from ferrotorch.nn import init as init
 from ferrotorch.nn import utils as utils
 from ferrotorch.nn.modules import *
+from ferrotorch.nn.parameter import Buffer as Buffer
 from ferrotorch.nn.parameter import Parameter as Parameter

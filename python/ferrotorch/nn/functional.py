@@ -63,8 +63,9 @@ def relu_(input: Tensor) -> Tensor:
 
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
     """``x if x > threshold else value``."""
-    out = input.masked_fill(input <= threshold, value)
-    return input.copy_(out, non_blocking=False) if inplace else out
+    if inplace:
+        return threshold_(input, threshold, value)
+    return input.masked_fill(input <= threshold, value)
 
 
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
@@ -81,30 +82,38 @@ def relu6(input: Tensor, inplace: bool = False) -> Tensor:
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """``x if x > 0 else negative_slope * x``."""
+    if inplace:
+        return _apply_inplace(input, leaky_relu, negative_slope)
     out = torch.where(input > 0, input, input * negative_slope)
-    return input.copy_(out, non_blocking=False) if inplace else out
+    return out
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """``x if x > 0 else alpha * (exp(x) - 1)``."""
+    if inplace:
+        return _apply_inplace(input, elu, alpha)
     out = torch.where(input > 0, input, (torch.exp(input.clamp(max=0)) - 1) * alpha)
-    return input.copy_(out, non_blocking=False) if inplace else out
+    return out
 
 
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
     """``scale * elu(x, alpha)`` with the self-normalising constants."""
+    if inplace:
+        return _apply_inplace(input, selu)
     alpha = 1.6732632423543772848170429916717
     scale = 1.0507009873554804934193349852946
     out = elu(input, alpha) * scale
-    return input.copy_(out, non_blocking=False) if inplace else out
+    return out
 
 
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))``."""
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError")
+    if inplace:
+        return _apply_inplace(input, celu, alpha)
     out = torch.where(input > 0, input, (torch.exp(input.clamp(max=0) / alpha) - 1) * alpha)
-    return input.copy_(out, non_blocking=False) if inplace else out
+    return out
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
@@ -119,14 +128,18 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """``x * sigmoid(x)``."""
+    if inplace:
+        return _apply_inplace(input, silu)
     out = input * torch.sigmoid(input)
-    return input.copy_(out, non_blocking=False) if inplace else out
+    return out
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
     """``x * tanh(softplus(x))``."""
+    if inplace:
+        return _apply_inplace(input, mish)
     out = input * torch.tanh(softplus(input))
-    return input.copy_(out, non_blocking=False) if inplace else out
+    return out
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
@@ -144,8 +157,10 @@ def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     """``x * relu6(x + 3) / 6``."""
+    if inplace:
+        return _apply_inplace(input, hardswish)
     out = input * (input + 3.0).clamp(0.0, 6.0) / 6.0
-    return input.copy_(out, non_blocking=False) if inplace else out
+    return out
 
 
 def sigmoid(input: Tensor) -> Tensor:
@@ -215,12 +230,61 @@ def rrelu(
     input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False, inplace: bool = False
 ) -> Tensor:
     """Leaky ReLU with a slope drawn from ``U(lower, upper)`` in training, ``(lower + upper) / 2`` otherwise."""
+    if inplace:
+        return _apply_inplace(input, rrelu, lower, upper, training)
     if training:
         slope = torch.rand_like(input) * (upper - lower) + lower
     else:
         slope = (lower + upper) / 2
     out = torch.where(input >= 0, input, input * slope)
-    return input.copy_(out, non_blocking=False) if inplace else out
+    return out
+
+
+def _apply_inplace(input: Tensor, fn: Any, *args: Any) -> Tensor:
+    """Write ``fn(input, *args)`` into ``input``; ``fn`` runs on a clone so autograd never sees its saved input
+    overwritten (the chain goes old input -> clone -> fn -> copy_)."""
+    src = input.clone() if torch.is_grad_enabled() and input.requires_grad else input
+    return input.copy_(fn(src, *args), non_blocking=False)
+
+
+def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:
+    """In-place :func:`threshold`."""
+    # the ``threshold`` argument shadows the function of that name
+    return _apply_inplace(input, globals()["threshold"], threshold, value)
+
+
+def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """In-place :func:`hardtanh`."""
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
+    return _apply_inplace(input, hardtanh, min_val, max_val)
+
+
+def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """In-place :func:`leaky_relu`."""
+    return _apply_inplace(input, leaky_relu, negative_slope)
+
+
+def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """In-place :func:`elu`."""
+    return _apply_inplace(input, elu, alpha)
+
+
+def selu_(input: Tensor) -> Tensor:
+    """In-place :func:`selu`."""
+    return _apply_inplace(input, selu)
+
+
+def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """In-place :func:`celu`."""
+    if alpha == 0:
+        raise RuntimeError("ZeroDivisionError")
+    return _apply_inplace(input, celu, alpha)
+
+
+def rrelu_(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False) -> Tensor:
+    """In-place :func:`rrelu`."""
+    return _apply_inplace(input, rrelu, lower, upper, training)
 
 
 def _get_softmax_dim(name: str, ndim: int, stacklevel: int) -> int:
@@ -1468,6 +1532,63 @@ def upsample(input: Tensor, size: Any = None, scale_factor: Any = None, mode: st
     return interpolate(input, size, scale_factor, mode, align_corners)
 
 
+def upsample_nearest(input: Tensor, size: Any = None, scale_factor: Any = None) -> Tensor:
+    """Deprecated alias of ``interpolate(..., mode='nearest')``."""
+    warnings.warn("`nn.functional.upsample_nearest` is deprecated. Use `nn.functional.interpolate` instead.",
+                  stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input: Tensor, size: Any = None, scale_factor: Any = None) -> Tensor:
+    """Deprecated alias of ``interpolate(..., mode='bilinear', align_corners=True)``."""
+    warnings.warn("`nn.functional.upsample_bilinear` is deprecated. Use `nn.functional.interpolate` instead.",
+                  stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+
+
+def channel_shuffle(input: Tensor, groups: int) -> Tensor:
+    """``(N, C, *)`` -> ``(N, C, *)`` with channels regrouped as ``(g, C/g) -> (C/g, g)``."""
+    if input.dim() <= 2:
+        raise RuntimeError(
+            f"channel_shuffle expects input with > 2 dims, but got input with sizes {list(input.shape)}"
+        )
+    if groups <= 0:
+        raise RuntimeError(f"Number of groups to divide channels in must be positive. Value of groups:{groups}")
+    n, c, *rest = input.shape
+    if c % groups != 0:
+        raise RuntimeError(f"Number of channels must be divisible by groups. Got {c} channels and {groups} groups.")
+    x = input.reshape(n, groups, c // groups, *rest).transpose(1, 2)
+    return x.reshape(n, c, *rest)
+
+
+def pdist(input: Tensor, p: float = 2) -> Tensor:
+    """``p``-norm distances between the rows of ``(N, M)``: the upper triangle as ``(N (N - 1) / 2,)``."""
+    if input.dim() != 2:
+        raise RuntimeError(f"pdist only supports 2D tensors, got: {input.dim()}D")
+    if p < 0:
+        raise RuntimeError("pdist only supports non-negative p values")
+    i, j = np.triu_indices(input.shape[0], 1)
+    idx_i = torch.tensor(i.astype(np.int64), device=input.device)
+    idx_j = torch.tensor(j.astype(np.int64), device=input.device)
+    diff = input.index_select(0, idx_i) - input.index_select(0, idx_j)
+    return torch.linalg.vector_norm(diff, p, dim=-1)
+
+
+def gumbel_softmax(logits: Tensor, tau: float = 1, hard: bool = False, eps: float = 1e-10, dim: int = -1) -> Tensor:
+    """Sample from Gumbel-softmax ``softmax((logits + g) / tau)``; ``hard`` returns the one-hot argmax whose
+    gradient is the soft sample's (straight-through)."""
+    if eps != 1e-10:
+        warnings.warn("`eps` parameter is deprecated and has no effect.", stacklevel=2)
+    # -log(Exp(1)) is Gumbel(0, 1)
+    gumbels = -torch.empty_like(logits).exponential_().log()
+    y_soft = ((logits + gumbels) / tau).softmax(dim)
+    if not hard:
+        return y_soft
+    index = y_soft.max(dim, keepdim=True)[1]
+    y_hard = torch.zeros_like(logits).scatter_(dim, index, 1.0)
+    return y_hard - y_soft.detach() + y_soft
+
+
 def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
     """``(*, C r², H, W)`` -> ``(*, C, H r, W r)``."""
     r = upscale_factor
@@ -1995,3 +2116,71 @@ def ctc_loss(
     from ferrotorch.nn._ctc import ctc_loss as _ctc_loss
 
     return _ctc_loss(log_probs, targets, input_lengths, target_lengths, blank, reduction, zero_infinity)
+
+
+def _scalar_type_name(dtype: Any) -> str:
+    """PyTorch's scalar-type name of ``dtype``, as its dtype errors spell it (``torch.float32`` -> ``Float``)."""
+    names = {
+        "float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16", "int64": "Long",
+        "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool",
+    }
+    key = str(dtype).removeprefix("torch.")
+    return names.get(key, key)
+
+
+def multilabel_margin_loss(
+    input: Tensor, target: Tensor, size_average: bool | None = None, reduce: bool | None = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """``Σ_j Σ_{i∉y} max(0, 1 - (x[y_j] - x[i])) / C``; input ``(C)`` or ``(N, C)``, target the same shape holding
+    class indices, the list ending at the first ``-1``."""
+    reduction = _reduction.resolve(size_average, reduce, reduction)
+    if input.dim() > 2 or input.numel() == 0:
+        raise RuntimeError(
+            f"Expected non-empty vector or matrix with optional 0-dim batch size, but got: {list(input.shape)}"
+        )
+    if tuple(target.shape) != tuple(input.shape):
+        raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of size: {list(input.shape)}")
+    if target.dtype != torch.int64:
+        raise RuntimeError(f"expected scalar type Long but found {_scalar_type_name(target.dtype)}")
+    unbatched = input.dim() < 2
+    x = input.reshape(1, -1) if unbatched else input
+    t = target.detach().cpu().numpy().reshape(x.shape).astype(np.int64)
+    c = x.shape[1]
+    valid = np.cumprod(t != -1, axis=1).astype(bool)
+    if ((t[valid] < 0) | (t[valid] >= c)).any():
+        raise RuntimeError("argument #2 'target' is out of range")
+    is_target = np.zeros(t.shape, dtype=bool)
+    rows = np.nonzero(valid)[0]
+    is_target[rows, t[valid]] = True
+    idx = torch.tensor(np.where(valid, t, 0), device=x.device)
+    # pair weight: target slot j is in the list and class i is not a target
+    w = torch.tensor(valid[:, :, None] & ~is_target[:, None, :], dtype=x.dtype, device=x.device)
+    picked = x.gather(1, idx)
+    z = (1 - picked.unsqueeze(2) + x.unsqueeze(1)).clamp(min=0)
+    loss = (z * w).sum((1, 2)) / c
+    if unbatched:
+        loss = loss.squeeze(0)
+    return _reduction.apply(loss, reduction)
+
+
+def triplet_margin_with_distance_loss(
+    anchor: Tensor, positive: Tensor, negative: Tensor, *, distance_function: Any = None, margin: float = 1.0,
+    swap: bool = False, reduction: str = "mean",
+) -> Tensor:
+    """``max(d(a, p) - d(a, n) + margin, 0)`` with a custom ``distance_function`` (default pairwise distance)."""
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    a_dim, p_dim, n_dim = anchor.dim(), positive.dim(), negative.dim()
+    if not (a_dim == p_dim == n_dim):
+        raise RuntimeError(
+            f"The anchor, positive, and negative tensors are expected to have the same number of dimensions, but "
+            f"got: anchor {a_dim}D, positive {p_dim}D, and negative {n_dim}D inputs"
+        )
+    dist = distance_function if distance_function is not None else pairwise_distance
+    d_pos = dist(anchor, positive)
+    d_neg = dist(anchor, negative)
+    if swap:
+        d_neg = torch.minimum(d_neg, dist(positive, negative))
+    loss = (d_pos - d_neg + margin).clamp(min=0)
+    return _reduction.apply(loss, reduction)

@@ -37,3 +37,23 @@ class Parameter(torch.Tensor):
     def __reduce_ex__(self, proto: int) -> tuple:
         return (_rebuild_parameter, (self.data, self.requires_grad, OrderedDict()))
 
+
+class _BufferMeta(type(torch.Tensor)):
+    # ``Buffer(t)`` returns a plain tensor flagged ``_is_buffer``; make ``isinstance(t, Buffer)`` see the flag.
+    def __instancecheck__(cls, instance: object) -> bool:
+        if cls is Buffer and isinstance(instance, torch.Tensor) and getattr(instance, "_is_buffer", False):
+            return True
+        return super().__instancecheck__(instance)
+
+
+class Buffer(torch.Tensor, metaclass=_BufferMeta):
+    """A tensor that is module state but not a parameter: assigning it to a module attribute registers it
+    as a buffer, in ``state_dict`` unless ``persistent=False``."""
+
+    def __new__(cls, data: torch.Tensor | None = None, *, persistent: bool = True) -> torch.Tensor:
+        if data is None:
+            data = torch.empty(0)
+        t = data.detach().requires_grad_(data.requires_grad)
+        t.persistent = persistent
+        t._is_buffer = True
+        return t

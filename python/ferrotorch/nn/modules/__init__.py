@@ -32,6 +32,7 @@ from ferrotorch.nn.modules.activation import (
 )
 from ferrotorch.nn.modules.attention import MultiheadAttention, NonDynamicallyQuantizableLinear
 from ferrotorch.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
+from ferrotorch.nn.modules.channelshuffle import ChannelShuffle
 from ferrotorch.nn.modules.container import (
     ModuleDict,
     ModuleList,
@@ -59,6 +60,7 @@ from ferrotorch.nn.modules.loss import (
     L1Loss,
     MarginRankingLoss,
     MSELoss,
+    MultiLabelMarginLoss,
     MultiLabelSoftMarginLoss,
     MultiMarginLoss,
     NLLLoss,
@@ -66,6 +68,7 @@ from ferrotorch.nn.modules.loss import (
     SmoothL1Loss,
     SoftMarginLoss,
     TripletMarginLoss,
+    TripletMarginWithDistanceLoss,
 )
 from ferrotorch.nn.modules.module import Module
 from ferrotorch.nn.modules.normalization import GroupNorm, LayerNorm, LocalResponseNorm, RMSNorm
@@ -158,6 +161,7 @@ __all__ = [
     "BatchNorm3d",
     "Bilinear",
     "CTCLoss",
+    "ChannelShuffle",
     "CircularPad1d",
     "CircularPad2d",
     "CircularPad3d",
@@ -217,6 +221,7 @@ __all__ = [
     "Module",
     "ModuleDict",
     "ModuleList",
+    "MultiLabelMarginLoss",
     "MultiLabelSoftMarginLoss",
     "MultiMarginLoss",
     "MultiheadAttention",
@@ -262,6 +267,7 @@ __all__ = [
     "TransformerEncoder",
     "TransformerEncoderLayer",
     "TripletMarginLoss",
+    "TripletMarginWithDistanceLoss",
     "Unflatten",
     "Unfold",
     "Upsample",

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple, Self
 
 import ferrotorch as torch
-from ferrotorch.nn.parameter import Parameter
+from ferrotorch.nn.parameter import Buffer, Parameter
 
 __all__ = ["Module"]
 
@@ -259,7 +259,10 @@ class Module:
                 modules[name] = value
             else:
                 buffers = self.__dict__.get("_buffers")
-                if buffers is not None and name in buffers:
+                if isinstance(value, Buffer):
+                    # nn.Buffer carries its own persistence flag
+                    self.register_buffer(name, value, value.persistent)
+                elif buffers is not None and name in buffers:
                     if value is not None and not isinstance(value, torch.Tensor):
                         raise TypeError(
                             f"cannot assign '{_typename(value)}' as buffer '{name}' "
