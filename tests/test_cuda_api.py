@@ -14,7 +14,8 @@ from pathlib import Path
 import ferrotorch as torch
 import pytest
 
-PYTHON_DIR = str(Path(__file__).resolve().parent.parent / "python")
+# the ferrotorch this test imported: the checkout in development, the installed wheel in CI
+PYTHON_DIR = str(Path(torch.__file__).resolve().parent.parent)
 
 COMMON = """
 import warnings
