@@ -755,8 +755,7 @@ def histogram(input: Tensor, bins: Any = 100, *, range: Sequence[float] | None =
 
 
 def poisson(input: Tensor, generator: Any = None) -> Tensor:
-    """Poisson samples with rates ``input`` (Knuth's method for rates <= 30 and a rounded normal
-    approximation above; sampled on CPU)."""
+    """Poisson samples with rates ``input`` (numpy's sampler on a host copy, seeded from ``generator``)."""
     import numpy as np
 
     rates = input.detach().cpu().double().numpy()
@@ -764,7 +763,7 @@ def poisson(input: Tensor, generator: Any = None) -> Tensor:
         raise RuntimeError("invalid Poisson rate, expected rate to be non-negative")
     seed = _py_int(_C.randint(0, 2 ** 31 - 1, (1,), generator=generator).item())
     out = np.random.default_rng(seed).poisson(rates).astype(np.float64)
-    return _C.tensor(out.tolist(), dtype=input.dtype, device=input.device).reshape(tuple(input.shape))
+    return _C.from_numpy(out).to(dtype=input.dtype, device=input.device)
 
 
 def binomial(count: Tensor, prob: Tensor, generator: Any = None) -> Tensor:
@@ -775,7 +774,7 @@ def binomial(count: Tensor, prob: Tensor, generator: Any = None) -> Tensor:
     p = prob.detach().cpu().double().numpy()
     seed = _py_int(_C.randint(0, 2 ** 31 - 1, (1,), generator=generator).item())
     out = np.random.default_rng(seed).binomial(c.astype(np.int64), p).astype(np.float64)
-    return _C.tensor(out.tolist(), dtype=prob.dtype, device=prob.device).reshape(tuple(out.shape))
+    return _C.from_numpy(out).to(dtype=prob.dtype, device=prob.device)
 
 
 def typename(obj: Any) -> str:

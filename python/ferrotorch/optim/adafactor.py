@@ -62,10 +62,7 @@ class Adafactor(Optimizer):
         super().__setstate__(state)
         for group in self.param_groups:
             group.setdefault("foreach", None)
-            for p in group["params"]:
-                p_state = self.state.get(p, {})
-                if "step" in p_state and not isinstance(p_state["step"], ferrotorch.Tensor):
-                    p_state["step"] = ferrotorch.tensor(float(p_state["step"]), dtype=ferrotorch.float32)
+        self._tensor_state("step")
 
     def _init_state(self, p: ferrotorch.Tensor, grad: ferrotorch.Tensor) -> dict[str, Any]:
         state = self.state[p]

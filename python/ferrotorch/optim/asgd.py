@@ -7,7 +7,7 @@ from typing import Any
 
 import ferrotorch
 
-from .optimizer import Optimizer, _value
+from .optimizer import Optimizer, _validate, _value
 
 
 class ASGD(Optimizer):
@@ -34,14 +34,7 @@ class ASGD(Optimizer):
     ) -> None:
         if isinstance(lr, ferrotorch.Tensor) and lr.numel() != 1:
             raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= _value(lr):
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= lambd:
-            raise ValueError(f"Invalid lambd value: {lambd}")
-        if not 0.0 <= alpha:
-            raise ValueError(f"Invalid alpha value: {alpha}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _validate(lr, weight_decay=weight_decay, lambd=lambd, alpha=alpha)
         defaults = {
             "lr": lr,
             "lambd": lambd,
@@ -62,11 +55,7 @@ class ASGD(Optimizer):
             group.setdefault("maximize", False)
             group.setdefault("differentiable", False)
             group.setdefault("capturable", False)
-            for p in group["params"]:
-                p_state = self.state.get(p, {})
-                for key in ("step", "eta", "mu"):  # old checkpoints kept these as Python numbers
-                    if key in p_state and not isinstance(p_state[key], ferrotorch.Tensor):
-                        p_state[key] = ferrotorch.tensor(float(p_state[key]), dtype=ferrotorch.float32)
+        self._tensor_state("step", "eta", "mu")
 
     def _init_state(self, p: ferrotorch.Tensor, lr: float) -> dict[str, Any]:
         state = self.state[p]

@@ -294,6 +294,15 @@ class Optimizer:
         self.__dict__.setdefault("_step_pre_hooks", OrderedDict())
         self.__dict__.setdefault("_step_post_hooks", OrderedDict())
 
+    def _tensor_state(self, *keys: str) -> None:
+        """Per-parameter state ``keys`` as float32 tensors, as PyTorch keeps them (old checkpoints hold numbers)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                p_state = self.state.get(p, {})
+                for key in keys:
+                    if key in p_state and not isinstance(p_state[key], ferrotorch.Tensor):
+                        p_state[key] = ferrotorch.tensor(float(p_state[key]), dtype=ferrotorch.float32)
+
     def __repr__(self) -> str:
         out = self.__class__.__name__ + " ("
         for i, group in enumerate(self.param_groups):

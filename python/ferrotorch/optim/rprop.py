@@ -55,10 +55,7 @@ class Rprop(Optimizer):
             group.setdefault("maximize", False)
             group.setdefault("differentiable", False)
             group.setdefault("capturable", False)
-            for p in group["params"]:
-                p_state = self.state.get(p, {})
-                if "step" in p_state and not isinstance(p_state["step"], ferrotorch.Tensor):
-                    p_state["step"] = ferrotorch.tensor(float(p_state["step"]), dtype=ferrotorch.float32)
+        self._tensor_state("step")
 
     def _update_group(self, group: dict[str, Any]) -> None:
         etaminus, etaplus = group["etas"]
