@@ -1235,3 +1235,13 @@ def test_scatter_reduce_runs_as_kernels(dtype: torch.dtype, reduce: str, include
     want = x.scatter_reduce(0, index, src, reduce, include_self=include_self)
     assert got.device == CUDA0
     np.testing.assert_allclose(got.cpu().numpy(), want.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_an_allocation_too_large_raises_out_of_memory_error_and_the_allocator_goes_on(device: str) -> None:
+    # 2**50 float32 elements = 4 PiB: more than any host or device (and than x86-64's address space)
+    want = "DefaultCPUAllocator: not enough memory" if device == "cpu" else "CUDA out of memory. Tried to allocate"
+    with pytest.raises(torch.OutOfMemoryError, match=want) as info:
+        torch.empty(2**50, device=device)
+    assert isinstance(info.value, RuntimeError) and torch.OutOfMemoryError is torch.cuda.OutOfMemoryError
+    assert (torch.ones(3, device=device) + 1).tolist() == [2.0, 2.0, 2.0]

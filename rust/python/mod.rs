@@ -17,10 +17,20 @@ use pyo3::exceptions::{
 };
 use pyo3::prelude::*;
 
+// `torch.OutOfMemoryError` (= `torch.cuda.OutOfMemoryError`): raised by the CPU and the device
+// allocators alike, as PyTorch's c10::OutOfMemoryError is.
+pyo3::create_exception!(
+    _C,
+    OutOfMemoryError,
+    PyRuntimeError,
+    "An allocation failed: the device (or host) is out of memory."
+);
+
 /// Maps a core error to the exception PyTorch raises.
 pub fn to_py(e: Error) -> PyErr {
     match e {
-        Error::Runtime(m) | Error::OutOfMemory(m) => PyRuntimeError::new_err(m),
+        Error::Runtime(m) => PyRuntimeError::new_err(m),
+        Error::OutOfMemory(m) => OutOfMemoryError::new_err(m),
         Error::Index(m) => PyIndexError::new_err(m),
         Error::Type(m) => PyTypeError::new_err(m),
         Error::Value(m) => PyValueError::new_err(m),
@@ -102,6 +112,7 @@ pub fn guard_nogil<R: Send>(
 fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // Panics are turned into exceptions by `guard`; keep their messages off stderr.
     std::panic::set_hook(Box::new(|_| {}));
+    m.add("OutOfMemoryError", m.py().get_type::<OutOfMemoryError>())?;
     tensor::register(m)?;
     convert::register(m)?;
     creation::register(m)?;

@@ -218,9 +218,8 @@ def get_gencode_flags() -> str:
     return " ".join(f"-gencode compute=compute_{a},code={k}_{a}" for k, a in (x.split("_") for x in get_arch_list()))
 
 
-class OutOfMemoryError(RuntimeError):
-    """PyTorch's ``torch.cuda.OutOfMemoryError``. The allocator in Rust raises a plain RuntimeError
-    ("CUDA out of memory. Tried to allocate ..."), which this class does not catch."""
+# PyTorch's ``torch.cuda.OutOfMemoryError`` (a RuntimeError): what the CPU and device allocators raise.
+OutOfMemoryError = _C.OutOfMemoryError
 
 
 def _gpu_index(device: Any) -> int | None:
