@@ -175,6 +175,12 @@ def test_anomaly_nan_check_raises_only_when_enabled() -> None:
             with pytest.raises(RuntimeError, match="Function 'SqrtBackward0' returned nan values in its 0th output."):
                 z.backward(inputs=[w, x])
             x, w, z = _nan_graph()
+            with pytest.raises(RuntimeError, match="Function 'SqrtBackward0' returned nan values in its 0th output."):
+                z.backward()  # the plain loss.backward() is checked too, node by node in the engine
+            x = torch.zeros(2, requires_grad=True)
+            with pytest.raises(RuntimeError, match="Function 'DivBackward0' returned nan values in its 1th output."):
+                (torch.ones(2) / x * 0).sum().backward()  # d(1/x)/dx * 0 = -inf * 0: the divisor's slot
+            x, w, z = _nan_graph()
             (gw,) = torch.autograd.grad(z, [w])  # w's gradient is finite
             assert _np(gw).tolist() == [0.0, 0.0]
         with torch.autograd.detect_anomaly(check_nan=False):

@@ -2,11 +2,40 @@
 //! with the sum of every gradient that reaches it.
 
 use super::{Edge, GradModeGuard, Node, NodeKind};
+use crate::ops::elementwise::UnaryOp;
 use crate::tensor::{Error, Result, Tensor};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 type Key = *const Node;
+
+/// Anomaly mode's NaN check (`torch.autograd.detect_anomaly`): every node's gradients are checked.
+static CHECK_NAN: AtomicBool = AtomicBool::new(false);
+
+pub fn set_check_nan(on: bool) {
+    CHECK_NAN.store(on, Ordering::Relaxed);
+}
+
+/// PyTorch's anomaly error when one of a node's output gradients holds NaN.
+fn check_nan(node: &Node, outs: &[Option<Tensor>]) -> Result<()> {
+    for (i, g) in outs.iter().enumerate() {
+        let Some(g) = g else { continue };
+        if g.dtype.is_float()
+            && g.unary(UnaryOp::IsNan)?
+                .all_any(None, false, false)?
+                .item()?
+                .to_f64()
+                != 0.0
+        {
+            return Err(Error::Runtime(format!(
+                "Function '{}' returned nan values in its {}th output.",
+                node.name, i
+            )));
+        }
+    }
+    Ok(())
+}
 
 fn key(n: &Arc<Node>) -> Key {
     Arc::as_ptr(n)
@@ -194,6 +223,9 @@ pub fn run(req: Request) -> Result<Vec<Option<Tensor>>> {
             let _running = super::Running::enter(&node);
             node.call(&grads, req.retain_graph)?
         };
+        if CHECK_NAN.load(Ordering::Relaxed) {
+            check_nan(&node, &outs)?;
+        }
         drop(grads);
         for (e, g) in node
             .next_edges

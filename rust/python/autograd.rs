@@ -259,6 +259,12 @@ fn is_grad_enabled() -> bool {
     autograd::is_grad_enabled()
 }
 
+/// Anomaly mode's NaN check on every backward node's gradients.
+#[pyfunction]
+fn _set_anomaly_check_nan(on: bool) {
+    engine::set_check_nan(on);
+}
+
 #[pyfunction]
 fn _set_grad_enabled(enabled: bool) -> bool {
     autograd::set_grad_enabled(enabled)
@@ -388,6 +394,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(is_grad_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(_autocast_set, m)?)?;
     m.add_function(wrap_pyfunction!(_set_grad_enabled, m)?)?;
+    m.add_function(wrap_pyfunction!(_set_anomaly_check_nan, m)?)?;
     m.add_function(wrap_pyfunction!(is_inference_mode_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(_set_inference_mode, m)?)?;
     m.add_function(wrap_pyfunction!(_record_function, m)?)?;

@@ -10,7 +10,6 @@ from .._C import Tensor
 from .._grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from . import functional, graph
 from .anomaly_mode import detect_anomaly, set_detect_anomaly
-from .anomaly_mode import check_nan as _check_nan
 from .function import Function, FunctionCtx, once_differentiable
 from .gradcheck import gradcheck, gradgradcheck
 
@@ -42,8 +41,6 @@ def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None, retai
     if ins is not None and not ins:
         raise RuntimeError("'inputs' argument to backward() cannot be empty.")
     _C._backward(ts, grads, bool(retain_graph), bool(create_graph), ins)
-    if ins is not None:  # anomaly mode: the NaN check sees only the gradients of named inputs
-        _check_nan(ts, ins, [i.grad for i in ins])
 
 
 def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor], grad_outputs: Any = None,
@@ -60,7 +57,6 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor], 
     if allow_unused is None:
         allow_unused = materialize_grads
     res = _C._grad(outs, ins, gos, bool(retain_graph), bool(create_graph), bool(allow_unused))
-    _check_nan(outs, ins, res)
     if materialize_grads:
         res = tuple(_C.zeros(*i.shape, dtype=i.dtype) if g is None else g for g, i in zip(res, ins))
     return res
