@@ -223,7 +223,10 @@ def xlogy(self: Tensor, other: Any) -> Tensor:
     """``self * log(other)``, 0 where self == 0 (unless other is NaN); ints promote to the default float."""
     dt = _float_type(self, other)
     x, y = self.to(dt), _like(other, self, dt)
-    return x * _C._where((x == 0) & ~y.isnan(), 1, y).log()
+    # log(other) is taken as 0 where self == 0 and other <= 0 (PyTorch's value there, and the mask its
+    # backward uses) or other == inf (0 * inf): d/dself is log(other) elsewhere, also where self == 0;
+    # "+ 0" turns 0 * log(0.3) = -0 into 0
+    return x * _C._where((x == 0) & ((y <= 0) | (y == math.inf)), 1, y).log() + 0
 
 
 @_method("xlogy_")
