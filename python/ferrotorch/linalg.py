@@ -27,10 +27,11 @@ from ._tensor import _method, _named, return_types
 from .autograd.function import Function
 
 __all__ = [
-    "LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv",
-    "inv_ex", "lstsq", "matmul", "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot",
-    "norm", "pinv", "qr", "slogdet", "solve", "solve_ex", "solve_triangular", "svd", "svdvals",
-    "tensorinv", "tensorsolve", "vander", "vecdot", "vector_norm",
+    "LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal", "eigh", "eigvalsh",
+    "householder_product", "inv", "inv_ex", "ldl_factor", "ldl_factor_ex", "ldl_solve", "lstsq", "lu",
+    "lu_factor", "lu_factor_ex", "lu_solve", "matmul", "matrix_exp", "matrix_norm", "matrix_power",
+    "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "solve_ex", "solve_triangular", "svd",
+    "svdvals", "tensorinv", "tensorsolve", "vander", "vecdot", "vector_norm",
 ]
 
 _py_float, _py_int, _py_bool = builtins.float, builtins.int, builtins.bool
@@ -1486,6 +1487,24 @@ for _n, _f in {
     "qr": _torch_qr, "pinverse": _pinverse, "matrix_power": _matrix_power, "matrix_exp": _matrix_exp,
     "cross": _torch_cross,
 }.items():
+    if not hasattr(Tensor, _n):
+        _method(_n)(_as_method(_f))
+    _f.__name__ = _f.__qualname__ = _n
+
+# the LU family, Householder products and LDL^T live in their own module (it builds on the helpers above)
+from ._linalg_lu import TENSOR_METHODS as _LU_METHODS
+from ._linalg_lu import (
+    householder_product,
+    ldl_factor,
+    ldl_factor_ex,
+    ldl_solve,
+    lu,
+    lu_factor,
+    lu_factor_ex,
+    lu_solve,
+)
+
+for _n, _f in _LU_METHODS.items():
     if not hasattr(Tensor, _n):
         _method(_n)(_as_method(_f))
     _f.__name__ = _f.__qualname__ = _n
