@@ -30,6 +30,7 @@ from ferrotorch.nn.modules.activation import (
     Tanhshrink,
     Threshold,
 )
+from ferrotorch.nn.modules.adaptive import AdaptiveLogSoftmaxWithLoss
 from ferrotorch.nn.modules.attention import MultiheadAttention, NonDynamicallyQuantizableLinear
 from ferrotorch.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
 from ferrotorch.nn.modules.channelshuffle import ChannelShuffle
@@ -40,12 +41,34 @@ from ferrotorch.nn.modules.container import (
     ParameterList,
     Sequential,
 )
-from ferrotorch.nn.modules.conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d
+from ferrotorch.nn.modules.conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from ferrotorch.nn.modules.distance import CosineSimilarity, PairwiseDistance
-from ferrotorch.nn.modules.dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d
+from ferrotorch.nn.modules.dropout import (
+    AlphaDropout,
+    Dropout,
+    Dropout1d,
+    Dropout2d,
+    Dropout3d,
+    FeatureAlphaDropout,
+)
 from ferrotorch.nn.modules.flatten import Flatten, Unflatten
 from ferrotorch.nn.modules.fold import Fold, Unfold
+from ferrotorch.nn.modules.fractional_pool import FractionalMaxPool2d, FractionalMaxPool3d
 from ferrotorch.nn.modules.instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
+from ferrotorch.nn.modules.lazy import (
+    LazyBatchNorm1d,
+    LazyBatchNorm2d,
+    LazyBatchNorm3d,
+    LazyConv1d,
+    LazyConv2d,
+    LazyConv3d,
+    LazyConvTranspose1d,
+    LazyConvTranspose2d,
+    LazyInstanceNorm1d,
+    LazyInstanceNorm2d,
+    LazyInstanceNorm3d,
+    LazyLinear,
+)
 from ferrotorch.nn.modules.linear import Bilinear, Identity, Linear
 from ferrotorch.nn.modules.loss import (
     BCELoss,
@@ -71,7 +94,7 @@ from ferrotorch.nn.modules.loss import (
     TripletMarginWithDistanceLoss,
 )
 from ferrotorch.nn.modules.module import Module
-from ferrotorch.nn.modules.normalization import GroupNorm, LayerNorm, LocalResponseNorm, RMSNorm
+from ferrotorch.nn.modules.normalization import CrossMapLRN2d, GroupNorm, LayerNorm, LocalResponseNorm, RMSNorm
 from ferrotorch.nn.modules.padding import (
     CircularPad1d,
     CircularPad2d,
@@ -147,6 +170,7 @@ __all__ = [
     "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d",
     "AdaptiveAvgPool3d",
+    "AdaptiveLogSoftmaxWithLoss",
     "AdaptiveMaxPool1d",
     "AdaptiveMaxPool2d",
     "AdaptiveMaxPool3d",
@@ -173,17 +197,22 @@ __all__ = [
     "Conv3d",
     "ConvTranspose1d",
     "ConvTranspose2d",
+    "ConvTranspose3d",
     "CosineEmbeddingLoss",
     "CosineSimilarity",
     "CrossEntropyLoss",
+    "CrossMapLRN2d",
     "Dropout",
     "Dropout1d",
     "Dropout2d",
     "Dropout3d",
     "Embedding",
     "EmbeddingBag",
+    "FeatureAlphaDropout",
     "Flatten",
     "Fold",
+    "FractionalMaxPool2d",
+    "FractionalMaxPool3d",
     "GRUCell",
     "GaussianNLLLoss",
     "GroupNorm",
@@ -204,6 +233,18 @@ __all__ = [
     "LPPool3d",
     "LSTMCell",
     "LayerNorm",
+    "LazyBatchNorm1d",
+    "LazyBatchNorm2d",
+    "LazyBatchNorm3d",
+    "LazyConv1d",
+    "LazyConv2d",
+    "LazyConv3d",
+    "LazyConvTranspose1d",
+    "LazyConvTranspose2d",
+    "LazyInstanceNorm1d",
+    "LazyInstanceNorm2d",
+    "LazyInstanceNorm3d",
+    "LazyLinear",
     "LeakyReLU",
     "Linear",
     "LocalResponseNorm",
