@@ -353,3 +353,13 @@ def test_poisson_binomial_samples():
     assert abs(arr(b).mean() - 3.0) < 0.15 and arr(b).max() <= 10
     with pytest.raises(RuntimeError, match="invalid Poisson rate"):
         torch.poisson(torch.tensor([-1.0]))
+
+
+def test_isclose_infinities_nan_and_bool() -> None:
+    inf, nan = math.inf, math.nan
+    a = torch.tensor([inf, -inf, inf, 1.0, nan, 1.0])
+    b = torch.tensor([-inf, -inf, inf, 1.0 + 1e-7, nan, 1.1])
+    assert torch.isclose(a, b).tolist() == [False, True, True, True, False, False]
+    assert torch.isclose(a, b, equal_nan=True).tolist() == [False, True, True, True, True, False]
+    assert not torch.allclose(torch.tensor([1.0, inf]), torch.tensor([1.0, -inf]))
+    assert torch.isclose(torch.tensor([True, False]), torch.tensor([True, True])).tolist() == [True, False]

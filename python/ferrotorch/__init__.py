@@ -21,11 +21,9 @@ from ._C import (
     full,
     get_default_dtype,
     get_num_threads,
-    initial_seed,
     is_grad_enabled,
     is_inference_mode_enabled,
     linspace,
-    manual_seed,
     multinomial,
     ones,
     promote_types,
@@ -101,6 +99,9 @@ from .linalg import (  # also binds the ferrotorch.linalg submodule; the older t
     _matrix_power as matrix_power, _pinverse as pinverse, _slogdet as slogdet, _torch_cholesky as cholesky,
     _torch_cross as cross, _torch_qr as qr, _torch_svd as svd,
 )
+from ._linalg_lu import TOP_LEVEL as _LINALG_LU  # torch.lu, lu_unpack, lu_solve, triangular_solve, ...
+
+globals().update({k: v for k, v in _LINALG_LU.items() if k not in globals()})
 from .amp import autocast
 from .amp.grad_scaler import _amp_foreach_non_finite_check_and_unscale_
 from ._foreach import FOREACH as _FOREACH
@@ -114,12 +115,14 @@ from .amp.autocast_mode import (
     is_autocast_enabled,
 )
 from . import datasets, nn, optim, utils
-from . import func  # torch.func (functional_call); after nn, which it builds on
+from . import func  # torch.func; after nn, which it builds on
+from .func import vmap  # torch.vmap
 from . import special
+from . import distributions  # torch.distributions; after nn and special, which it builds on
 from ._dtype_info import finfo, iinfo
 from ._scatter_reduce import index_reduce_fn as index_reduce
 from ._scatter_reduce import scatter_reduce_fn as scatter_reduce
-from .special import polygamma
+from .special import igamma, igammac, nextafter, polygamma
 from .serialization import load, save
 
 __version__ = "0.1.0"
@@ -136,7 +139,6 @@ bfloat16 = _C.bfloat16
 float32 = float = _C.float32
 float64 = double = _C.float64
 
-default_generator = _C._default_generator()
 strided = "torch.strided"
 contiguous_format = preserve_format = channels_last = None
 inf = _builtins.float("inf")
@@ -145,20 +147,10 @@ pi = 3.141592653589793
 e = 2.718281828459045
 
 
-def seed() -> _builtins.int:
-    """Seeds the default generator from the clock and returns the seed (the CUDA one too, as PyTorch)."""
-    s = default_generator.seed()
-    cuda.manual_seed_all(s)
-    return s
-
-
-def get_rng_state():
-    """The default generator's state (a uint8 tensor), for ``set_rng_state``."""
-    return default_generator.get_state()
-
-
-def set_rng_state(new_state) -> None:
-    default_generator.set_state(new_state)
+# torch.manual_seed & co. are torch.random's (which needs only _C; torch.testing needs the dtypes above)
+from . import random
+from .random import default_generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
+from . import testing
 
 
 def set_printoptions(*args, **kwargs) -> None:

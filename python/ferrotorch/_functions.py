@@ -321,7 +321,12 @@ def allclose(a: Tensor, b: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equ
 
 def isclose(a: Tensor, b: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
     b = b if isinstance(b, Tensor) else _C.tensor(b, dtype=a.dtype)
+    if a.dtype == _C.bool or b.dtype == _C.bool:
+        return a == b
+    # only finite pairs compare by tolerance (inf - -inf = inf would pass it); equal infinities by ==
     close = (a - b).abs() <= atol + rtol * b.abs()
+    if a.is_floating_point() or b.is_floating_point():
+        close = close & a.isfinite() & b.isfinite()
     close = close | (a == b)
     if equal_nan:
         close = close | (a.isnan() & b.isnan())

@@ -1,5 +1,6 @@
-"""``torch.utils``: ``data`` (datasets, samplers, ``DataLoader``)."""
+"""``torch.utils``: ``data`` (datasets, samplers, ``DataLoader``), ``checkpoint`` (activation checkpointing)."""
 
+from ferrotorch.utils import checkpoint as checkpoint
 from ferrotorch.utils import data as data
 
-__all__ = ["data"]
+__all__ = ["checkpoint", "data"]
