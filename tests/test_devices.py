@@ -1245,3 +1245,44 @@ def test_an_allocation_too_large_raises_out_of_memory_error_and_the_allocator_go
         torch.empty(2**50, device=device)
     assert isinstance(info.value, RuntimeError) and torch.OutOfMemoryError is torch.cuda.OutOfMemoryError
     assert (torch.ones(3, device=device) + 1).tolist() == [2.0, 2.0, 2.0]
+
+
+@needs_cuda
+def test_cuda_rng_state_is_seed_then_offset_and_restores_the_stream() -> None:
+    torch.cuda.manual_seed(123)
+    state = torch.cuda.get_rng_state()
+    assert state.dtype == torch.uint8 and state.device.type == "cpu"
+    assert state.tolist() == [123, 0, 0, 0, 0, 0, 0, 0] + [0] * 8  # PyTorch's layout: seed, then Philox offset
+    a = torch.rand(1000, device="cuda")
+    moved = torch.cuda.get_rng_state()
+    assert moved.tolist()[:8] == state.tolist()[:8] and moved.tolist()[8:] != [0] * 8
+    b = torch.randn(7, device="cuda")
+    torch.cuda.set_rng_state(state)
+    assert torch.equal(torch.rand(1000, device="cuda"), a)
+    torch.cuda.set_rng_state(moved)
+    assert torch.equal(torch.randn(7, device="cuda"), b) and torch.cuda.initial_seed() == 123
+    assert len(torch.cuda.get_rng_state_all()) == torch.cuda.device_count()
+    with pytest.raises(RuntimeError, match="RNG state is wrong size: expected 16 bytes, got 3"):
+        torch.cuda.set_rng_state(torch.zeros(3, dtype=torch.uint8))
+    with pytest.raises(TypeError, match="expected a torch.ByteTensor"):
+        torch.cuda.set_rng_state(torch.zeros(16))
+
+
+@needs_cuda
+@pytest.mark.parametrize("reentrant", [True, False])
+def test_checkpoint_replays_cuda_dropout(reentrant: bool) -> None:
+    from ferrotorch.utils.checkpoint import checkpoint
+
+    lin = nn.Linear(8, 8).to("cuda")
+    x = torch.randn(4, 8, device="cuda", requires_grad=True)
+
+    def block(t: torch.Tensor) -> torch.Tensor:
+        return F.dropout(lin(t), 0.5, training=True).relu()
+
+    torch.cuda.manual_seed(9)
+    block(x).sum().backward()
+    want_x, want_w = x.grad.clone(), lin.weight.grad.clone()
+    x.grad = lin.weight.grad = None
+    torch.cuda.manual_seed(9)
+    checkpoint(block, x, use_reentrant=reentrant).sum().backward()
+    assert torch.equal(x.grad, want_x) and torch.equal(lin.weight.grad, want_w)

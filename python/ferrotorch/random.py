@@ -1,9 +1,8 @@
 """``torch.random``: seeding and state of the default (CPU) generator, and ``fork_rng``.
 
 The generator lives in Rust (``_C._default_generator()``: every handle shares it); ``torch.manual_seed`` and
-friends at the top level are these functions. The CUDA generator (see ``ferrotorch.cuda.random``) can be
-seeded but its state cannot be read back, so ``fork_rng`` restores it only where the device module offers
-``get_rng_state``/``set_rng_state``."""
+friends at the top level are these functions. ``fork_rng`` saves and restores the CUDA generator's state
+too (``ferrotorch.cuda.get_rng_state``/``set_rng_state``)."""
 
 from __future__ import annotations
 
@@ -65,7 +64,6 @@ def initial_seed() -> int:
 
 
 _fork_rng_warned_already = False
-_cuda_state_warned_already = False
 
 
 @contextlib.contextmanager
@@ -74,7 +72,7 @@ def fork_rng(devices: Iterable[int] | None = None, enabled: bool = True, _caller
     """Forks the RNG: on exit the CPU generator (and the listed devices' generators) is back in the state it had
     on entry. ``devices=None`` means every device of ``device_type`` (default ``"cuda"``); ``enabled=False``
     makes this a no-op."""
-    global _fork_rng_warned_already, _cuda_state_warned_already
+    global _fork_rng_warned_already
     if device_type == "meta":
         yield
         return
@@ -108,13 +106,6 @@ def fork_rng(devices: Iterable[int] | None = None, enabled: bool = True, _caller
         devices = list(range(num_devices))
     else:
         devices = list(devices)
-    saveable = hasattr(device_mod, "get_rng_state") and hasattr(device_mod, "set_rng_state")
-    if devices and not saveable:
-        if not _cuda_state_warned_already:
-            warnings.warn(f"ferrotorch.{device_type} cannot save its generator's state: fork_rng restores the CPU "
-                          f"generator only", stacklevel=3)
-            _cuda_state_warned_already = True
-        devices = []
     cpu_state = get_rng_state()
     device_states: list[Any] = [device_mod.get_rng_state(d) for d in devices]
     try:

@@ -1133,6 +1133,16 @@ pub fn manual_seed(seed: u64) {
     *CUDA_RNG.lock().unwrap_or_else(|e| e.into_inner()) = (seed, 0);
 }
 
+/// The CUDA generator's (seed, Philox offset): `torch.cuda.get_rng_state`.
+pub fn rng_state() -> (u64, u64) {
+    *CUDA_RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `torch.cuda.set_rng_state`: the stream continues from `offset` of `seed`'s.
+pub fn set_rng_state(seed: u64, offset: u64) {
+    *CUDA_RNG.lock().unwrap_or_else(|e| e.into_inner()) = (seed, offset);
+}
+
 /// The CUDA generator's (seed, offset) for a launch of `groups` Philox calls, advancing it past
 /// them.
 fn take_philox(groups: usize) -> (u64, u64) {

@@ -74,6 +74,17 @@ fn _cuda_manual_seed(seed: i64) {
     crate::cuda::ops::manual_seed(seed as u64)
 }
 
+/// The CUDA generator's (seed, Philox offset).
+#[pyfunction]
+fn _cuda_get_rng_state() -> (u64, u64) {
+    crate::cuda::ops::rng_state()
+}
+
+#[pyfunction]
+fn _cuda_set_rng_state(seed: u64, offset: u64) {
+    crate::cuda::ops::set_rng_state(seed, offset)
+}
+
 /// `torch.backends.cuda.matmul.allow_tf32 = on`.
 #[pyfunction]
 fn _cuda_set_allow_tf32(on: bool) {
@@ -316,6 +327,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_cuda_get_sync_debug_mode, m)?)?;
     m.add_function(wrap_pyfunction!(_cuda_set_allow_tf32, m)?)?;
     m.add_function(wrap_pyfunction!(_cuda_manual_seed, m)?)?;
+    m.add_function(wrap_pyfunction!(_cuda_get_rng_state, m)?)?;
+    m.add_function(wrap_pyfunction!(_cuda_set_rng_state, m)?)?;
     m.add_function(wrap_pyfunction!(_cuda_emulator_register, m)?)?;
     m.add_function(wrap_pyfunction!(_cuda_launch, m)?)?;
     m.add_function(wrap_pyfunction!(_cuda_device_properties, m)?)?;

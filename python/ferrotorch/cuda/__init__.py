@@ -320,5 +320,8 @@ def mem_get_info(device: Any = None) -> tuple[int, int]:
 from . import amp, random  # torch.cuda.amp: after the functions above, which it uses
 from ._legacy import (BFloat16Tensor, BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor,
                       IntTensor, LongTensor, ShortTensor)
-from .random import initial_seed, manual_seed, manual_seed_all, seed, seed_all
+from .random import (
+    get_rng_state, get_rng_state_all, initial_seed, manual_seed, manual_seed_all, seed, seed_all, set_rng_state,
+    set_rng_state_all,
+)
 from .streams import Event, Stream, StreamContext, current_stream, default_stream, set_stream, stream

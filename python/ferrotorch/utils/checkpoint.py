@@ -15,8 +15,8 @@ to get the gradients. Both variants are one ``autograd.Function`` node:
   (``autograd.grad`` and ``backward(inputs=...)`` work) even when no input requires grad. A tensor reached
   any other way gets no gradient.
 
-Only the CPU generator's state is replayed: ferrotorch's CUDA generator cannot be read back, so a checkpoint
-with CUDA inputs warns (once) that random ops on the GPU draw anew in the recomputation.
+The CPU generator's state is replayed, and the CUDA generator's when an input is on a CUDA device (as
+PyTorch's ``had_device_in_fwd``).
 """
 
 from __future__ import annotations
@@ -73,39 +73,31 @@ def _autocast_state() -> list[tuple[str, ferrotorch.dtype]]:
     return [(d, ferrotorch.get_autocast_dtype(d)) for d in ("cpu", "cuda") if ferrotorch.is_autocast_enabled(d)]
 
 
-_cuda_rng_warned = False
-
-
 class _RecomputeState:
     """What the forward run saw and the recomputation must see again: RNG state and autocast."""
 
-    def __init__(self, preserve_rng_state: bool) -> None:
+    def __init__(self, preserve_rng_state: bool, inputs: Iterable[Any]) -> None:
         self.preserve_rng_state = preserve_rng_state
-        # only the CPU generator can be saved: ferrotorch.cuda's generator has no readable state
         self.cpu_state = ferrotorch.get_rng_state() if preserve_rng_state else None
+        on_cuda = any(isinstance(t, Tensor) and t.device.type == "cuda" for t in inputs)
+        self.cuda_state = ferrotorch.cuda.get_rng_state() if preserve_rng_state and on_cuda else None
         self.autocast = _autocast_state()
 
     @contextlib.contextmanager
     def replay(self) -> Any:
         """Enter with grad enabled, the forward's RNG state and autocast; the surrounding RNG state returns
         on exit."""
-        with ferrotorch.random.fork_rng(devices=[], enabled=self.preserve_rng_state), contextlib.ExitStack() as st:
+        devices = [] if self.cuda_state is None else [0]  # one CUDA stream serves every device
+        with ferrotorch.random.fork_rng(devices=devices, enabled=self.preserve_rng_state), \
+                contextlib.ExitStack() as st:
             if self.preserve_rng_state:
                 ferrotorch.set_rng_state(self.cpu_state)
+                if self.cuda_state is not None:
+                    ferrotorch.cuda.set_rng_state(self.cuda_state)
             for device_type, dtype in self.autocast:
                 st.enter_context(ferrotorch.autocast(device_type, dtype=dtype))
             st.enter_context(ferrotorch.enable_grad())
             yield
-
-
-def _warn_if_cuda_rng_is_lost(preserve_rng_state: bool, values: Iterable[Any]) -> None:
-    global _cuda_rng_warned
-    if not preserve_rng_state or _cuda_rng_warned or hasattr(ferrotorch.cuda, "get_rng_state"):
-        return
-    if any(isinstance(t, Tensor) and t.device.type == "cuda" for t in values):
-        warnings.warn("torch.utils.checkpoint: ferrotorch cannot save the CUDA generator's state, so random ops on "
-                      "CUDA tensors inside a checkpoint (dropout) draw different numbers when recomputed", stacklevel=3)
-        _cuda_rng_warned = True
 
 
 def _as_tuple(outputs: Any) -> tuple:
@@ -133,7 +125,7 @@ class CheckpointFunction(Function):
     def forward(ctx: Any, run_function: Callable, preserve_rng_state: bool, *args: Any) -> Any:
         check_backward_validity(args)
         ctx.run_function = run_function
-        ctx.state = _RecomputeState(preserve_rng_state)
+        ctx.state = _RecomputeState(preserve_rng_state, args)
         ctx.args = args
         ctx.save_for_backward(*[a for a in args if isinstance(a, Tensor)])
         return run_function(*args)
@@ -174,7 +166,7 @@ class _NonReentrantCheckpoint(Function):
     def forward(ctx: Any, run: Callable, spec: dict, *tensors: Any) -> Any:
         ctx.run = run
         ctx.spec = spec
-        ctx.state = _RecomputeState(spec["preserve_rng_state"])
+        ctx.state = _RecomputeState(spec["preserve_rng_state"], tensors)
         ctx.save_for_backward(*tensors)
         forward_context, ctx.recompute_context = spec["context_fn"]()
         with forward_context:
@@ -309,7 +301,6 @@ def checkpoint(function: Callable | None = None, *args: Any, use_reentrant: bool
         use_reentrant = True
     if kwargs and use_reentrant:
         raise ValueError("Unexpected keyword arguments: " + ",".join(arg for arg in kwargs))
-    _warn_if_cuda_rng_is_lost(preserve_rng_state, (*args, *kwargs.values()))
     if use_reentrant:
         if context_fn is not noop_context_fn or debug is not False:
             raise ValueError("Passing `context_fn`, `debug`, or `respect_saved_tensors_hooks` "
