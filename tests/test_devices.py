@@ -1286,3 +1286,27 @@ def test_checkpoint_replays_cuda_dropout(reentrant: bool) -> None:
     torch.cuda.manual_seed(9)
     checkpoint(block, x, use_reentrant=reentrant).sum().backward()
     assert torch.equal(x.grad, want_x) and torch.equal(lin.weight.grad, want_w)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_default_device_for_factory_functions(device: str) -> None:
+    assert torch.get_default_device() == torch.device("cpu")
+    want = torch.device(device) if device == "cpu" else torch.device("cuda", 0)
+    try:
+        torch.set_default_device(device)
+        assert torch.get_default_device() == want
+        made = [torch.zeros(2), torch.ones(2, 2), torch.empty(3), torch.full((2,), 7.0), torch.tensor([1, 2]),
+                torch.arange(3), torch.linspace(0, 1, 4), torch.eye(2), torch.rand(2), torch.randn(2),
+                torch.randint(0, 5, (3,)), nn.Linear(2, 3).weight]
+        assert all(t.device == want for t in made), [t.device for t in made]
+        assert torch.zeros(2, device="cpu").device.type == "cpu"  # an explicit device wins
+        assert torch.from_numpy(np.zeros(2)).device.type == "cpu"  # not a factory: shares numpy's memory
+    finally:
+        torch.set_default_device(None)
+    assert torch.zeros(1).device.type == "cpu" and torch.get_default_device() == torch.device("cpu")
+    with torch.device(device):
+        assert torch.ones(1).device == want
+        with torch.device("cpu"):
+            assert torch.ones(1).device.type == "cpu"
+        assert torch.ones(1).device == want
+    assert torch.ones(1).device.type == "cpu"

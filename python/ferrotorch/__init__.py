@@ -153,6 +153,20 @@ from .random import default_generator, get_rng_state, initial_seed, manual_seed,
 from . import testing
 
 
+def set_default_device(device) -> None:
+    """Factory functions (``zeros``, ``tensor``, ``randn``, ...) given no ``device`` create tensors on ``device``
+    (None: the CPU), in this thread. ``with torch.device(d):`` does the same for a block."""
+    _C._set_default_device(device)
+
+
+def get_default_device() -> device:
+    """The device factory functions use when given none (``cuda`` comes back with its current index)."""
+    d = _C._get_default_device()
+    if d is None:
+        return _C.device("cpu")
+    return d if d.index is not None else _C.empty(0).device
+
+
 def set_printoptions(*args, **kwargs) -> None:
     from ._tensor_str import set_printoptions as _set
 

@@ -98,6 +98,16 @@ impl PyDevice {
             None => self.kind.clone(),
         }
     }
+    /// `with torch.device('cuda'):` makes it the default device inside the block.
+    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        let prev = set_default(Some(slf.clone()));
+        ENTERED.with(|e| e.borrow_mut().push(prev));
+        slf
+    }
+    fn __exit__(&self, _ty: &Bound<'_, PyAny>, _value: &Bound<'_, PyAny>, _tb: &Bound<'_, PyAny>) {
+        let prev = ENTERED.with(|e| e.borrow_mut().pop()).flatten();
+        set_default(prev);
+    }
     fn __reduce__(&self) -> PyResult<(Py<PyAny>, (String,))> {
         Python::attach(|py| {
             let cls = py.import("ferrotorch")?.getattr("device")?.unbind();
@@ -132,12 +142,45 @@ pub fn device_arg(obj: &Bound<'_, PyAny>) -> PyResult<PyDevice> {
     Ok(d)
 }
 
-/// The device a new tensor is requested on (None: the CPU). A CUDA request first asks
-/// `ferrotorch.cuda._lazy_init`, which raises PyTorch's error where CUDA cannot be used.
+thread_local! {
+    /// `torch.set_default_device` / `with torch.device(...)`: where factory functions put a tensor
+    /// given no device (None: the CPU). Per thread, as PyTorch's device context.
+    static DEFAULT_DEVICE: std::cell::RefCell<Option<PyDevice>> = const { std::cell::RefCell::new(None) };
+    /// The defaults that `with torch.device(...)` blocks replaced, innermost last.
+    static ENTERED: std::cell::RefCell<Vec<Option<PyDevice>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn set_default(dev: Option<PyDevice>) -> Option<PyDevice> {
+    let dev = dev.filter(|d| d.kind != "cpu");
+    DEFAULT_DEVICE.with(|c| c.replace(dev))
+}
+
+/// `torch.set_default_device(device)` (None or 'cpu': the CPU).
+#[pyfunction]
+pub fn _set_default_device(device: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    let dev = match device {
+        Some(d) if !d.is_none() => Some(device_arg(d)?),
+        _ => None,
+    };
+    set_default(dev);
+    Ok(())
+}
+
+/// The device `set_default_device` set (None: the CPU).
+#[pyfunction]
+pub fn _get_default_device() -> Option<PyDevice> {
+    DEFAULT_DEVICE.with(|c| c.borrow().clone())
+}
+
+/// The device a new tensor is requested on (None: the default device, normally the CPU). A CUDA
+/// request first asks `ferrotorch.cuda._lazy_init`, which raises PyTorch's error where CUDA cannot be used.
 pub fn device_opt(dev: Option<&Bound<'_, PyAny>>) -> PyResult<Device> {
     match dev {
         Some(d) if !d.is_none() => device_arg(d)?.to_core(d.py()),
-        _ => Ok(Device::Cpu),
+        _ => match DEFAULT_DEVICE.with(|c| c.borrow().clone()) {
+            None => Ok(Device::Cpu),
+            Some(d) => Python::attach(|py| d.to_core(py)),
+        },
     }
 }
 
@@ -503,6 +546,8 @@ impl Nested {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyDType>()?;
     m.add_class::<PyDevice>()?;
+    m.add_function(wrap_pyfunction!(_set_default_device, m)?)?;
+    m.add_function(wrap_pyfunction!(_get_default_device, m)?)?;
     for d in ALL_DTYPES {
         m.add(d.name(), PyDType { d })?;
     }
