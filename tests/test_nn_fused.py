@@ -459,6 +459,93 @@ def test_lstm_module_bidirectional_multilayer_uses_the_fused_layer() -> None:
     assert gradcheck(lambda x: lstm(x)[0], (x,))
 
 
+# ---------------------------------------------------------------------------- GRU layer (whole recurrence one node)
+
+
+def np_gru_layer(xg: np.ndarray, h0: np.ndarray, w: np.ndarray, b: np.ndarray | None, reverse: bool) -> np.ndarray:
+    """PyTorch's GRU recurrence in numpy: r, z, n gates; n uses r * (h W_hnᵀ + b_hn)."""
+    hdim, h, outs = h0.shape[1], h0, [None] * xg.shape[0]
+    sig = lambda v: 1 / (1 + np.exp(-v))
+    for t in reversed(range(xg.shape[0])) if reverse else range(xg.shape[0]):
+        hg = h @ w.T + (0 if b is None else b)
+        x = xg[t]
+        r, z = sig(x[:, :hdim] + hg[:, :hdim]), sig(x[:, hdim:2 * hdim] + hg[:, hdim:2 * hdim])
+        n = np.tanh(x[:, 2 * hdim:] + r * hg[:, 2 * hdim:])
+        h = n + z * (h - n)
+        outs[t] = h
+    return np.stack(outs)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("bias", [True, False])
+def test_gru_layer_matches_numpy_and_its_gradients_the_per_step_cells(reverse: bool, bias: bool) -> None:
+    xg, h0 = randn(5, 3, 6, requires_grad=True), randn(3, 2, requires_grad=True)
+    w = randn(6, 2, requires_grad=True)
+    b = randn(6, requires_grad=True) if bias else None
+    out, h_n = torch._C._nn_gru_layer(xg, h0, w, b, reverse)
+    assert out.grad_fn.name() == "GruLayerBackward0"
+    want = np_gru_layer(xg.detach().numpy(), h0.detach().numpy(), w.detach().numpy(),
+                        None if b is None else b.detach().numpy(), reverse)
+    close(out, want)
+    close(h_n, want[0] if reverse else want[-1])
+    params = [xg, h0, w] + ([b] if bias else [])
+    hs, h = [None] * 5, h0
+    for t in reversed(range(5)) if reverse else range(5):
+        h = torch._C._nn_gru_cell(xg[t], composed_linear(h, w, b), h)
+        hs[t] = h
+    ref = (torch.stack(hs, 0), h)
+    gys = [t64(RNG.standard_normal(tuple(r.shape))) for r in ref]
+    for used in ([0], [1], [0, 1]):
+        lg = sum(((out, h_n)[i] * gys[i]).sum() for i in used)
+        lr = sum((ref[i] * gys[i]).sum() for i in used)
+        for a, e in zip(torch.autograd.grad(lg, params, retain_graph=True),
+                        torch.autograd.grad(lr, params, retain_graph=True)):
+            close(a, e)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_gru_layer_gradcheck_double_backward_float32_and_errors(reverse: bool) -> None:
+    xg, h0 = randn(3, 2, 6, requires_grad=True), randn(2, 2, requires_grad=True)
+    w, b = randn(6, 2, requires_grad=True), randn(6, requires_grad=True)
+
+    def f(*a: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return torch._C._nn_gru_layer(*a, reverse=reverse)
+
+    assert gradcheck(f, (xg, h0, w, b))
+    assert gradgradcheck(f, (xg, h0, w, b))
+    got = f(xg.float(), h0.float(), w.float(), b.float())
+    for g, r in zip(got, f(xg, h0, w, b)):
+        assert g.dtype == torch.float32
+        close(g.double(), r, 1e-5)
+    with pytest.raises(RuntimeError, match=r"weight_hh \[3H, H\].*\[6, 3\]"):
+        torch._C._nn_gru_layer(xg, h0, randn(6, 3), b)
+    with pytest.raises(RuntimeError, match="float32/float64"):
+        torch._C._nn_gru_layer(xg.float(), h0, w, b)
+
+
+def test_gru_module_bidirectional_multilayer_uses_the_fused_layer() -> None:
+    torch.manual_seed(0)
+    gru = torch.nn.GRU(3, 4, num_layers=2, bidirectional=True, batch_first=True).double()
+    x = randn(2, 5, 3, requires_grad=True)
+    out, h = gru(x)
+    assert out.shape == (2, 5, 8) and h.shape == (4, 2, 4)
+    assert _reaches(out.grad_fn, "GruLayerBackward0")
+    assert gradcheck(lambda x: gru(x)[0], (x,))
+
+
+def _reaches(node: object, name: str) -> bool:
+    seen, stack = set(), [node]
+    while stack:
+        n = stack.pop()
+        if n is None or id(n) in seen:
+            continue
+        seen.add(id(n))
+        if n.name() == name:
+            return True
+        stack.extend(f for f, _ in n.next_functions)
+    return False
+
+
 # ---------------------------------------------------------------------------- max_pool2d (rows, argmax only when needed)
 
 

@@ -19,6 +19,7 @@ pub mod conv;
 pub mod elementwise;
 pub mod foreach;
 pub mod grad_scale;
+pub mod gru_layer;
 pub mod index;
 pub mod iter;
 pub mod join;

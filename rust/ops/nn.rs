@@ -300,14 +300,14 @@ impl Tensor {
 
 /// # Safety
 /// `t` must be contiguous with element type `T` and outlive the slice.
-unsafe fn elems<T>(t: &Tensor) -> &[T] {
+pub(super) unsafe fn elems<T>(t: &Tensor) -> &[T] {
     std::slice::from_raw_parts(t.data_ptr() as *const T, t.numel())
 }
 
 /// # Safety
 /// `t` must be a fresh contiguous tensor of element type `T`, written only through this slice.
 #[allow(clippy::mut_from_ref)]
-unsafe fn elems_mut<T>(t: &Tensor) -> &mut [T] {
+pub(super) unsafe fn elems_mut<T>(t: &Tensor) -> &mut [T] {
     std::slice::from_raw_parts_mut(t.data_ptr() as *mut T, t.numel())
 }
 
@@ -405,7 +405,7 @@ impl Act for f64 {
 }
 
 #[inline(always)]
-fn sigm<F: Act>(x: F) -> F {
+pub(super) fn sigm<F: Act>(x: F) -> F {
     F::one() / (F::one() + (-x).fexp())
 }
 
@@ -676,6 +676,32 @@ fn lstm_cell_grad_graph(
     Ok((Tensor::cat(&[di, df, dgg, d_o], 1)?, gct.mul(&f)?))
 }
 
+/// The GRU cell's gradient `(d input gates, d hidden gates, d h)` in differentiable tensor ops
+/// (double backward).
+pub(super) fn gru_cell_grad_graph(
+    xg: &Tensor,
+    hg: &Tensor,
+    hx: &Tensor,
+    g: &Tensor,
+    h: usize,
+) -> Result<[Tensor; 3]> {
+    use super::elementwise::UnaryOp::{Sigmoid, Tanh};
+    let ch = gate_chunks(xg, hg, 3, h)?;
+    let r = ch[0].0.add(&ch[0].1)?.unary(Sigmoid)?;
+    let z = ch[1].0.add(&ch[1].1)?.unary(Sigmoid)?;
+    let hnj = &ch[2].1;
+    let n = ch[2].0.add(&r.mul(hnj)?)?.unary(Tanh)?;
+    let one_minus = |t: &Tensor| t.neg()?.add_scalar(1.0);
+    let dn = g.mul(&one_minus(&z)?)?.mul(&one_minus(&n.mul(&n)?)?)?;
+    let dz = g.mul(&hx.sub(&n)?)?.mul(&z.mul(&one_minus(&z)?)?)?;
+    let dr = dn.mul(hnj)?.mul(&r.mul(&one_minus(&r)?)?)?;
+    Ok([
+        Tensor::cat(&[dr.clone(), dz.clone(), dn.clone()], 1)?,
+        Tensor::cat(&[dr, dz, dn.mul(&r)?], 1)?,
+        g.mul(&z)?,
+    ])
+}
+
 impl Tensor {
     /// One LSTM step's pointwise part, one node: gates = `xg + hg` (`[B, 4H]`, order i f g o), previous
     /// cell `c` `[B, H]` → `(h', c')`. The GEMMs that make `xg` and `hg` stay outside.
@@ -719,21 +745,7 @@ impl Tensor {
         Ok(record1("GruCellBackward0", &[xg, hg, hx], hn, move |g| {
             let hx = shx.get()?;
             let [dx, dhg, dh] = if crate::autograd::is_grad_enabled() {
-                use super::elementwise::UnaryOp::{Sigmoid, Tanh};
-                let ch = gate_chunks(sx.get()?, sh.get()?, 3, h)?;
-                let r = ch[0].0.add(&ch[0].1)?.unary(Sigmoid)?;
-                let z = ch[1].0.add(&ch[1].1)?.unary(Sigmoid)?;
-                let hnj = &ch[2].1;
-                let n = ch[2].0.add(&r.mul(hnj)?)?.unary(Tanh)?;
-                let one_minus = |t: &Tensor| t.neg()?.add_scalar(1.0);
-                let dn = g.mul(&one_minus(&z)?)?.mul(&one_minus(&n.mul(&n)?)?)?;
-                let dz = g.mul(&hx.sub(&n)?)?.mul(&z.mul(&one_minus(&z)?)?)?;
-                let dr = dn.mul(hnj)?.mul(&r.mul(&one_minus(&r)?)?)?;
-                [
-                    Tensor::cat(&[dr.clone(), dz.clone(), dn.clone()], 1)?,
-                    Tensor::cat(&[dr, dz, dn.mul(&r)?], 1)?,
-                    g.mul(&z)?,
-                ]
+                gru_cell_grad_graph(sx.get()?, sh.get()?, hx, g, h)?
             } else {
                 let g = g.detach();
                 crate::dispatch_float!(hx.dtype, T => gru_bwd::<T>(&sv, &hx.detach(), &g)?, _ => unreachable!())
@@ -754,7 +766,7 @@ struct LstmTape {
 }
 
 /// The time index of the `s`-th step.
-fn step_at(s: usize, steps: usize, reverse: bool) -> usize {
+pub(super) fn step_at(s: usize, steps: usize, reverse: bool) -> usize {
     if reverse {
         steps - 1 - s
     } else {
@@ -1242,7 +1254,7 @@ fn lstm_layer_grad_graph(
 // ------------------------------------------------------------------ linear
 
 /// GEMM parallelism for `work` multiply-adds.
-fn gemm_par(work: usize) -> gemm::Parallelism {
+pub(super) fn gemm_par(work: usize) -> gemm::Parallelism {
     let threads = super::threads::get_num_threads();
     if threads > 1 && work >= 48 * 48 * 48 {
         gemm::Parallelism::Rayon(threads)

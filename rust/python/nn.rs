@@ -161,6 +161,23 @@ fn _nn_lstm_layer(
 }
 
 #[pyfunction]
+#[pyo3(signature = (xg, h0, w_hh, b_hh=None, reverse=false))]
+fn _nn_gru_layer(
+    py: Python<'_>,
+    xg: &Bound<'_, PyAny>,
+    h0: &Bound<'_, PyAny>,
+    w_hh: &Bound<'_, PyAny>,
+    b_hh: Option<&Bound<'_, PyAny>>,
+    reverse: bool,
+) -> PyResult<Py<PyAny>> {
+    let (xg, h0, w) = (tensor_arg(xg)?, tensor_arg(h0)?, tensor_arg(w_hh)?);
+    let b = opt_tensor(b_hh)?;
+    let (out, h) =
+        py.detach(|| guard(|| crate::Tensor::gru_layer(&xg, &h0, &w, b.as_ref(), reverse)))?;
+    wrap_vec(py, vec![out, h])
+}
+
+#[pyfunction]
 fn _nn_gru_cell(
     py: Python<'_>,
     xg: &Bound<'_, PyAny>,
@@ -304,6 +321,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_nn_lstm_cell, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_lstm_layer, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_gru_cell, m)?)?;
+    m.add_function(wrap_pyfunction!(_nn_gru_layer, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_split, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_embedding, m)?)?;
     m.add_function(wrap_pyfunction!(_nn_cross_entropy, m)?)?;

@@ -69,12 +69,16 @@ def _run_direction(
     Returns the outputs of all steps as time-major rows ``(sum(batch_sizes), H)`` and the final ``(h, c)``.
     """
     steps = len(batch_sizes)
-    if (mode == "LSTM" and w_hr is None and steps > 0 and batch_sizes[-1] == batch_sizes[0]
+    if (mode in ("LSTM", "GRU") and w_hr is None and steps > 0 and batch_sizes[-1] == batch_sizes[0]
             and x_proj.dtype in (torch.float32, torch.float64) and not x_proj.is_cuda):
         # the whole recurrence one node: per step one GEMM + the fused cell, backward in one pass
         batch = batch_sizes[0]
-        out, h_n, c_n = torch._C._nn_lstm_layer(x_proj.reshape(steps, batch, x_proj.shape[-1]), h0, c0, w_hh,
-                                                b_hh, reverse)
+        xg = x_proj.reshape(steps, batch, x_proj.shape[-1])
+        if mode == "GRU":
+            out, h_n = torch._C._nn_gru_layer(xg, h0, w_hh, b_hh, reverse)
+            c_n = None
+        else:
+            out, h_n, c_n = torch._C._nn_lstm_layer(xg, h0, c0, w_hh, b_hh, reverse)
         return out.reshape(steps * batch, out.shape[-1]), h_n, c_n
     outputs: list[Tensor] = [None] * steps  # type: ignore[list-item]
     # one node for all the time steps' rows (a slice per step would each scatter into a full-size gradient)
