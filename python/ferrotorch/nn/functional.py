@@ -392,6 +392,25 @@ def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace
     return input.copy_(out, non_blocking=False) if inplace else out
 
 
+def feature_alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:
+    """Alpha dropout of whole channels: ``(N, C, *)`` input, one keep/drop draw per ``(n, c)`` (training only)."""
+    _check_p(p)
+    if not training or p == 0.0 or input.numel() == 0:
+        return input
+    if p == 1.0:
+        return input.mul_(0) if inplace else input * 0
+    if input.dim() < 2:
+        raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
+    alpha = 1.7580993408473766
+    noise_shape = (input.shape[0], input.shape[1]) + (1,) * (input.dim() - 2)
+    keep = (torch.rand(noise_shape, device=input.device) >= p).to(input.dtype)
+    a = 1.0 / math.sqrt((alpha * alpha * p + 1) * (1 - p))
+    # dropped features land on SELU's saturation value, then the affine map restores mean 0 / variance 1
+    shift = (keep - 1) * (alpha * a) + alpha * a * p
+    out = input * (keep * a) + shift
+    return input.copy_(out, non_blocking=False) if inplace else out
+
+
 # ============================================================================ padding & shapes
 
 
@@ -736,6 +755,14 @@ def conv_transpose2d(
     return _conv_transposend(input, weight, bias, stride, padding, output_padding, groups, dilation, 2)
 
 
+def conv_transpose3d(
+    input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0,
+    output_padding: Any = 0, groups: int = 1, dilation: Any = 1,
+) -> Tensor:
+    """Transposed 3-D convolution: ``(N, C_in, D, H, W)``, weight ``(C_in, C_out / groups, kD, kH, kW)``."""
+    return _conv_transposend(input, weight, bias, stride, padding, output_padding, groups, dilation, 3)
+
+
 def unfold(input: Tensor, kernel_size: Any, dilation: Any = 1, padding: Any = 0, stride: Any = 1) -> Tensor:
     """im2col: ``(N, C, H, W)`` -> ``(N, C * kH * kW, L)`` sliding blocks."""
     x, squeeze = _unbatched(input, 2, "unfold")
@@ -1018,7 +1045,18 @@ def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = 
     return _adaptive_max_poolnd(input, output_size, return_indices, 2)
 
 
-from ferrotorch.nn._grid_sample import affine_grid  # noqa: F401  (re-export; that module needs no F)
+from ferrotorch.nn._fractional_pool import (  # noqa: F401  (re-export; that module needs no F)
+    fractional_max_pool2d,
+    fractional_max_pool2d_with_indices,
+    fractional_max_pool3d,
+    fractional_max_pool3d_with_indices,
+)
+from ferrotorch.nn._grid_sample import (  # noqa: F401  (re-export; that module needs no F)
+    GRID_SAMPLE_INTERPOLATION_MODES,
+    GRID_SAMPLE_PADDING_MODES,
+    affine_grid,
+    grid_sample,
+)
 
 
 def adaptive_max_pool3d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
@@ -1559,6 +1597,11 @@ def channel_shuffle(input: Tensor, groups: int) -> Tensor:
         raise RuntimeError(f"Number of channels must be divisible by groups. Got {c} channels and {groups} groups.")
     x = input.reshape(n, groups, c // groups, *rest).transpose(1, 2)
     return x.reshape(n, c, *rest)
+
+
+def native_channel_shuffle(input: Tensor, groups: int) -> Tensor:
+    """``channel_shuffle`` under ATen's native name."""
+    return channel_shuffle(input, groups)
 
 
 def pdist(input: Tensor, p: float = 2) -> Tensor:

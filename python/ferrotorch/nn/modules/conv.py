@@ -1,4 +1,5 @@
-"""Convolution layers: ``Conv1d``, ``Conv2d``, ``Conv3d``, ``ConvTranspose1d``, ``ConvTranspose2d``."""
+"""Convolution layers: ``Conv1d``, ``Conv2d``, ``Conv3d``, ``ConvTranspose1d``, ``ConvTranspose2d``,
+``ConvTranspose3d``."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from ferrotorch.nn._utils import _factory_kwargs, _ntuple, _reverse_repeat_tuple
 from ferrotorch.nn.modules.module import Module
 from ferrotorch.nn.parameter import Parameter
 
-__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d"]
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
 
 _PADDING_MODES = {"zeros", "reflect", "replicate", "circular"}
 
@@ -205,7 +206,7 @@ class _ConvTransposeNd(_ConvNd):
 
     def forward(self, input: torch.Tensor, output_size: Any = None) -> torch.Tensor:
         output_padding = self._output_padding(input, output_size)
-        conv = (F.conv_transpose1d, F.conv_transpose2d)[self._nd - 1]
+        conv = (F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d)[self._nd - 1]
         return conv(
             input, self.weight, self.bias, self.stride, self.padding, output_padding, self.groups, self.dilation
         )
@@ -231,6 +232,22 @@ class ConvTranspose2d(_ConvTransposeNd):
     """Transposed 2-D convolution; weight ``(C_in, C_out / groups, kH, kW)``."""
 
     _nd = 2
+
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
+        output_padding: Any = 0, groups: int = 1, bias: bool = True, dilation: Any = 1,
+        padding_mode: str = "zeros", device: Any = None, dtype: Any = None,
+    ) -> None:
+        super().__init__(
+            in_channels, out_channels, kernel_size, stride, padding, output_padding, groups, bias, dilation,
+            padding_mode, device, dtype,
+        )
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    """Transposed 3-D convolution over ``(N, C_in, D, H, W)``; weight ``(C_in, C_out / groups, kD, kH, kW)``."""
+
+    _nd = 3
 
     def __init__(
         self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,

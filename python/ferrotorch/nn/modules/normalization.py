@@ -1,9 +1,11 @@
-"""``LayerNorm``, ``GroupNorm``, ``RMSNorm``, ``LocalResponseNorm``."""
+"""``LayerNorm``, ``GroupNorm``, ``RMSNorm``, ``LocalResponseNorm``, ``CrossMapLRN2d``."""
 
 from __future__ import annotations
 
 import numbers
 from typing import Any
+
+import numpy as np
 
 import ferrotorch as torch
 from ferrotorch.nn import functional as F
@@ -12,7 +14,7 @@ from ferrotorch.nn._utils import _factory_kwargs
 from ferrotorch.nn.modules.module import Module
 from ferrotorch.nn.parameter import Parameter
 
-__all__ = ["GroupNorm", "LayerNorm", "LocalResponseNorm", "RMSNorm"]
+__all__ = ["CrossMapLRN2d", "GroupNorm", "LayerNorm", "LocalResponseNorm", "RMSNorm"]
 
 
 def _shape_tuple(normalized_shape: Any) -> tuple[int, ...]:
@@ -143,6 +145,52 @@ class LocalResponseNorm(Module):
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return "{size}, alpha={alpha}, beta={beta}, k={k}".format(**self.__dict__)
+
+
+def _cross_map_window(channels: int, size: int) -> np.ndarray:
+    """``(C, C)`` 0/1 matrix: row ``c`` marks the channels whose squares enter channel ``c``'s scale.
+
+    Replays the running-sum recurrence of PyTorch's (Lua-era) ``CrossMapLRN2d``, quirks included: the window is
+    ``pre_pad = (size - 1) // 2 + 1`` wide on each side and channel 0 is never subtracted once added.
+    """
+    pre_pad = int((size - 1) / 2 + 1)
+    eye = np.eye(channels)
+    window = np.zeros((channels, channels))
+    window[0] = eye[: min(pre_pad, channels)].sum(0)
+    for c in range(1, channels):
+        window[c] = window[c - 1]
+        if c < channels - pre_pad + 1:
+            window[c] += eye[c + pre_pad - 1]
+        if c > pre_pad:
+            window[c] -= eye[c - pre_pad]
+    return window
+
+
+class CrossMapLRN2d(Module):
+    """Local response normalisation across channels of ``(N, C, H, W)``: ``x / (k + alpha / size * S) ** beta``.
+
+    ``S`` sums the squares over neighbouring channels exactly as PyTorch's ``CrossMapLRN2d`` forward does; the
+    gradient is autograd's, i.e. the true derivative of that forward.
+    """
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1) -> None:
+        super().__init__()
+        self.size = size
+        self.alpha = alpha
+        self.beta = beta
+        self.k = k
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if input.dim() != 4:
+            raise ValueError(f"CrossMapLRN2d: Expected input to be 4D, got {input.dim()}D instead.")
+        window = torch.tensor(_cross_map_window(input.shape[1], self.size), dtype=input.dtype, device=input.device)
+        # (N, H, W, C) @ window^T mixes the squared channels
+        squares = (input * input).permute(0, 2, 3, 1)
+        scale = squares.matmul(window.t()).permute(0, 3, 1, 2) * (self.alpha / self.size) + self.k
+        return input * scale.pow(-self.beta)
 
     def extra_repr(self) -> str:
         return "{size}, alpha={alpha}, beta={beta}, k={k}".format(**self.__dict__)
