@@ -89,6 +89,11 @@ from ._torch_aliases import ALIASES as _ALIASES  # adds their Tensor methods too
 from ._windows import WINDOWS as _WINDOWS
 
 globals().update({k: v for k, v in {**_ALIASES, **_WINDOWS}.items() if k not in globals()})
+from ._torch_views import VIEWS as _VIEWS  # the *_copy family, as_strided, empty_strided, ...
+from ._torch_native import NATIVE as _NATIVE  # native_* ops, RNN cells, torch.embedding_bag
+from ._torch_buffers import BUFFERS as _BUFFERS  # frombuffer, from_file, from_dlpack
+
+globals().update({k: v for k, v in {**_VIEWS, **_NATIVE, **_BUFFERS}.items() if k not in globals()})
 
 from . import amp, autograd, backends, cuda
 from .autograd.anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled, set_anomaly_enabled
@@ -102,6 +107,9 @@ from .linalg import (  # also binds the ferrotorch.linalg submodule; the older t
 from ._linalg_lu import TOP_LEVEL as _LINALG_LU  # torch.lu, lu_unpack, lu_solve, triangular_solve, ...
 
 globals().update({k: v for k, v in _LINALG_LU.items() if k not in globals()})
+from ._torch_numeric import NUMERIC as _NUMERIC  # gradient, histogramdd, lobpcg, real/conj/angle, cond, ...
+
+globals().update({k: v for k, v in _NUMERIC.items() if k not in globals()})
 from .amp import autocast
 from .amp.grad_scaler import _amp_foreach_non_finite_check_and_unscale_
 from ._foreach import FOREACH as _FOREACH

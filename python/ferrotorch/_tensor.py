@@ -711,9 +711,7 @@ def swapaxes(self: Tensor, axis0: int, axis1: int) -> Tensor:
 
 
 Tensor.swapdims = swapaxes
-Tensor.mH = property(lambda self: self.mT)
-Tensor.H = property(lambda self: self.T if self.dim() == 2 else self.t())
-Tensor.adjoint = lambda self: self.mT
+# mH, H and adjoint (with PyTorch's shape errors) are in _torch_numeric.py
 Tensor.moveaxis = Tensor.movedim
 Tensor.ndimension = Tensor.dim
 Tensor.nelement = Tensor.numel

@@ -3,6 +3,7 @@
 from ferrotorch.utils.data._utils.collate import default_collate, default_convert
 from ferrotorch.utils.data._utils.worker import WorkerInfo, get_worker_info
 from ferrotorch.utils.data.dataloader import DataLoader
+from ferrotorch.utils.data.distributed import DistributedSampler
 from ferrotorch.utils.data.dataset import (
     ChainDataset,
     ConcatDataset,
@@ -28,6 +29,7 @@ __all__ = [
     "ConcatDataset",
     "DataLoader",
     "Dataset",
+    "DistributedSampler",
     "IterableDataset",
     "RandomSampler",
     "Sampler",
