@@ -353,6 +353,9 @@ def test_poisson_binomial_samples():
     assert abs(arr(b).mean() - 3.0) < 0.15 and arr(b).max() <= 10
     with pytest.raises(RuntimeError, match="invalid Poisson rate"):
         torch.poisson(torch.tensor([-1.0]))
+    # 0-d rates (numpy hands back a plain int there)
+    p0, b0 = torch.poisson(torch.tensor(3.0)), torch.binomial(torch.tensor(5.0), torch.tensor(0.5))
+    assert p0.shape == () and b0.shape == () and 0 <= b0.item() <= 5 and p0.item() % 1 == 0
 
 
 def test_isclose_infinities_nan_and_bool() -> None:

@@ -762,7 +762,7 @@ def poisson(input: Tensor, generator: Any = None) -> Tensor:
     if (rates < 0).any():
         raise RuntimeError("invalid Poisson rate, expected rate to be non-negative")
     seed = _py_int(_C.randint(0, 2 ** 31 - 1, (1,), generator=generator).item())
-    out = np.random.default_rng(seed).poisson(rates).astype(np.float64)
+    out = np.asarray(np.random.default_rng(seed).poisson(rates), dtype=np.float64)  # a 0-d rate gives an int
     return _C.from_numpy(out).to(dtype=input.dtype, device=input.device)
 
 
@@ -773,7 +773,7 @@ def binomial(count: Tensor, prob: Tensor, generator: Any = None) -> Tensor:
     c = count.detach().cpu().double().numpy()
     p = prob.detach().cpu().double().numpy()
     seed = _py_int(_C.randint(0, 2 ** 31 - 1, (1,), generator=generator).item())
-    out = np.random.default_rng(seed).binomial(c.astype(np.int64), p).astype(np.float64)
+    out = np.asarray(np.random.default_rng(seed).binomial(c.astype(np.int64), p), dtype=np.float64)
     return _C.from_numpy(out).to(dtype=prob.dtype, device=prob.device)
 
 
